@@ -32,7 +32,13 @@
 #[cfg(any(test, feature = "std"))]
 extern crate std;
 
+pub mod client;
 pub mod host;
+pub mod line;
+pub mod robot;
+pub mod seed;
+pub mod service;
+pub mod services;
 pub mod stack;
 pub mod tcp;
 pub mod testbed;

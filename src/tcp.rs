@@ -628,31 +628,60 @@ impl TcpSocket {
     /// Queue as much of `data` as fits (Python: `conn.send(data)`, which "may send less
     /// than the whole string"). Returns how many bytes were queued, at least one.
     pub fn send(&mut self, stack: &mut Stack<'_>, data: &[u8]) -> Result<usize, SendError> {
+        self.send_vectored(stack, &[data])
+    }
+
+    /// Queue as much of the concatenation of `parts` as fits, as one send (Python:
+    /// `sk.sendmsg(parts)`): a line and its `\n` without copying them together.
+    pub fn send_vectored(
+        &mut self,
+        stack: &mut Stack<'_>,
+        parts: &[&[u8]],
+    ) -> Result<usize, SendError> {
         let p = self.parts(stack).ok_or(SendError::Closed)?;
-        match p.socket.send_slice(data) {
-            Ok(0) if !data.is_empty() => Err(SendError::WouldBlock),
-            Ok(n) => {
-                if n > 0 {
-                    p.slot.last_activity = p.now;
-                    p.tracer.emit(p.index, EventKind::Send { bytes: n as u32 });
+        let wanted: usize = parts.iter().map(|part| part.len()).sum();
+        let mut queued = 0;
+        for part in parts {
+            match p.socket.send_slice(part) {
+                Ok(n) => {
+                    queued += n;
+                    if n < part.len() {
+                        break;
+                    }
                 }
-                Ok(n)
+                Err(tcp::SendError::InvalidState) => {
+                    return Err(match p.socket.state() {
+                        tcp::State::SynSent | tcp::State::SynReceived => SendError::WouldBlock,
+                        tcp::State::FinWait1
+                        | tcp::State::FinWait2
+                        | tcp::State::Closing
+                        | tcp::State::LastAck
+                        | tcp::State::TimeWait => SendError::Shutdown,
+                        _ => match p.slot.outcome {
+                            Some(Outcome::Reset | Outcome::Refused | Outcome::Aborted) => {
+                                SendError::Reset
+                            }
+                            Some(Outcome::TimedOut) => SendError::TimedOut,
+                            Some(Outcome::Finished) => SendError::Shutdown,
+                            None => SendError::NotConnected,
+                        },
+                    });
+                }
             }
-            Err(tcp::SendError::InvalidState) => Err(match p.socket.state() {
-                tcp::State::SynSent | tcp::State::SynReceived => SendError::WouldBlock,
-                tcp::State::FinWait1
-                | tcp::State::FinWait2
-                | tcp::State::Closing
-                | tcp::State::LastAck
-                | tcp::State::TimeWait => SendError::Shutdown,
-                _ => match p.slot.outcome {
-                    Some(Outcome::Reset | Outcome::Refused | Outcome::Aborted) => SendError::Reset,
-                    Some(Outcome::TimedOut) => SendError::TimedOut,
-                    Some(Outcome::Finished) => SendError::Shutdown,
-                    None => SendError::NotConnected,
-                },
-            }),
         }
+        if queued == 0 && wanted > 0 {
+            return Err(SendError::WouldBlock);
+        }
+        if queued > 0 {
+            p.slot.last_activity = p.now;
+            p.tracer.emit(
+                p.index,
+                EventKind::Send {
+                    bytes: queued as u32,
+                },
+            );
+        }
+        Ok(queued)
     }
 
     /// Queue all of `data` (Python: `conn.sendall(data)`, "a loop of send until all is

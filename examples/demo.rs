@@ -1,0 +1,220 @@
+//! `cargo run --example demo`: every program of the tutorial, in-process.
+//!
+//! Two smoltcp stacks, a client host and a server host, on an in-memory Ethernet wire,
+//! in virtual time: no privileges, no network. The server runs every service at once;
+//! the client plays each of the tutorial's conversations in turn. For each, the demo
+//! prints the messages exchanged and the lifecycle trace, each step beside the Python call
+//! it stands for, then a verdict. It exits 0 only if every conversation got exactly the
+//! expected replies.
+
+use std::process::ExitCode;
+use std::time::Instant as WallClock;
+
+use sockless::client::Dir;
+use sockless::seed::{self, ClientSockets, Conversation, Verdict};
+use sockless::services::{ServiceConfig, ServiceStorage, Services};
+use sockless::{Event, StackStorage, TcpBuffers, TcpSocket, Testbed, Trace, UdpBuffers, UdpSocket};
+
+const HELP: &str = "\
+sockless demo: the Python socket tutorial's programs on smoltcp, in-process.
+
+USAGE:
+    cargo run --example demo -- [OPTIONS]
+
+OPTIONS:
+    --only NAME   run one conversation (see --list); may be repeated
+    --list        list the conversations and exit
+    --ipv6        talk to the server over IPv6 instead of IPv4
+    --no-trace    print the messages only, not the lifecycle trace
+    -h, --help    this text
+
+ENVIRONMENT:
+    RUST_LOG      log level of the stacks, e.g. RUST_LOG=debug (state changes),
+                  RUST_LOG=smoltcp=trace (every packet)
+
+Exits 0 if every conversation got exactly the expected replies, 1 otherwise.";
+
+struct Options {
+    only: Vec<String>,
+    ipv6: bool,
+    trace: bool,
+}
+
+fn parse_args() -> Result<Option<Options>, String> {
+    let mut options = Options {
+        only: Vec::new(),
+        ipv6: false,
+        trace: true,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "-h" | "--help" => {
+                println!("{HELP}");
+                return Ok(None);
+            }
+            "--list" => {
+                for c in &seed::CONVERSATIONS {
+                    println!("{:<9} {}", c.name, c.title);
+                }
+                return Ok(None);
+            }
+            "--ipv6" => options.ipv6 = true,
+            "--no-trace" => options.trace = false,
+            "--only" => {
+                let name = args.next().ok_or("--only needs a conversation name")?;
+                if seed::find(&name).is_none() {
+                    return Err(format!("no conversation named {name:?} (see --list)"));
+                }
+                options.only.push(name);
+            }
+            other => return Err(format!("unknown argument {other:?} (see --help)")),
+        }
+    }
+    Ok(Some(options))
+}
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"))
+        .format_timestamp(None)
+        .init();
+    let options = match parse_args() {
+        Ok(Some(o)) => o,
+        Ok(None) => return ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("demo: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let wall = WallClock::now();
+
+    // All memory, fixed here: socket tables, service buffers, client buffers, the trace.
+    let trace = Trace::<1024>::new();
+    let mut service_storage = Box::new(ServiceStorage::<4, 2048>::new());
+    let mut tcp_buffers = TcpBuffers::<4096, 4096>::new();
+    let mut udp_buffers = UdpBuffers::<4, 2048>::new();
+    let mut client_storage = StackStorage::<2>::new();
+    let mut server_storage = StackStorage::<{ ServiceStorage::<4, 2048>::SOCKETS }>::new();
+    let mut tb: Testbed = Testbed::new(&mut client_storage, &mut server_storage);
+    tb.client.set_observer(Some(&trace));
+    tb.server.set_observer(Some(&trace));
+
+    println!("sockless demo: the socket tutorial's programs on smoltcp, no OS sockets, no heap");
+    println!(
+        "two hosts on an in-memory Ethernet wire, virtual time; client {} / {}, server {} / {}",
+        tb.client.host().ipv4,
+        tb.client.host().ipv6,
+        tb.server.host().ipv4,
+        tb.server.host().ipv6
+    );
+    let mut services = match Services::start(
+        &mut tb.server,
+        &mut service_storage,
+        ServiceConfig::default(),
+    ) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("demo: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut sockets = ClientSockets {
+        tcp: Some(TcpSocket::new(&mut tb.client, &mut tcp_buffers).expect("client slot")),
+        udp: Some(UdpSocket::bind(&mut tb.client, 0, &mut udp_buffers).expect("client slot")),
+    };
+    if options.trace {
+        println!("\n-- server start: every service listening at once --");
+        print_trace(&trace);
+    }
+
+    let chosen: Vec<&Conversation> = seed::CONVERSATIONS
+        .iter()
+        .filter(|c| options.only.is_empty() || options.only.iter().any(|n| n == c.name))
+        .collect();
+    let mut passed = 0;
+    for (i, conv) in chosen.iter().enumerate() {
+        trace.clear();
+        let verdict = seed::play(conv, &mut tb, &mut services, &mut sockets, options.ipv6);
+        print_conversation(i + 1, chosen.len(), conv, &verdict, &trace, options.trace);
+        if verdict.passed() {
+            passed += 1;
+        }
+    }
+
+    println!("\n-- services --");
+    for (name, stats) in services.stats() {
+        println!(
+            "  {name:<9} accepted {:>2}  closed {:>2}  lost {}  answered {:>2}  dropped {}",
+            stats.accepted, stats.closed, stats.lost, stats.answered, stats.dropped
+        );
+    }
+    let wire = tb.wire.stats(sockless::wire::End::A);
+    let back = tb.wire.stats(sockless::wire::End::B);
+    println!(
+        "  wire      client->server {} frames, server->client {} frames, dropped {}",
+        wire.sent,
+        back.sent,
+        wire.dropped() + back.dropped()
+    );
+    let failed = chosen.len() - passed;
+    println!(
+        "\nsummary: {} conversations, {passed} passed, {failed} failed; virtual time {:.3} s, wall time {:.1} ms",
+        chosen.len(),
+        tb.now().total_millis() as f64 / 1000.0,
+        wall.elapsed().as_secs_f64() * 1000.0
+    );
+    if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+fn print_conversation(
+    n: usize,
+    of: usize,
+    conv: &Conversation,
+    verdict: &Verdict,
+    trace: &Trace<1024>,
+    with_trace: bool,
+) {
+    println!("\n== {n}/{of} {}: {} ==", conv.name, conv.title);
+    for line in conv.python {
+        println!("  python: {line}");
+    }
+    for (dir, bytes) in verdict.transcript.messages() {
+        let arrow = match dir {
+            Dir::Sent => "client >>",
+            Dir::Received => "client <<",
+        };
+        println!("  {arrow} {:?}", String::from_utf8_lossy(bytes));
+    }
+    if with_trace {
+        println!("  trace:");
+        print_trace(trace);
+    }
+    let took = (verdict.ended - verdict.started).total_millis();
+    match verdict.failure {
+        None => println!("  PASS (virtual {took} ms)"),
+        Some(f) => {
+            println!("  FAIL: {f:?}");
+            let expected: Vec<_> = conv
+                .expect
+                .iter()
+                .map(|e| String::from_utf8_lossy(e))
+                .collect();
+            println!("  expected replies: {expected:?}");
+        }
+    }
+}
+
+fn print_trace<const N: usize>(trace: &Trace<N>) {
+    for event in trace.events() {
+        print_event(&event);
+    }
+}
+
+fn print_event(event: &Event) {
+    let line = event.to_string();
+    println!("    {line:<60} {}", event.kind.python());
+}

@@ -1,0 +1,232 @@
+//! The service driver: one listening port, a fixed pool of connections, poll-driven.
+//!
+//! The tutorial's servers are `while True: conn, addr = sk.accept(); ...` loops that serve
+//! one client at a time and block in between. A kernel lets them do that because it queues
+//! the next clients meanwhile. Without threads or a kernel, a server is instead a state
+//! machine that is polled: [`TcpService::poll`] accepts what is ready, gives each open
+//! connection its turn through a [`Handler`], and closes those that are done. Nothing
+//! blocks, so one loop serves every port and every client at once.
+//!
+//! What a service promises, at a fixed pool of `POOL` connections:
+//!
+//! * up to `POOL` clients are served at once; when a connection ends its socket is
+//!   re-armed and the next client is served;
+//! * client `POOL + 1`, while all are busy, is **refused** (RST): its `connect` fails at
+//!   once with `ConnectionRefusedError` and it can try again later;
+//! * a connection idle for the configured time (nothing received, nothing sent) is reset,
+//!   so a client that vanished cannot hold a socket forever;
+//! * a connection that is reset or times out is counted and its socket reused; the other
+//!   connections are not disturbed.
+
+use smoltcp::time::Duration;
+
+use crate::stack::Stack;
+use crate::tcp::{AcceptError, ListenError, Listener, TcpBuffers, TcpSocket};
+use crate::udp::{BindError, RecvFromError, UdpBuffers, UdpSocket};
+
+/// What a [`Handler`] says after its turn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Keep the connection; poll it again later.
+    Open,
+    /// The conversation is over: close the connection (FIN after the queued data).
+    Close,
+    /// The connection died (reset, timed out): release it.
+    Lost,
+}
+
+/// The protocol of one TCP service, connection by connection.
+pub trait Handler {
+    /// What the service remembers per connection.
+    type Session;
+
+    /// A connection was accepted (send a greeting here).
+    fn open(&mut self, conn: &mut TcpSocket, stack: &mut Stack<'_>) -> Self::Session;
+
+    /// The connection's turn: read what arrived, send what is due.
+    fn serve(
+        &mut self,
+        session: &mut Self::Session,
+        conn: &mut TcpSocket,
+        stack: &mut Stack<'_>,
+    ) -> Status;
+}
+
+/// Counters of one service.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ServiceStats {
+    /// Connections accepted (TCP) or datagrams received (UDP).
+    pub accepted: u64,
+    /// Connections closed because the conversation ended.
+    pub closed: u64,
+    /// Connections lost to a reset or a timeout.
+    pub lost: u64,
+    /// UDP datagrams answered.
+    pub answered: u64,
+    /// UDP datagrams dropped (too large for the buffer, or no room to answer).
+    pub dropped: u64,
+}
+
+/// A TCP service: a [`Listener`] with a pool of up to `POOL` connections and a [`Handler`].
+pub struct TcpService<H: Handler, const POOL: usize> {
+    name: &'static str,
+    handler: H,
+    listener: Listener<POOL>,
+    conns: heapless::Vec<(TcpSocket, H::Session), POOL>,
+    idle_timeout: Option<Duration>,
+    stats: ServiceStats,
+}
+
+impl<H: Handler, const POOL: usize> TcpService<H, POOL> {
+    /// Listen on `port` with one socket per element of `pool`, all of them listening
+    /// (backlog = pool size).
+    pub fn start<'a, const RX: usize, const TX: usize>(
+        name: &'static str,
+        stack: &mut Stack<'a>,
+        port: u16,
+        pool: &'a mut [TcpBuffers<RX, TX>],
+        handler: H,
+        idle_timeout: Option<Duration>,
+    ) -> Result<Self, ListenError> {
+        let backlog = pool.len();
+        let listener = Listener::listen(stack, port, backlog, pool)?;
+        log::info!("{name}: listening on port {port}, pool {backlog}");
+        Ok(TcpService {
+            name,
+            handler,
+            listener,
+            conns: heapless::Vec::new(),
+            idle_timeout,
+            stats: ServiceStats::default(),
+        })
+    }
+
+    /// Accept, serve and close. Call after every poll of the stack.
+    pub fn poll(&mut self, stack: &mut Stack<'_>) {
+        loop {
+            match self.listener.accept(stack) {
+                Ok(mut conn) => {
+                    conn.set_idle_timeout(stack, self.idle_timeout);
+                    let session = self.handler.open(&mut conn, stack);
+                    self.stats.accepted += 1;
+                    if let Err((mut conn, _)) = self.conns.push((conn, session)) {
+                        // Cannot happen: the listener never has more than POOL sockets.
+                        conn.abort(stack);
+                    }
+                }
+                Err(AcceptError::WouldBlock) => break,
+            }
+        }
+        let mut i = 0;
+        while i < self.conns.len() {
+            let (conn, session) = &mut self.conns[i];
+            match self.handler.serve(session, conn, stack) {
+                Status::Open => i += 1,
+                status => {
+                    conn.close(stack);
+                    if status == Status::Close {
+                        self.stats.closed += 1;
+                    } else {
+                        self.stats.lost += 1;
+                        log::info!("{}: connection lost", self.name);
+                    }
+                    self.conns.swap_remove(i);
+                }
+            }
+        }
+    }
+
+    /// The service's counters.
+    pub fn stats(&self) -> ServiceStats {
+        self.stats
+    }
+
+    /// Connections being served now.
+    pub fn active(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// The listener (pool state).
+    pub fn listener(&mut self) -> &mut Listener<POOL> {
+        &mut self.listener
+    }
+
+    /// The service's name.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+}
+
+/// The protocol of one UDP service: the reply to a datagram.
+pub trait DatagramHandler {
+    /// Given a datagram of `len` bytes in `buf`, return the reply (or `None`).
+    fn reply<'b>(&mut self, buf: &'b mut [u8], len: usize) -> Option<&'b [u8]>;
+}
+
+/// The largest datagram a UDP service reads.
+pub const DATAGRAM_MAX: usize = 2048;
+
+/// A UDP service: a bound socket that answers each datagram to its sender.
+pub struct UdpService<H: DatagramHandler> {
+    name: &'static str,
+    handler: H,
+    socket: UdpSocket,
+    stats: ServiceStats,
+}
+
+impl<H: DatagramHandler> UdpService<H> {
+    /// Bind `port`.
+    pub fn start<'a, const PACKETS: usize, const BYTES: usize>(
+        name: &'static str,
+        stack: &mut Stack<'a>,
+        port: u16,
+        buffers: &'a mut UdpBuffers<PACKETS, BYTES>,
+        handler: H,
+    ) -> Result<Self, BindError> {
+        let socket = UdpSocket::bind(stack, port, buffers)?;
+        log::info!("{name}: bound to UDP port {port}");
+        Ok(UdpService {
+            name,
+            handler,
+            socket,
+            stats: ServiceStats::default(),
+        })
+    }
+
+    /// Answer every datagram waiting, while there is room to queue answers.
+    pub fn poll(&mut self, stack: &mut Stack<'_>) {
+        let mut buf = [0u8; DATAGRAM_MAX];
+        while self.socket.can_send(stack) {
+            match self.socket.recvfrom(stack, &mut buf) {
+                Ok((len, from)) => {
+                    self.stats.accepted += 1;
+                    if let Some(reply) = self.handler.reply(&mut buf, len) {
+                        match self.socket.sendto(stack, reply, from) {
+                            Ok(()) => self.stats.answered += 1,
+                            Err(e) => {
+                                self.stats.dropped += 1;
+                                log::info!("{}: reply to {from} dropped: {e}", self.name);
+                            }
+                        }
+                    }
+                }
+                Err(RecvFromError::Truncated { size, from, .. }) => {
+                    self.stats.accepted += 1;
+                    self.stats.dropped += 1;
+                    log::info!("{}: {size}-byte datagram from {from} dropped", self.name);
+                }
+                Err(_) => break,
+            }
+        }
+    }
+
+    /// The service's counters.
+    pub fn stats(&self) -> ServiceStats {
+        self.stats
+    }
+
+    /// The service's name.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+}
