@@ -21,7 +21,7 @@
 use smoltcp::time::Duration;
 
 use crate::stack::Stack;
-use crate::tcp::{AcceptError, ListenError, Listener, TcpBuffers, TcpSocket};
+use crate::tcp::{ListenError, Listener, TcpBuffers, TcpSocket};
 use crate::udp::{BindError, RecvFromError, UdpBuffers, UdpSocket};
 
 /// What a [`Handler`] says after its turn.
@@ -103,18 +103,13 @@ impl<H: Handler, const POOL: usize> TcpService<H, POOL> {
 
     /// Accept, serve and close. Call after every poll of the stack.
     pub fn poll(&mut self, stack: &mut Stack<'_>) {
-        loop {
-            match self.listener.accept(stack) {
-                Ok(mut conn) => {
-                    conn.set_idle_timeout(stack, self.idle_timeout);
-                    let session = self.handler.open(&mut conn, stack);
-                    self.stats.accepted += 1;
-                    if let Err((mut conn, _)) = self.conns.push((conn, session)) {
-                        // Cannot happen: the listener never has more than POOL sockets.
-                        conn.abort(stack);
-                    }
-                }
-                Err(AcceptError::WouldBlock) => break,
+        while let Ok(mut conn) = self.listener.accept(stack) {
+            conn.set_idle_timeout(stack, self.idle_timeout);
+            let session = self.handler.open(&mut conn, stack);
+            self.stats.accepted += 1;
+            if let Err((mut conn, _)) = self.conns.push((conn, session)) {
+                // Cannot happen: the listener never has more than POOL sockets.
+                conn.abort(stack);
             }
         }
         let mut i = 0;
