@@ -18,6 +18,7 @@
 //! * a connection that is reset or times out is counted and its socket reused; the other
 //!   connections are not disturbed.
 
+use smoltcp::socket::tcp::State;
 use smoltcp::time::Duration;
 
 use crate::stack::Stack;
@@ -115,7 +116,12 @@ impl<H: Handler, const POOL: usize> TcpService<H, POOL> {
         let mut i = 0;
         while i < self.conns.len() {
             let (conn, session) = &mut self.conns[i];
-            match self.handler.serve(session, conn, stack) {
+            let mut status = self.handler.serve(session, conn, stack);
+            if status == Status::Open && matches!(conn.state(stack), None | Some(State::Closed)) {
+                // Whatever the handler thinks, a CLOSED socket carries nothing any more.
+                status = Status::Lost;
+            }
+            match status {
                 Status::Open => i += 1,
                 status => {
                     conn.close(stack);

@@ -77,18 +77,22 @@ pub struct Echo;
 #[derive(Debug, Default)]
 pub struct Upper;
 
+/// No room to send: a full transmit buffer on a live connection waits for the peer's
+/// ACKs; anything else means the connection is gone.
+fn wait_for_room(conn: &mut TcpSocket, stack: &mut Stack<'_>) -> Status {
+    match conn.state(stack) {
+        Some(tcp::State::Established | tcp::State::CloseWait) => Status::Open,
+        _ => Status::Lost,
+    }
+}
+
 /// Move bytes from the receive to the transmit side, transformed, never reading more
 /// than can be queued (so nothing is held between polls).
 fn relay(conn: &mut TcpSocket, stack: &mut Stack<'_>, transform: fn(&mut [u8])) -> Status {
     loop {
         let room = conn.send_space(stack).min(CHUNK);
         if room == 0 {
-            // A full transmit buffer on a live connection: wait for the peer's ACKs.
-            // Anything else means the connection is gone.
-            return match conn.state(stack) {
-                Some(tcp::State::Established | tcp::State::CloseWait) => Status::Open,
-                _ => Status::Lost,
-            };
+            return wait_for_room(conn, stack);
         }
         let mut chunk = [0u8; CHUNK];
         match conn.recv(stack, &mut chunk[..room]) {
@@ -164,7 +168,7 @@ impl Handler for Robot {
         loop {
             // Read a line only when its answer is sure to fit: no output buffer needed.
             if conn.send_space(stack) < robot::MAX_REPLY {
-                return Status::Open;
+                return wait_for_room(conn, stack);
             }
             let reply = match conn.recv_with(stack, |data| framer.feed(data)) {
                 Ok(Some(None)) => continue,

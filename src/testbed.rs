@@ -114,41 +114,64 @@ impl<'a, const FRAME: usize, const DEPTH: usize> Testbed<'a, FRAME, DEPTH> {
         anything
     }
 
-    /// Jump the clock to the earliest deadline of either stack. Returns `false` (and
-    /// leaves the clock alone) if neither has one.
-    pub fn advance(&mut self) -> bool {
-        let next = match (self.client.poll_at(), self.server.poll_at()) {
-            (Some(a), Some(b)) => a.min(b),
-            (Some(t), None) | (None, Some(t)) => t,
-            (None, None) => return false,
+    /// The earliest deadline of either stack.
+    fn next_deadline(&mut self) -> Option<Instant> {
+        match (self.client.poll_at(), self.server.poll_at()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (Some(t), None) | (None, Some(t)) => Some(t),
+            (None, None) => None,
+        }
+    }
+
+    /// Jump the clock to the earliest deadline of either stack, but not past `cap`.
+    /// Returns `false` (and leaves the clock alone) if there is no deadline before `cap`.
+    fn advance_until(&mut self, cap: Option<Instant>) -> bool {
+        let Some(next) = self.next_deadline() else {
+            return match cap {
+                Some(cap) if cap > self.now => {
+                    self.now = cap;
+                    true
+                }
+                _ => false,
+            };
         };
         // A deadline in the past (or now) means "poll now": move by at least 1 ms so a
         // busy deadline cannot spin the loop at one instant.
-        self.now = if next > self.now {
-            next
-        } else {
-            self.now + Duration::from_millis(1)
-        };
+        let next = next.max(self.now + Duration::from_millis(1));
+        self.now = cap.map_or(next, |cap| next.min(cap));
         true
     }
 
-    /// Move the clock forward by `by`, polling at the end (a pause in the program).
+    /// Jump the clock to the earliest deadline of either stack. Returns `false` (and
+    /// leaves the clock alone) if neither has one.
+    pub fn advance(&mut self) -> bool {
+        self.advance_until(None)
+    }
+
+    /// Let `by` of virtual time pass with the network running (and nobody else): a
+    /// pause in the program. Stops exactly at `now + by`.
     pub fn sleep(&mut self, by: Duration) {
-        let until = self.now + by;
+        self.run_for(by, |_, _| {});
+    }
+
+    /// Run the network and `step` for `by` of virtual time: like [`run`](Self::run),
+    /// but the clock stops exactly at `now + by` instead of jumping past it.
+    pub fn run_for<F>(&mut self, by: Duration, mut step: F)
+    where
+        F: FnMut(&mut Stack<'a>, &mut Stack<'a>),
+    {
+        let end = self.now + by;
         loop {
             self.settle();
-            let next = match (self.client.poll_at(), self.server.poll_at()) {
-                (Some(a), Some(b)) => a.min(b),
-                (Some(t), None) | (None, Some(t)) => t,
-                (None, None) => until,
-            };
-            let next = next.max(self.now + Duration::from_millis(1));
-            if next >= until {
-                self.now = until;
-                self.settle();
+            let before = self.client.activity() + self.server.activity();
+            step(&mut self.client, &mut self.server);
+            let acted = self.client.activity() + self.server.activity() != before;
+            if self.settle() || acted {
+                continue;
+            }
+            if self.now >= end || !self.advance_until(Some(end)) {
                 return;
             }
-            self.now = next;
         }
     }
 

@@ -120,14 +120,18 @@ impl fmt::Display for EventKind {
             EventKind::Listen { port, backlog } => {
                 write!(f, "listen port {port} backlog {backlog}")
             }
-            EventKind::Connect { remote } => write!(f, "connect {remote} (SYN)"),
+            EventKind::Connect { remote } => write!(f, "connect {} (SYN)", Endpoint(*remote)),
             EventKind::SynReceived => write!(f, "SYN received"),
             EventKind::Established => write!(f, "established"),
-            EventKind::Accept { peer } => write!(f, "accept from {peer}"),
+            EventKind::Accept { peer } => write!(f, "accept from {}", Endpoint(*peer)),
             EventKind::Recv { bytes } => write!(f, "recv {bytes} bytes"),
             EventKind::Send { bytes } => write!(f, "send {bytes} bytes"),
-            EventKind::RecvFrom { bytes, from } => write!(f, "recvfrom {bytes} bytes from {from}"),
-            EventKind::SendTo { bytes, to } => write!(f, "sendto {bytes} bytes to {to}"),
+            EventKind::RecvFrom { bytes, from } => {
+                write!(f, "recvfrom {bytes} bytes from {}", Endpoint(*from))
+            }
+            EventKind::SendTo { bytes, to } => {
+                write!(f, "sendto {bytes} bytes to {}", Endpoint(*to))
+            }
             EventKind::FinSent => write!(f, "FIN sent"),
             EventKind::FinReceived => write!(f, "FIN received"),
             EventKind::Closed => write!(f, "closed"),
@@ -135,6 +139,20 @@ impl fmt::Display for EventKind {
             EventKind::Refused => write!(f, "refused"),
             EventKind::TimedOut => write!(f, "timed out"),
             EventKind::Aborted => write!(f, "aborted (RST sent)"),
+        }
+    }
+}
+
+/// An endpoint printed the way Python and URLs do: `192.168.69.1:7`, `[fdaa::1]:7`
+/// (smoltcp's own `Display` leaves IPv6 unbracketed, `fdaa::1:7`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Endpoint(pub IpEndpoint);
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.addr {
+            smoltcp::wire::IpAddress::Ipv4(a) => write!(f, "{a}:{}", self.0.port),
+            smoltcp::wire::IpAddress::Ipv6(a) => write!(f, "[{a}]:{}", self.0.port),
         }
     }
 }
