@@ -143,10 +143,17 @@ fn main() -> ExitCode {
 
     println!("\n-- services --");
     for (name, stats) in services.stats() {
-        println!(
-            "  {name:<9} accepted {:>2}  closed {:>2}  lost {}  answered {:>2}  dropped {}",
-            stats.accepted, stats.closed, stats.lost, stats.answered, stats.dropped
-        );
+        if name.starts_with("udp") {
+            println!(
+                "  {name:<9} datagrams {:>2}  answered {:>2}  dropped {}",
+                stats.accepted, stats.answered, stats.dropped
+            );
+        } else {
+            println!(
+                "  {name:<9} accepted {:>2}  closed {:>2}  lost {}",
+                stats.accepted, stats.closed, stats.lost
+            );
+        }
     }
     let wire = tb.wire.stats(sockless::wire::End::A);
     let back = tb.wire.stats(sockless::wire::End::B);
@@ -155,6 +162,13 @@ fn main() -> ExitCode {
         wire.sent,
         back.sent,
         wire.dropped() + back.dropped()
+    );
+    println!(
+        "  memory    server: socket table {} B + service buffers {} B; client: socket table {} B + buffers {} B; no heap in the stacks",
+        StackStorage::<{ ServiceStorage::<4, 2048>::SOCKETS }>::SIZE,
+        ServiceStorage::<4, 2048>::SIZE,
+        StackStorage::<2>::SIZE,
+        std::mem::size_of::<TcpBuffers<4096, 4096>>() + std::mem::size_of::<UdpBuffers<4, 2048>>()
     );
     let failed = chosen.len() - passed;
     println!(

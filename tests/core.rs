@@ -587,3 +587,52 @@ fn full_stack_storage_is_an_error() {
         sockless::tcp::ListenError::NoSlot
     );
 }
+
+/// One stack talking to itself over the static loopback: client and server sockets on
+/// the same host, as with 127.0.0.1 on a desktop.
+#[test]
+fn single_stack_loopback_echo() {
+    use sockless::smoltcp::time::Instant;
+    use sockless::{Loopback, Stack};
+    let mut lo = Loopback::<1514, 16>::new();
+    let mut storage = StackStorage::<2>::new();
+    let mut pool = [const { TcpBuffers::<1024, 1024>::new() }; 1];
+    let mut cbuf = TcpBuffers::<1024, 1024>::new();
+    let mut stack = Stack::new(Host::SERVER, &mut lo.port(), &mut storage, Instant::ZERO);
+    let mut listener = Listener::<1>::listen(&mut stack, 7, 1, &mut pool).unwrap();
+    let mut sk = TcpSocket::new(&mut stack, &mut cbuf).unwrap();
+    sk.connect(&mut stack, server_v4(7)).unwrap();
+    let mut conn = None;
+    let mut reply = Vec::new();
+    let mut sent = false;
+    let mut now = Instant::ZERO;
+    for _ in 0..1000 {
+        while stack.poll(now, &mut lo.port()) {}
+        if conn.is_none() {
+            conn = listener.accept(&mut stack).ok();
+        }
+        if !sent && sk.connect_status(&mut stack).is_ok() {
+            sk.sendall(&mut stack, b"loop").unwrap();
+            sent = true;
+        }
+        if let Some(conn) = conn.as_mut() {
+            let mut buf = [0u8; 16];
+            if let Ok(n) = conn.recv(&mut stack, &mut buf) {
+                conn.sendall(&mut stack, &buf[..n]).unwrap();
+            }
+        }
+        let mut buf = [0u8; 16];
+        if let Ok(n) = sk.recv(&mut stack, &mut buf) {
+            reply.extend_from_slice(&buf[..n]);
+        }
+        if reply.len() == 4 {
+            break;
+        }
+        now = stack.poll_at().map_or(now, |t| t.max(now)) + Duration::from_millis(1);
+    }
+    assert_eq!(reply, b"loop");
+    let peer = conn.unwrap().peer_addr(&mut stack).unwrap();
+    assert_eq!(peer.addr, Host::SERVER.ipv4_addr(), "the peer is ourselves");
+    assert_eq!(lo.stats().dropped(), 0);
+    assert!(lo.stats().delivered >= 4);
+}
