@@ -25,6 +25,54 @@
 //! Everything here is `#![no_std]` and never allocates: it builds for
 //! `thumbv6m-none-eabi` as it does for a desktop.
 //!
+//! ## The tutorial's first conversation, in full
+//!
+//! ```
+//! use sockless::{Host, Listener, StackStorage, TcpBuffers, TcpSocket, Testbed};
+//! use sockless::smoltcp::{time::Duration, wire::IpEndpoint};
+//!
+//! // All memory up front: socket tables and buffers.
+//! let mut client_storage = StackStorage::<1>::new();
+//! let mut server_storage = StackStorage::<1>::new();
+//! let mut pool = [TcpBuffers::<1024, 1024>::new()];
+//! let mut client_buffers = TcpBuffers::<1024, 1024>::new();
+//! let mut tb: Testbed = Testbed::new(&mut client_storage, &mut server_storage);
+//!
+//! // sk.bind(('', 9999)); sk.listen(1)
+//! let mut listener = Listener::<1>::listen(&mut tb.server, 9999, 1, &mut pool).unwrap();
+//! // sk = socket.socket(); sk.connect(('192.168.69.1', 9999))
+//! let mut sk = TcpSocket::new(&mut tb.client, &mut client_buffers).unwrap();
+//! sk.connect(&mut tb.client, IpEndpoint::new(Host::SERVER.ipv4_addr(), 9999)).unwrap();
+//!
+//! let mut conn = None;
+//! let mut reply = [0u8; 64];
+//! let mut got = 0;
+//! tb.run(Duration::from_secs(10), |client, server| {
+//!     // conn, addr = sk.accept()
+//!     if conn.is_none() {
+//!         conn = listener.accept(server).ok();
+//!         if conn.is_some() {
+//!             sk.sendall(client, "请求占领地球".as_bytes()).unwrap();
+//!         }
+//!     }
+//!     // data = conn.recv(1024); conn.sendall(...); conn.close()
+//!     if let Some(conn) = conn.as_mut() {
+//!         let mut data = [0u8; 1024];
+//!         if let Ok(n @ 1..) = conn.recv(server, &mut data) {
+//!             conn.sendall(server, "不要回答,不要回答,不要回答".as_bytes()).unwrap();
+//!             conn.close(server);
+//!         }
+//!     }
+//!     // server_reply = sk.recv(1024)
+//!     if let Ok(n) = sk.recv(client, &mut reply[got..]) {
+//!         got += n;
+//!     }
+//!     got == "不要回答,不要回答,不要回答".len()
+//! })
+//! .unwrap();
+//! assert_eq!(&reply[..got], "不要回答,不要回答,不要回答".as_bytes());
+//! ```
+//!
 //! [smoltcp]: https://docs.rs/smoltcp
 #![no_std]
 #![deny(missing_docs)]
