@@ -25,6 +25,9 @@ OPTIONS:
     --only NAME   run one conversation (see --list); may be repeated
     --list        list the conversations and exit
     --ipv6        talk to the server over IPv6 instead of IPv4
+    --stdin       the input('>>:') client reads its lines from stdin (one per line)
+                  and the demo runs that conversation only, e.g.
+                  printf 'hello\n世界\n' | cargo run --example demo -- --stdin
     --no-trace    print the messages only, not the lifecycle trace
     -h, --help    this text
 
@@ -36,6 +39,7 @@ Exits 0 if every conversation got exactly the expected replies, 1 otherwise.";
 
 struct Options {
     only: Vec<String>,
+    stdin: bool,
     ipv6: bool,
     trace: bool,
 }
@@ -43,6 +47,7 @@ struct Options {
 fn parse_args() -> Result<Option<Options>, String> {
     let mut options = Options {
         only: Vec::new(),
+        stdin: false,
         ipv6: false,
         trace: true,
     };
@@ -60,6 +65,7 @@ fn parse_args() -> Result<Option<Options>, String> {
                 return Ok(None);
             }
             "--ipv6" => options.ipv6 = true,
+            "--stdin" => options.stdin = true,
             "--no-trace" => options.trace = false,
             "--only" => {
                 let name = args.next().ok_or("--only needs a conversation name")?;
@@ -127,10 +133,14 @@ fn main() -> ExitCode {
         print_trace(&trace);
     }
 
-    let chosen: Vec<&Conversation> = seed::CONVERSATIONS
-        .iter()
-        .filter(|c| options.only.is_empty() || options.only.iter().any(|n| n == c.name))
-        .collect();
+    let chosen: Vec<&Conversation> = if options.stdin {
+        vec![stdin_conversation()]
+    } else {
+        seed::CONVERSATIONS
+            .iter()
+            .filter(|c| options.only.is_empty() || options.only.iter().any(|n| n == c.name))
+            .collect()
+    };
     let mut passed = 0;
     for (i, conv) in chosen.iter().enumerate() {
         trace.clear();
@@ -182,6 +192,28 @@ fn main() -> ExitCode {
     } else {
         ExitCode::FAILURE
     }
+}
+
+/// The tutorial's `input('>>:')` loop on stdin: each line to the 6969 server, whose
+/// reply must be the line upper-cased. (Leaked: it lives as long as the demo.)
+fn stdin_conversation() -> &'static Conversation {
+    let lines: Vec<&'static str> = std::io::stdin()
+        .lines()
+        .map_while(Result::ok)
+        .map(|l| &*Box::leak(l.trim().to_owned().into_boxed_str()))
+        .filter(|l| !l.is_empty())
+        .collect();
+    let expect: Vec<&'static [u8]> = lines
+        .iter()
+        .map(|l| &*Box::leak(l.as_bytes().to_ascii_uppercase().into_boxed_slice()))
+        .collect();
+    Box::leak(Box::new(Conversation {
+        name: "stdin",
+        title: "the input('>>:') loop, lines from stdin, to the 6969 server",
+        lines: Box::leak(lines.into_boxed_slice()),
+        expect: Box::leak(expect.into_boxed_slice()),
+        ..*seed::find("input").expect("the input conversation")
+    }))
 }
 
 fn print_conversation(

@@ -425,4 +425,25 @@ fn demo_runs_end_to_end() {
     assert!(one.status.success());
     assert!(stdout.contains("summary: 1 conversations, 1 passed, 0 failed"));
     assert!(stdout.contains("connect [fdaa::1]:8888"), "{stdout}");
+
+    // The input('>>:') loop fed from stdin.
+    use std::io::Write;
+    let mut child = std::process::Command::new(env!("CARGO"))
+        .args(["run", "--quiet", "--example", "demo", "--", "--stdin"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run cargo");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all("hello sockless\n世界,你好 ok\n".as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("client << \"HELLO SOCKLESS\""), "{stdout}");
+    assert!(stdout.contains("client << \"世界,你好 OK\""), "{stdout}");
 }
