@@ -177,7 +177,21 @@ pub(crate) struct Tracer<'s> {
     activity: &'s Cell<u64>,
 }
 
-impl Tracer<'_> {
+impl<'s> Tracer<'s> {
+    fn new(
+        observer: Option<&'s dyn Observer>,
+        host: &'static str,
+        now: Instant,
+        activity: &'s Cell<u64>,
+    ) -> Self {
+        Tracer {
+            observer,
+            host,
+            now,
+            activity,
+        }
+    }
+
     pub(crate) fn emit(&self, socket: u8, kind: EventKind) {
         self.activity.set(self.activity.get() + 1);
         log::debug!("{}: #{socket} {kind}", self.host);
@@ -329,12 +343,7 @@ impl<'a> Stack<'a> {
     // ---- crate-internal socket table -------------------------------------------------
 
     pub(crate) fn tracer(&self) -> Tracer<'_> {
-        Tracer {
-            observer: self.observer,
-            host: self.host.name,
-            now: self.now,
-            activity: &self.activity,
-        }
+        Tracer::new(self.observer, self.host.name, self.now, &self.activity)
     }
 
     /// Put `socket` in a free slot.
@@ -372,12 +381,7 @@ impl<'a> Stack<'a> {
 
     /// The TCP socket of `id` with its slot, if `id` is still current.
     pub(crate) fn tcp(&mut self, id: SocketId) -> Option<TcpParts<'_, 'a>> {
-        let tracer = Tracer {
-            observer: self.observer,
-            host: self.host.name,
-            now: self.now,
-            activity: &self.activity,
-        };
+        let tracer = Tracer::new(self.observer, self.host.name, self.now, &self.activity);
         let slot = self.table.get_mut(id.index as usize)?;
         if slot.generation != id.generation {
             return None;
@@ -395,12 +399,7 @@ impl<'a> Stack<'a> {
 
     /// The TCP socket in slot `index`, whatever its generation (for listeners).
     pub(crate) fn tcp_at(&mut self, index: u8) -> (&mut tcp::Socket<'a>, &mut Slot, Tracer<'_>) {
-        let tracer = Tracer {
-            observer: self.observer,
-            host: self.host.name,
-            now: self.now,
-            activity: &self.activity,
-        };
+        let tracer = Tracer::new(self.observer, self.host.name, self.now, &self.activity);
         let slot = &mut self.table[index as usize];
         let handle = slot.handle.expect("listener slots always hold a socket");
         (
@@ -415,12 +414,7 @@ impl<'a> Stack<'a> {
         &mut self,
         id: SocketId,
     ) -> Option<(&mut smoltcp::socket::udp::Socket<'a>, Tracer<'_>)> {
-        let tracer = Tracer {
-            observer: self.observer,
-            host: self.host.name,
-            now: self.now,
-            activity: &self.activity,
-        };
+        let tracer = Tracer::new(self.observer, self.host.name, self.now, &self.activity);
         let slot = self.table.get_mut(id.index as usize)?;
         if slot.generation != id.generation {
             return None;
@@ -445,12 +439,7 @@ impl<'a> Stack<'a> {
 
     /// Compare each TCP socket's state with the last one seen; fire expired timers.
     fn watch(&mut self) -> bool {
-        let tracer = Tracer {
-            observer: self.observer,
-            host: self.host.name,
-            now: self.now,
-            activity: &self.activity,
-        };
+        let tracer = Tracer::new(self.observer, self.host.name, self.now, &self.activity);
         let now = self.now;
         let mut aborted_any = false;
         for (index, slot) in self.table.iter_mut().enumerate() {

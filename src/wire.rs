@@ -200,6 +200,24 @@ struct Queue<'w, const FRAME: usize> {
     stats: &'w mut WireStats,
 }
 
+impl<const FRAME: usize> Queue<'_, FRAME> {
+    /// The same queue, borrowed for less time (for a token).
+    fn reborrow(&mut self) -> Queue<'_, FRAME> {
+        Queue {
+            frames: &mut *self.frames,
+            stats: &mut *self.stats,
+        }
+    }
+
+    /// A transmit token into this queue.
+    fn tx<'t>(&'t mut self, scratch: &'t mut [u8; FRAME]) -> TxToken<'t, FRAME> {
+        TxToken {
+            queue: self.reborrow(),
+            scratch,
+        }
+    }
+}
+
 /// Object-safe view of a `Deque<Frame, DEPTH>` that hides `DEPTH`, so ports and tokens
 /// need one const parameter only.
 trait FrameQueue<const FRAME: usize> {
@@ -265,29 +283,14 @@ impl<const FRAME: usize> Device for WirePort<'_, FRAME> {
         self.rx.frames.front()?;
         Some((
             RxToken {
-                queue: Queue {
-                    frames: &mut *self.rx.frames,
-                    stats: &mut *self.rx.stats,
-                },
+                queue: self.rx.reborrow(),
             },
-            TxToken {
-                queue: Queue {
-                    frames: &mut *self.tx.frames,
-                    stats: &mut *self.tx.stats,
-                },
-                scratch: &mut *self.scratch,
-            },
+            self.tx.tx(self.scratch),
         ))
     }
 
     fn transmit(&mut self, _now: Instant) -> Option<Self::TxToken<'_>> {
-        Some(TxToken {
-            queue: Queue {
-                frames: &mut *self.tx.frames,
-                stats: &mut *self.tx.stats,
-            },
-            scratch: &mut *self.scratch,
-        })
+        Some(self.tx.tx(self.scratch))
     }
 
     fn capabilities(&self) -> DeviceCapabilities {
@@ -330,26 +333,11 @@ impl<const FRAME: usize> Device for LoopbackPort<'_, FRAME> {
         let frame = self.lane.frames.front()?.clone();
         self.lane.frames.pop_front();
         self.lane.stats.delivered += 1;
-        Some((
-            LoopbackRx { frame },
-            TxToken {
-                queue: Queue {
-                    frames: &mut *self.lane.frames,
-                    stats: &mut *self.lane.stats,
-                },
-                scratch: &mut *self.scratch,
-            },
-        ))
+        Some((LoopbackRx { frame }, self.lane.tx(self.scratch)))
     }
 
     fn transmit(&mut self, _now: Instant) -> Option<Self::TxToken<'_>> {
-        Some(TxToken {
-            queue: Queue {
-                frames: &mut *self.lane.frames,
-                stats: &mut *self.lane.stats,
-            },
-            scratch: &mut *self.scratch,
-        })
+        Some(self.lane.tx(self.scratch))
     }
 
     fn capabilities(&self) -> DeviceCapabilities {

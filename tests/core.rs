@@ -19,6 +19,23 @@ fn server_v6(port: u16) -> IpEndpoint {
     IpEndpoint::new(Host::SERVER.ipv6_addr(), port)
 }
 
+/// Run until the client's connection is up and the listener has accepted it.
+fn establish<const F: usize, const D: usize, const P: usize>(
+    tb: &mut Testbed<'_, F, D>,
+    listener: &mut Listener<P>,
+    sk: &TcpSocket,
+) -> TcpSocket {
+    let mut conn = None;
+    tb.run(LIMIT, |c, s| {
+        if conn.is_none() {
+            conn = listener.accept(s).ok();
+        }
+        conn.is_some() && sk.connect_status(c).is_ok()
+    })
+    .unwrap();
+    conn.unwrap()
+}
+
 /// Connect, accept, echo, close: the tutorial's first conversation, with its trace.
 #[test]
 fn connect_accept_echo_close_round_trip() {
@@ -39,15 +56,7 @@ fn connect_accept_echo_close_round_trip() {
         Err(ConnectError::WouldBlock)
     );
 
-    let mut conn = None;
-    tb.run(LIMIT, |c, s| {
-        if conn.is_none() {
-            conn = listener.accept(s).ok();
-        }
-        conn.is_some() && sk.connect_status(c).is_ok()
-    })
-    .unwrap();
-    let mut conn = conn.unwrap();
+    let mut conn = establish(&mut tb, &mut listener, &sk);
 
     sk.sendall(&mut tb.client, "请求占领地球".as_bytes())
         .unwrap();
@@ -252,15 +261,7 @@ fn half_close_still_delivers_the_rest() {
     let mut listener = Listener::<1>::listen(&mut tb.server, 7, 1, &mut pool).unwrap();
     let mut sk = TcpSocket::new(&mut tb.client, &mut cbuf).unwrap();
     sk.connect(&mut tb.client, server_v4(7)).unwrap();
-    let mut conn = None;
-    tb.run(LIMIT, |c, s| {
-        if conn.is_none() {
-            conn = listener.accept(s).ok();
-        }
-        conn.is_some() && sk.connect_status(c).is_ok()
-    })
-    .unwrap();
-    let mut conn = conn.unwrap();
+    let mut conn = establish(&mut tb, &mut listener, &sk);
     sk.sendall(&mut tb.client, b"question").unwrap();
     sk.shutdown(&mut tb.client, Shutdown::Write);
     assert_eq!(
@@ -365,14 +366,7 @@ fn recv_timeout_gives_timed_out() {
     let mut sk = TcpSocket::new(&mut tb.client, &mut cbuf).unwrap();
     sk.connect(&mut tb.client, server_v4(8888)).unwrap();
     sk.set_timeout(&mut tb.client, Some(Duration::from_secs(5)));
-    let mut conn = None;
-    tb.run(LIMIT, |c, s| {
-        if conn.is_none() {
-            conn = listener.accept(s).ok();
-        }
-        conn.is_some() && sk.connect_status(c).is_ok()
-    })
-    .unwrap();
+    let mut conn = establish(&mut tb, &mut listener, &sk);
     let start = tb.now();
     let mut result = Err(RecvError::WouldBlock);
     tb.run(LIMIT, |c, _| {
@@ -383,7 +377,7 @@ fn recv_timeout_gives_timed_out() {
     assert_eq!(result, Err(RecvError::TimedOut));
     assert_eq!((tb.now() - start).secs(), 5);
     // The connection itself is still up: data sent now is received.
-    conn.unwrap().sendall(&mut tb.server, b"late").unwrap();
+    conn.sendall(&mut tb.server, b"late").unwrap();
     let mut buf = [0u8; 16];
     let mut n = 0;
     tb.run(LIMIT, |c, _| {
@@ -492,15 +486,7 @@ fn peer_and_local_addresses_ipv4_and_ipv6() {
         let mut sk = TcpSocket::new(&mut tb.client, &mut cbuf).unwrap();
         assert_eq!(sk.peer_addr(&mut tb.client), None);
         sk.connect(&mut tb.client, remote).unwrap();
-        let mut conn = None;
-        tb.run(LIMIT, |c, s| {
-            if conn.is_none() {
-                conn = listener.accept(s).ok();
-            }
-            conn.is_some() && sk.connect_status(c).is_ok()
-        })
-        .unwrap();
-        let conn = conn.unwrap();
+        let conn = establish(&mut tb, &mut listener, &sk);
         let client_local = sk.local_addr(&mut tb.client).unwrap();
         assert_eq!(client_local.addr, client_addr);
         assert_eq!(sk.peer_addr(&mut tb.client), Some(remote));
@@ -542,15 +528,7 @@ fn full_wire_drops_and_counts_and_tcp_recovers() {
     let mut listener = Listener::<1>::listen(&mut tb.server, 7, 1, &mut pool).unwrap();
     let mut sk = TcpSocket::new(&mut tb.client, &mut cbuf).unwrap();
     sk.connect(&mut tb.client, server_v4(7)).unwrap();
-    let mut conn = None;
-    tb.run(LIMIT, |c, s| {
-        if conn.is_none() {
-            conn = listener.accept(s).ok();
-        }
-        conn.is_some() && sk.connect_status(c).is_ok()
-    })
-    .unwrap();
-    let mut conn = conn.unwrap();
+    let mut conn = establish(&mut tb, &mut listener, &sk);
     let data: Vec<u8> = (0..16000u32).map(|i| (i * 7) as u8).collect();
     sk.sendall(&mut tb.client, &data).unwrap();
     let mut got = Vec::new();
