@@ -88,6 +88,8 @@ pub mod seed;
 pub mod service;
 pub mod services;
 pub mod stack;
+#[cfg(feature = "std")]
+pub mod tap;
 pub mod tcp;
 pub mod testbed;
 pub mod trace;

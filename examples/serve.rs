@@ -1,0 +1,163 @@
+//! `cargo run --release --example serve -- --tap tap0 --ip 192.168.69.1/24 --ip fdaa::1/64`
+//!
+//! Every service of the demo on a Linux TAP device, with the same fixed buffers as on a
+//! microcontroller: the host's own tools (`nc`, `socat`, `ping`, Python) talk to it.
+//! Create the device first with `sudo scripts/tap.sh up`.
+
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant as WallClock;
+
+use sockless::services::{ServiceConfig, ServiceStorage, Services};
+use sockless::smoltcp::time::{Duration, Instant};
+use sockless::tap::{TapLink, TapOptions, poll_until_quiet};
+use sockless::{Host, Stack, StackStorage};
+
+const POOL: usize = 4;
+const BUF: usize = 2048;
+
+fn help() -> String {
+    format!(
+        "\
+serve: the socket tutorial's services on a TAP device, on smoltcp.
+
+USAGE:
+    cargo run --release --example serve -- [OPTIONS]
+    e.g. serve --tap tap0 --ip 192.168.69.1/24 --ip fdaa::1/64
+
+SERVICES:
+    TCP 7 and UDP 7 echo, TCP 6969 upper-casing echo, TCP 9999 notice,
+    UDP 9999 ok, TCP 8888 the 10086 robot; ICMP echo (ping) v4 and v6.
+
+OPTIONS:
+{}
+    --idle-timeout SECS   reset TCP connections idle this long (default 60, 0: never)
+    -h, --help            this text
+
+ENVIRONMENT:
+    RUST_LOG              log level (default info; debug shows TCP state changes)
+
+Ends cleanly on SIGINT or SIGTERM with a summary of what was served.",
+        TapOptions::HELP
+    )
+}
+
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    STOP.store(true, Ordering::SeqCst);
+}
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let mut options = TapOptions::new("tap0", &Host::SERVER);
+    let mut config = ServiceConfig::default();
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        match options.parse(&flag, &mut args) {
+            Ok(true) => continue,
+            Ok(false) => {}
+            Err(e) => {
+                eprintln!("serve: {e}");
+                return ExitCode::from(2);
+            }
+        }
+        match flag.as_str() {
+            "-h" | "--help" => {
+                println!("{}", help());
+                return ExitCode::SUCCESS;
+            }
+            "--idle-timeout" => match args.next().and_then(|v| v.parse::<u64>().ok()) {
+                Some(0) => config.idle_timeout = None,
+                Some(s) => config.idle_timeout = Some(Duration::from_secs(s)),
+                None => {
+                    eprintln!("serve: --idle-timeout needs a number of seconds");
+                    return ExitCode::from(2);
+                }
+            },
+            other => {
+                eprintln!("serve: unknown argument {other:?} (see --help)");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    if options.ips.is_empty() {
+        options.ips = vec![Host::SERVER.ipv4, Host::SERVER.ipv6];
+    }
+
+    let mut link = match TapLink::open(&options) {
+        Ok(link) => link,
+        Err(e) => {
+            eprintln!("serve: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+    unsafe {
+        libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
+    }
+
+    // Every byte of the stack and the services, fixed here.
+    let mut storage = StackStorage::<{ ServiceStorage::<POOL, BUF>::SOCKETS }>::new();
+    let mut service_storage = Box::new(ServiceStorage::<POOL, BUF>::new());
+    let host = options.host(Host {
+        name: "serve",
+        ..Host::SERVER
+    });
+    let mut stack = Stack::new(host, link.device(), &mut storage, Instant::now());
+    options.apply_addresses(&mut stack);
+    let mut services = match Services::<POOL>::start(&mut stack, &mut service_storage, config) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("serve: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let addrs: Vec<String> = options.ips.iter().map(|c| c.to_string()).collect();
+    log::info!(
+        "serving on {} ({}, {}): TCP 7 6969 8888 9999, UDP 7 9999; drop {}% corrupt {}%",
+        options.tap,
+        addrs.join(", "),
+        options.mac,
+        options.drop_chance,
+        options.corrupt_chance
+    );
+    // A line for scripts (and the integration test) to wait for.
+    println!("ready: {} {}", options.tap, addrs.join(" "));
+
+    let started = WallClock::now();
+    while !STOP.load(Ordering::SeqCst) {
+        poll_until_quiet(&mut stack, link.device(), |stack| services.poll(stack));
+        // Sleep until a frame comes or the stack's next deadline; wake at least every
+        // second to notice a signal that raced with the wait.
+        let delay = stack
+            .poll_delay(Instant::now())
+            .map_or(Duration::from_secs(1), |d| d.min(Duration::from_secs(1)));
+        if let Err(e) = link.wait(Some(delay))
+            && e.kind() != std::io::ErrorKind::Interrupted
+        {
+            eprintln!("serve: waiting on {}: {e}", options.tap);
+            return ExitCode::FAILURE;
+        }
+    }
+
+    println!(
+        "stopped after {:.1} s; served:",
+        started.elapsed().as_secs_f64()
+    );
+    for (name, stats) in services.stats() {
+        if name.starts_with("udp") {
+            println!(
+                "  {name:<9} datagrams {}  answered {}  dropped {}",
+                stats.accepted, stats.answered, stats.dropped
+            );
+        } else {
+            println!(
+                "  {name:<9} connections {}  closed {}  lost {}",
+                stats.accepted, stats.closed, stats.lost
+            );
+        }
+    }
+    ExitCode::SUCCESS
+}
