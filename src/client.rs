@@ -36,11 +36,13 @@ pub enum Dir {
     Received,
 }
 
-/// A fixed-size record of a conversation: up to `M` messages of up to `L` bytes each
-/// (longer ones are cut and counted, never lost silently: see [`Transcript::cut`]).
+/// A fixed-size record of a conversation: the last `M` messages of up to `L` bytes each.
+/// Nothing is lost silently: older messages pushed out are counted in
+/// [`forgotten`](Self::forgotten), longer ones cut short in [`cut`](Self::cut).
 #[derive(Debug, Default)]
 pub struct Transcript<const M: usize = 32, const L: usize = 512> {
-    messages: Vec<(Dir, Vec<u8, L>), M>,
+    messages: heapless::Deque<(Dir, Vec<u8, L>), M>,
+    forgotten: usize,
     cut: usize,
 }
 
@@ -48,7 +50,8 @@ impl<const M: usize, const L: usize> Transcript<M, L> {
     /// An empty transcript.
     pub const fn new() -> Self {
         Transcript {
-            messages: Vec::new(),
+            messages: heapless::Deque::new(),
+            forgotten: 0,
             cut: 0,
         }
     }
@@ -57,24 +60,45 @@ impl<const M: usize, const L: usize> Transcript<M, L> {
         let keep = bytes.len().min(L);
         let mut message = Vec::new();
         let _ = message.extend_from_slice(&bytes[..keep]);
-        if keep < bytes.len() || self.messages.push((dir, message)).is_err() {
+        if keep < bytes.len() {
             self.cut += 1;
         }
+        if self.messages.is_full() {
+            self.messages.pop_front();
+            self.forgotten += 1;
+        }
+        let _ = self.messages.push_back((dir, message));
     }
 
-    /// The messages, in order.
+    /// The messages held, oldest first.
     pub fn messages(&self) -> impl Iterator<Item = (Dir, &[u8])> {
         self.messages.iter().map(|(d, m)| (*d, m.as_slice()))
     }
 
-    /// The replies received, in order.
+    /// The replies held, in order.
     pub fn replies(&self) -> impl Iterator<Item = &[u8]> {
         self.messages()
             .filter(|(d, _)| *d == Dir::Received)
             .map(|(_, m)| m)
     }
 
-    /// Messages cut short or left out because the transcript was full.
+    /// How many messages were ever recorded.
+    pub fn total(&self) -> usize {
+        self.forgotten + self.messages.len()
+    }
+
+    /// Message number `n` (counting from 0 since the start), if still held.
+    pub fn get(&self, n: usize) -> Option<(Dir, &[u8])> {
+        let i = n.checked_sub(self.forgotten)?;
+        self.messages.iter().nth(i).map(|(d, m)| (*d, m.as_slice()))
+    }
+
+    /// Messages pushed out by newer ones.
+    pub fn forgotten(&self) -> usize {
+        self.forgotten
+    }
+
+    /// Messages cut to `L` bytes.
     pub fn cut(&self) -> usize {
         self.cut
     }
@@ -236,9 +260,14 @@ impl<'s, I: Iterator<Item = &'s str>, const R: usize> TcpChat<'s, I, R> {
     }
 
     /// Make progress; `Ready` when the conversation is over.
+    ///
+    /// It returns `Pending` right after recording a reply, before asking `lines` for the
+    /// next message, so that an interactive caller can show the reply first.
     pub fn poll(&mut self, stack: &mut Stack<'_>) -> Poll<Result<(), ChatError>> {
         loop {
+            let heard = self.transcript.total();
             match self.step(stack) {
+                Ok(true) if self.transcript.total() != heard => return Poll::Pending,
                 Ok(true) => continue,
                 Ok(false) if self.state == ChatState::Done => return Poll::Ready(Ok(())),
                 Ok(false) => return Poll::Pending,
@@ -478,7 +507,8 @@ impl<'s, I: Iterator<Item = &'s str>> UdpChat<'s, I> {
         self.socket
     }
 
-    /// Make progress; `Ready` when `exit` was reached or the lines ran out.
+    /// Make progress; `Ready` when `exit` was reached or the lines ran out. Like
+    /// [`TcpChat::poll`] it returns `Pending` right after recording a reply.
     pub fn poll(&mut self, stack: &mut Stack<'_>) -> Poll<Result<(), UdpChatError>> {
         loop {
             if self.done {
@@ -490,6 +520,8 @@ impl<'s, I: Iterator<Item = &'s str>> UdpChat<'s, I> {
                     Ok((n, _)) => {
                         self.transcript.push(Dir::Received, &buf[..n]);
                         self.awaiting = false;
+                        // Let the caller see the reply before the next line is asked for.
+                        return Poll::Pending;
                     }
                     Err(RecvFromError::WouldBlock) => return Poll::Pending,
                     Err(e) => return Poll::Ready(Err(UdpChatError::Recv(e))),

@@ -300,7 +300,8 @@ pub fn play<'a, const F: usize, const D: usize, const P: usize>(
     };
     let failure = failure.or_else(|| {
         let replies_match = transcript.replies().eq(conv.expect.iter().copied());
-        (!replies_match || transcript.cut() > 0).then_some(Failure::WrongReplies)
+        (!replies_match || transcript.cut() > 0 || transcript.forgotten() > 0)
+            .then_some(Failure::WrongReplies)
     });
     Verdict {
         transcript,
