@@ -526,7 +526,6 @@ impl<'s, I: Iterator<Item = &'s str>> UdpChat<'s, I> {
                     Err(RecvFromError::WouldBlock) => return Poll::Pending,
                     Err(e) => return Poll::Ready(Err(UdpChatError::Recv(e))),
                 }
-                continue;
             }
             match self.lines.next().map(str::trim) {
                 None | Some("exit") => self.done = true,
