@@ -1,0 +1,528 @@
+//! `serve` on a real TAP device, driven by the host's own sockets and tools.
+//!
+//! Each test makes its own network namespace (`ip netns add`) with a TAP device inside,
+//! starts `serve` in it, and talks to it from inside the namespace only: with std::net
+//! (on a thread that has entered the namespace), `nc`, `socat`, `ping`, and the tutorial's
+//! Python clients. Nothing outside the namespace is touched; the namespace is deleted at
+//! the end.
+//!
+//! Needs root (CAP_NET_ADMIN). Without it every test says so loudly and passes as
+//! skipped, unless `SOCKLESS_REQUIRE_TAP=1` (set by `.ci/run`), which makes a skip fail.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, TcpStream, UdpSocket};
+use std::os::fd::AsRawFd;
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+const SERVER4: &str = "192.168.69.1";
+const SERVER6: &str = "fdaa::1";
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// A network namespace of this test's own, with `tap0` inside.
+struct Netns {
+    name: String,
+}
+
+impl Netns {
+    /// A fresh namespace, or `None` (after saying why) where this machine cannot make one.
+    fn create() -> Option<Netns> {
+        let why = if unsafe { libc::geteuid() } != 0 {
+            Some("not root (CAP_NET_ADMIN is needed for a namespace and a TAP device)")
+        } else if !std::path::Path::new("/dev/net/tun").exists() {
+            Some("no /dev/net/tun")
+        } else if Command::new("ip").arg("-V").output().is_err() {
+            Some("no `ip` command (iproute2)")
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            if std::env::var("SOCKLESS_REQUIRE_TAP").as_deref() == Ok("1") {
+                panic!("TAP test cannot run: {why}, and SOCKLESS_REQUIRE_TAP=1");
+            }
+            eprintln!("\n*** SKIPPED: TAP test: {why} ***\n");
+            return None;
+        }
+        let name = format!(
+            "sockless-{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::SeqCst)
+        );
+        run(Command::new("ip").args(["netns", "add", &name]));
+        let ns = Netns { name };
+        for cmd in [
+            "ip link set lo up",
+            "ip tuntap add dev tap0 mode tap",
+            "ip link set tap0 up",
+            "ip addr add 192.168.69.100/24 dev tap0",
+            "ip addr add fdaa::100/64 dev tap0 nodad",
+        ] {
+            run(&mut ns.cmd(&cmd.split(' ').collect::<Vec<_>>()));
+        }
+        Some(ns)
+    }
+
+    /// A command that runs inside the namespace.
+    fn cmd(&self, argv: &[&str]) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.name]).args(argv);
+        c
+    }
+
+    /// Run `f` on a thread inside the namespace (its sockets are the namespace's).
+    fn thread<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> T {
+        let path = format!("/run/netns/{}", self.name);
+        thread::spawn(move || {
+            let file = std::fs::File::open(&path).expect("namespace file");
+            let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
+            assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
+            f()
+        })
+        .join()
+        .unwrap_or_else(|e| std::panic::resume_unwind(e))
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        // Whatever still runs in the namespace goes with it.
+        let _ = Command::new("ip")
+            .args(["netns", "pids", &self.name])
+            .output()
+            .map(|o| {
+                for pid in String::from_utf8_lossy(&o.stdout).split_whitespace() {
+                    let _ = Command::new("kill").args(["-9", pid]).status();
+                }
+            });
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
+    }
+}
+
+fn run(cmd: &mut Command) -> Output {
+    let out = cmd.output().expect("spawn");
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn example(name: &str) -> PathBuf {
+    let dir = std::env::current_exe()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples");
+    let path = dir.join(name);
+    if !path.exists() {
+        run(Command::new(env!("CARGO"))
+            .args(["build", "--example", name])
+            .current_dir(env!("CARGO_MANIFEST_DIR")));
+    }
+    path
+}
+
+/// `serve` running in a namespace.
+struct Serve {
+    child: Child,
+    stdout: BufReader<std::process::ChildStdout>,
+}
+
+impl Serve {
+    fn start(ns: &Netns, extra: &[&str]) -> Serve {
+        let serve = example("serve");
+        let mut argv = vec![
+            serve.to_str().unwrap(),
+            "--tap",
+            "tap0",
+            "--ip",
+            "192.168.69.1/24",
+            "--ip",
+            "fdaa::1/64",
+        ];
+        argv.extend_from_slice(extra);
+        let mut child = ns
+            .cmd(&argv)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("spawn serve");
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        assert!(line.starts_with("ready: tap0"), "serve said {line:?}");
+        Serve { child, stdout }
+    }
+
+    /// SIGTERM; returns the summary it printed; asserts a clean exit.
+    fn stop(mut self) -> String {
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let mut rest = String::new();
+        self.stdout.read_to_string(&mut rest).unwrap();
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "serve exited with {status}: {rest}");
+        rest
+    }
+}
+
+fn tcp(host: &str, port: u16) -> TcpStream {
+    let addr = if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    };
+    let sk = TcpStream::connect(addr).expect("connect");
+    sk.set_read_timeout(Some(TIMEOUT)).unwrap();
+    sk.set_write_timeout(Some(TIMEOUT)).unwrap();
+    sk
+}
+
+fn read_line(sk: &mut TcpStream) -> String {
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    loop {
+        let n = sk.read(&mut byte).expect("read");
+        assert!(n == 1, "connection closed inside a line: {line:?}");
+        if byte[0] == b'\n' {
+            return String::from_utf8(line).expect("UTF-8 reply");
+        }
+        line.push(byte[0]);
+    }
+}
+
+fn read_to_end(sk: &mut TcpStream) -> Vec<u8> {
+    let mut all = Vec::new();
+    sk.read_to_end(&mut all).expect("read to end");
+    all
+}
+
+fn udp_exchange(host: &str, port: u16, msg: &[u8]) -> Vec<u8> {
+    let (bind, to) = if host.contains(':') {
+        ("[::]:0", format!("[{host}]:{port}"))
+    } else {
+        ("0.0.0.0:0", format!("{host}:{port}"))
+    };
+    let sk = UdpSocket::bind(bind).unwrap();
+    sk.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    // UDP may be lost under fault injection: try a few times.
+    for _ in 0..5 {
+        sk.send_to(msg, &to).unwrap();
+        let mut buf = [0u8; 2048];
+        if let Ok((n, from)) = sk.recv_from(&mut buf) {
+            assert_eq!(from.port(), port);
+            return buf[..n].to_vec();
+        }
+    }
+    panic!("no UDP reply from {to}");
+}
+
+/// A robot session as the tutorial's client has it: greeting, menu, a code, 0, exit.
+fn robot_session(host: &str) {
+    let mut sk = tcp(host, 8888);
+    assert_eq!(read_line(&mut sk), sockless::robot::WELCOME);
+    for (input, reply) in [
+        ("1", sockless::robot::MENU_LIST),
+        ("1001", sockless::robot::MENU[0].2),
+        ("0", sockless::robot::TRANSFER),
+        ("hello", sockless::robot::RETRY),
+        ("exit", sockless::robot::GOODBYE),
+    ] {
+        sk.write_all(format!("{input}\n").as_bytes()).unwrap();
+        assert_eq!(read_line(&mut sk), reply, "after {input:?}");
+    }
+    assert!(read_to_end(&mut sk).is_empty(), "the robot hangs up");
+}
+
+/// 1 MiB of binary data through the TCP echo, byte-exact, ended by a half-close.
+fn echo_one_mib(host: &str) -> Duration {
+    let data: Vec<u8> = (0..1u32 << 20)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    let mut sk = tcp(host, 7);
+    sk.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
+    sk.set_write_timeout(Some(Duration::from_secs(120)))
+        .unwrap();
+    let mut writer = sk.try_clone().unwrap();
+    let to_send = data.clone();
+    let start = Instant::now();
+    let sender = thread::spawn(move || {
+        writer.write_all(&to_send).unwrap();
+        writer.shutdown(Shutdown::Write).unwrap();
+    });
+    let echoed = read_to_end(&mut sk);
+    sender.join().unwrap();
+    assert_eq!(echoed.len(), data.len());
+    assert!(echoed == data, "echo altered the data");
+    start.elapsed()
+}
+
+#[test]
+fn every_service_answers_kernel_sockets_over_ipv4_and_ipv6() {
+    let Some(ns) = Netns::create() else { return };
+    let serve = Serve::start(&ns, &[]);
+    ns.thread(|| {
+        for host in [SERVER4, SERVER6] {
+            let mut sk = tcp(host, 7);
+            sk.write_all(b"echo \x00\xff bytes").unwrap();
+            sk.shutdown(Shutdown::Write).unwrap();
+            assert_eq!(read_to_end(&mut sk), b"echo \x00\xff bytes");
+
+            let mut sk = tcp(host, 6969);
+            sk.write_all("Hello world 世界,你好".as_bytes()).unwrap();
+            sk.shutdown(Shutdown::Write).unwrap();
+            assert_eq!(read_to_end(&mut sk), "HELLO WORLD 世界,你好".as_bytes());
+
+            let mut sk = tcp(host, 9999);
+            sk.write_all("请求占领地球".as_bytes()).unwrap();
+            assert_eq!(read_to_end(&mut sk), sockless::services::NOTICE.as_bytes());
+
+            assert_eq!(udp_exchange(host, 9999, "数据".as_bytes()), b"ok");
+            assert_eq!(
+                udp_exchange(host, 7, b"datagram \x01\x02"),
+                b"datagram \x01\x02"
+            );
+
+            robot_session(host);
+        }
+    });
+    let summary = serve.stop();
+    assert!(summary.contains("robot     connections 2"), "{summary}");
+    assert!(
+        summary.contains("udp-ok    datagrams 2  answered 2"),
+        "{summary}"
+    );
+}
+
+#[test]
+fn one_mib_through_echo_with_half_close_and_concurrent_clients() {
+    let Some(ns) = Netns::create() else { return };
+    let serve = Serve::start(&ns, &[]);
+    ns.thread(|| {
+        let took = echo_one_mib(SERVER4);
+        eprintln!("1 MiB through TCP 7 on TAP: {took:?}");
+        // Four clients at once (the pool size), on different services.
+        let workers: Vec<_> = (0..4)
+            .map(|i| {
+                thread::spawn(move || match i % 2 {
+                    0 => robot_session(if i == 0 { SERVER4 } else { SERVER6 }),
+                    _ => {
+                        let mut sk = tcp(SERVER4, 7);
+                        for round in 0..50u32 {
+                            let msg = format!("client {i} round {round}\n");
+                            sk.write_all(msg.as_bytes()).unwrap();
+                            let mut back = vec![0u8; msg.len()];
+                            sk.read_exact(&mut back).unwrap();
+                            assert_eq!(back, msg.as_bytes());
+                        }
+                    }
+                })
+            })
+            .collect();
+        for w in workers {
+            w.join().unwrap();
+        }
+    });
+    serve.stop();
+}
+
+#[test]
+fn more_clients_than_the_pool_and_a_closed_port_are_refused_at_once() {
+    let Some(ns) = Netns::create() else { return };
+    let serve = Serve::start(&ns, &[]);
+    ns.thread(|| {
+        let mut callers: Vec<TcpStream> = (0..4).map(|_| tcp(SERVER4, 8888)).collect();
+        for sk in callers.iter_mut() {
+            assert_eq!(read_line(sk), sockless::robot::WELCOME);
+        }
+        let start = Instant::now();
+        let fifth = TcpStream::connect((SERVER4, 8888));
+        assert_eq!(
+            fifth.map(|_| ()).map_err(|e| e.kind()),
+            Err(std::io::ErrorKind::ConnectionRefused)
+        );
+        assert!(start.elapsed() < Duration::from_secs(1));
+        // The four are still served.
+        for sk in callers.iter_mut() {
+            sk.write_all(b"1003\n").unwrap();
+            assert_eq!(read_line(sk), sockless::robot::MENU[2].2);
+        }
+        let start = Instant::now();
+        let closed = TcpStream::connect((SERVER4, 8005));
+        assert_eq!(
+            closed.map(|_| ()).map_err(|e| e.kind()),
+            Err(std::io::ErrorKind::ConnectionRefused)
+        );
+        assert!(start.elapsed() < Duration::from_secs(1), "refused at once");
+    });
+    serve.stop();
+}
+
+#[test]
+fn ping_nc_socat_and_a_capture() {
+    let Some(ns) = Netns::create() else { return };
+    let pcap = std::env::temp_dir().join(format!("{}.pcap", ns.name));
+    let serve = Serve::start(&ns, &["--pcap", pcap.to_str().unwrap()]);
+    for host in [SERVER4, SERVER6] {
+        let out = run(&mut ns.cmd(&["ping", "-c", "2", "-W", "2", host]));
+        assert!(String::from_utf8_lossy(&out.stdout).contains("2 received"));
+    }
+    let nc = |args: &[&str], input: &[u8]| -> Vec<u8> {
+        let mut argv = vec!["timeout", "10", "nc"];
+        argv.extend_from_slice(args);
+        let mut child = ns
+            .cmd(&argv)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("nc");
+        child.stdin.take().unwrap().write_all(input).unwrap();
+        let out = child.wait_with_output().unwrap();
+        out.stdout
+    };
+    assert_eq!(nc(&["-N", SERVER4, "7"], b"through nc\n"), b"through nc\n");
+    assert_eq!(
+        nc(&[SERVER6, "9999"], "请求占领地球".as_bytes()),
+        sockless::services::NOTICE.as_bytes()
+    );
+    assert_eq!(nc(&["-u", "-w", "1", SERVER4, "9999"], b"hi\n"), b"ok");
+    let robot = nc(&["-N", SERVER4, "8888"], b"1002\r\nexit\r\n");
+    let robot = String::from_utf8(robot).unwrap();
+    assert_eq!(
+        robot.lines().collect::<Vec<_>>(),
+        vec![
+            sockless::robot::WELCOME,
+            sockless::robot::MENU[1].2,
+            sockless::robot::GOODBYE
+        ]
+    );
+    let socat = |addr: &str, input: &[u8]| -> Vec<u8> {
+        let mut child = ns
+            .cmd(&["timeout", "10", "socat", "-t", "2", "-", addr])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("socat");
+        child.stdin.take().unwrap().write_all(input).unwrap();
+        child.wait_with_output().unwrap().stdout
+    };
+    assert_eq!(
+        socat("TCP:192.168.69.1:6969", "socat 你好".as_bytes()),
+        "SOCAT 你好".as_bytes()
+    );
+    assert_eq!(socat("UDP6:[fdaa::1]:7", b"udp over v6"), b"udp over v6");
+    serve.stop();
+    // The capture is a pcap file with our traffic in it.
+    let bytes = std::fs::read(&pcap).unwrap();
+    assert_eq!(&bytes[..4], &[0xd4, 0xc3, 0xb2, 0xa1], "pcap magic");
+    assert!(bytes.len() > 1000);
+    let _ = std::fs::remove_file(pcap);
+}
+
+#[test]
+fn the_tutorials_python_clients() {
+    let Some(ns) = Netns::create() else { return };
+    let serve = Serve::start(&ns, &[]);
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/seed_clients");
+    let python = |script: &str, host: &str, input: &str| -> String {
+        let path = dir.join(script);
+        let mut child = ns
+            .cmd(&["timeout", "20", "python3", path.to_str().unwrap(), host])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("python3");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{script}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    assert_eq!(
+        python("notice_client.py", SERVER4, ""),
+        "不要回答,不要回答,不要回答\n"
+    );
+    assert_eq!(
+        python("hello_client.py", SERVER6, ""),
+        "recv: HELLO WORLD\nrecv: 世界,你好\n"
+    );
+    assert_eq!(
+        python("input_client.py", SERVER4, "hi\nsockless\n"),
+        ">>:recv: HI\n>>:recv: SOCKLESS\n>>:"
+    );
+    assert_eq!(
+        python("udp_client.py", SERVER4, "你好\nhello\nexit\nnot sent\n"),
+        "数据:ok\n数据:ok\n数据:"
+    );
+    let robot = python("robot_client.py", SERVER4, "1\n1001\n0\n9\nexit\n");
+    let expected = [
+        sockless::robot::WELCOME,
+        sockless::robot::MENU_LIST,
+        sockless::robot::MENU[0].2,
+        sockless::robot::TRANSFER,
+        sockless::robot::RETRY,
+        sockless::robot::GOODBYE,
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, r)| {
+        if i == 0 {
+            format!("receive: {r}\n")
+        } else {
+            format!("please input:receive: {r}\n")
+        }
+    })
+    .collect::<String>();
+    assert_eq!(robot, expected);
+    serve.stop();
+}
+
+#[test]
+fn with_5_percent_drop_and_1_percent_corruption() {
+    let Some(ns) = Netns::create() else { return };
+    let serve = Serve::start(
+        &ns,
+        &["--drop-chance", "5", "--corrupt-chance", "1", "--seed", "7"],
+    );
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/seed_clients");
+    ns.thread(move || {
+        robot_session(SERVER4);
+        robot_session(SERVER6);
+        let took = echo_one_mib(SERVER4);
+        eprintln!("1 MiB through TCP 7 on TAP with 5% drop, 1% corruption: {took:?}");
+        assert_eq!(udp_exchange(SERVER4, 9999, b"lossy"), b"ok");
+        // And the tutorial's own robot client, which has no retry of its own.
+        let out = Command::new("python3")
+            .arg(dir.join("robot_client.py"))
+            .arg(SERVER4)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .and_then(|mut c| {
+                c.stdin.take().unwrap().write_all(b"1\n0\nexit\n")?;
+                c.wait_with_output()
+            })
+            .unwrap();
+        assert!(out.status.success());
+        assert!(String::from_utf8_lossy(&out.stdout).contains(sockless::robot::GOODBYE));
+    });
+    serve.stop();
+}
