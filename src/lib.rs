@@ -83,6 +83,7 @@ extern crate std;
 pub mod client;
 pub mod host;
 pub mod line;
+pub mod retransmit;
 pub mod robot;
 pub mod seed;
 pub mod service;
@@ -102,7 +103,7 @@ pub use tcp::{Listener, TcpBuffers, TcpSocket};
 pub use testbed::Testbed;
 pub use trace::{Event, EventKind, Observer, Trace};
 pub use udp::{UdpBuffers, UdpSocket};
-pub use wire::{Loopback, Wire};
+pub use wire::{Faults, Loopback, Wire};
 
 /// smoltcp, re-exported so that users name the same version of its types.
 pub use smoltcp;

@@ -12,6 +12,10 @@
 //!   `2 * DEPTH * (FRAME + 8)` bytes and nothing else.
 //! * [`Loopback`] is one queue that a single stack transmits into and receives from.
 //!
+//! A wire can also misbehave on purpose, reproducibly: [`Wire::set_faults`] drops and
+//! corrupts a percentage of frames from a seeded generator, and every direction counts TCP
+//! segments and retransmissions as they pass ([`WireStats`]).
+//!
 //! Both behave like a real link, not like a pipe: a frame that arrives while its queue is
 //! full is **dropped and counted** in [`WireStats`], exactly as a NIC whose ring is full
 //! would, and TCP's retransmission recovers it. A device never panics on a frame.
@@ -24,6 +28,8 @@
 //! stacks take turns: `stack_a.poll(now, &mut wire.port(End::A))`, then the same for B.
 
 use heapless::{Deque, Vec};
+
+use crate::retransmit::RetransmitCounter;
 use smoltcp::phy::{self, Checksum, ChecksumCapabilities, Device, DeviceCapabilities, Medium};
 use smoltcp::time::Instant;
 
@@ -45,12 +51,61 @@ pub struct WireStats {
     /// Frames dropped because they were larger than `FRAME` (a device misconfiguration;
     /// smoltcp itself never emits one, since the device reports `FRAME` as its MTU).
     pub dropped_oversize: u64,
+    /// Frames dropped on purpose by fault injection ([`Wire::set_faults`]).
+    pub dropped_fault: u64,
+    /// Frames with one bit flipped by fault injection.
+    pub corrupted: u64,
+    /// TCP segments sent (data, SYN or FIN), seen on the wire.
+    pub tcp_segments: u64,
+    /// Of those, segments the stack sent again (see [`RetransmitCounter`]).
+    pub retransmitted: u64,
 }
 
 impl WireStats {
     /// All frames dropped, for whatever reason.
     pub const fn dropped(&self) -> u64 {
-        self.dropped_full + self.dropped_oversize
+        self.dropped_full + self.dropped_oversize + self.dropped_fault
+    }
+}
+
+/// Faults to inject on a wire, in percent of frames, each direction.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Faults {
+    /// Frames lost.
+    pub drop_percent: u8,
+    /// Frames delivered with one bit flipped (checksums catch it; keep them on).
+    pub corrupt_percent: u8,
+}
+
+/// The fault settings and their deterministic random source (xorshift32).
+struct FaultState {
+    faults: Faults,
+    rng: u32,
+}
+
+impl FaultState {
+    const fn new() -> Self {
+        FaultState {
+            faults: Faults {
+                drop_percent: 0,
+                corrupt_percent: 0,
+            },
+            rng: 0x1234_5678,
+        }
+    }
+
+    fn next(&mut self) -> u32 {
+        let mut x = self.rng;
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        self.rng = x;
+        x
+    }
+
+    /// True with probability `percent`%.
+    fn roll(&mut self, percent: u8) -> bool {
+        percent > 0 && self.next() % 100 < u32::from(percent)
     }
 }
 
@@ -67,6 +122,7 @@ pub enum End {
 struct Lane<const FRAME: usize, const DEPTH: usize> {
     frames: Deque<Frame<FRAME>, DEPTH>,
     stats: WireStats,
+    watch: RetransmitCounter,
 }
 
 impl<const FRAME: usize, const DEPTH: usize> Lane<FRAME, DEPTH> {
@@ -78,7 +134,28 @@ impl<const FRAME: usize, const DEPTH: usize> Lane<FRAME, DEPTH> {
                 delivered: 0,
                 dropped_full: 0,
                 dropped_oversize: 0,
+                dropped_fault: 0,
+                corrupted: 0,
+                tcp_segments: 0,
+                retransmitted: 0,
             },
+            watch: RetransmitCounter::new(),
+        }
+    }
+
+    fn stats(&self) -> WireStats {
+        WireStats {
+            tcp_segments: self.watch.segments(),
+            retransmitted: self.watch.retransmitted(),
+            ..self.stats
+        }
+    }
+
+    fn queue(&mut self) -> Queue<'_, FRAME> {
+        Queue {
+            frames: &mut self.frames,
+            stats: &mut self.stats,
+            watch: &mut self.watch,
         }
     }
 }
@@ -90,9 +167,10 @@ impl<const FRAME: usize, const DEPTH: usize> Lane<FRAME, DEPTH> {
 pub struct Wire<const FRAME: usize = ETHERNET_FRAME, const DEPTH: usize = 64> {
     a_to_b: Lane<FRAME, DEPTH>,
     b_to_a: Lane<FRAME, DEPTH>,
-    /// Where a frame that will be dropped is built (smoltcp writes before we can refuse).
+    /// Where a frame is built before it is queued (or dropped).
     scratch: [u8; FRAME],
     checksums: bool,
+    faults: FaultState,
 }
 
 impl<const FRAME: usize, const DEPTH: usize> Default for Wire<FRAME, DEPTH> {
@@ -109,7 +187,19 @@ impl<const FRAME: usize, const DEPTH: usize> Wire<FRAME, DEPTH> {
             b_to_a: Lane::new(),
             scratch: [0; FRAME],
             checksums: true,
+            faults: FaultState::new(),
         }
+    }
+
+    /// Drop and corrupt frames from now on, in both directions, reproducibly: the same
+    /// `seed` and traffic give the same faults.
+    pub fn set_faults(&mut self, faults: Faults, seed: u32) {
+        // xorshift32 must not start at 0; mix the seed so that nearby seeds differ.
+        let rng = seed.wrapping_mul(0x9e37_79b9) ^ 0x5eed_f00d;
+        self.faults = FaultState {
+            faults,
+            rng: if rng == 0 { 1 } else { rng },
+        };
     }
 
     /// An empty wire whose stacks neither compute nor verify IP/TCP/UDP/ICMP checksums.
@@ -127,16 +217,11 @@ impl<const FRAME: usize, const DEPTH: usize> Wire<FRAME, DEPTH> {
             End::B => (&mut self.a_to_b, &mut self.b_to_a),
         };
         WirePort {
-            rx: Queue {
-                frames: &mut rx.frames,
-                stats: &mut rx.stats,
-            },
-            tx: Queue {
-                frames: &mut tx.frames,
-                stats: &mut tx.stats,
-            },
+            rx: rx.queue(),
+            tx: tx.queue(),
             scratch: &mut self.scratch,
             checksums: self.checksums,
+            faults: &mut self.faults,
         }
     }
 
@@ -153,8 +238,8 @@ impl<const FRAME: usize, const DEPTH: usize> Wire<FRAME, DEPTH> {
     /// Counters of frames sent by the host at `from`.
     pub fn stats(&self, from: End) -> WireStats {
         match from {
-            End::A => self.a_to_b.stats,
-            End::B => self.b_to_a.stats,
+            End::A => self.a_to_b.stats(),
+            End::B => self.b_to_a.stats(),
         }
     }
 }
@@ -185,7 +270,7 @@ impl<const FRAME: usize, const DEPTH: usize> Loopback<FRAME, DEPTH> {
 
     /// Counters of what went round the loop.
     pub fn stats(&self) -> WireStats {
-        self.lane.stats
+        self.lane.stats()
     }
 
     /// Frames queued.
@@ -198,6 +283,7 @@ impl<const FRAME: usize, const DEPTH: usize> Loopback<FRAME, DEPTH> {
 struct Queue<'w, const FRAME: usize> {
     frames: &'w mut dyn FrameQueue<FRAME>,
     stats: &'w mut WireStats,
+    watch: &'w mut RetransmitCounter,
 }
 
 impl<const FRAME: usize> Queue<'_, FRAME> {
@@ -206,14 +292,20 @@ impl<const FRAME: usize> Queue<'_, FRAME> {
         Queue {
             frames: &mut *self.frames,
             stats: &mut *self.stats,
+            watch: &mut *self.watch,
         }
     }
 
     /// A transmit token into this queue.
-    fn tx<'t>(&'t mut self, scratch: &'t mut [u8; FRAME]) -> TxToken<'t, FRAME> {
+    fn tx<'t>(
+        &'t mut self,
+        scratch: &'t mut [u8; FRAME],
+        faults: Option<&'t mut FaultState>,
+    ) -> TxToken<'t, FRAME> {
         TxToken {
             queue: self.reborrow(),
             scratch,
+            faults,
         }
     }
 }
@@ -253,6 +345,7 @@ pub struct WirePort<'w, const FRAME: usize> {
     tx: Queue<'w, FRAME>,
     scratch: &'w mut [u8; FRAME],
     checksums: bool,
+    faults: &'w mut FaultState,
 }
 
 fn capabilities(frame: usize, checksums: bool) -> DeviceCapabilities {
@@ -285,12 +378,12 @@ impl<const FRAME: usize> Device for WirePort<'_, FRAME> {
             RxToken {
                 queue: self.rx.reborrow(),
             },
-            self.tx.tx(self.scratch),
+            self.tx.tx(self.scratch, Some(&mut *self.faults)),
         ))
     }
 
     fn transmit(&mut self, _now: Instant) -> Option<Self::TxToken<'_>> {
-        Some(self.tx.tx(self.scratch))
+        Some(self.tx.tx(self.scratch, Some(&mut *self.faults)))
     }
 
     fn capabilities(&self) -> DeviceCapabilities {
@@ -308,10 +401,7 @@ impl<const FRAME: usize, const DEPTH: usize> Loopback<FRAME, DEPTH> {
     /// The device, borrowed for one poll.
     pub fn port(&mut self) -> LoopbackPort<'_, FRAME> {
         LoopbackPort {
-            lane: Queue {
-                frames: &mut self.lane.frames,
-                stats: &mut self.lane.stats,
-            },
+            lane: self.lane.queue(),
             scratch: &mut self.scratch,
         }
     }
@@ -333,11 +423,11 @@ impl<const FRAME: usize> Device for LoopbackPort<'_, FRAME> {
         let frame = self.lane.frames.front()?.clone();
         self.lane.frames.pop_front();
         self.lane.stats.delivered += 1;
-        Some((LoopbackRx { frame }, self.lane.tx(self.scratch)))
+        Some((LoopbackRx { frame }, self.lane.tx(self.scratch, None)))
     }
 
     fn transmit(&mut self, _now: Instant) -> Option<Self::TxToken<'_>> {
-        Some(self.lane.tx(self.scratch))
+        Some(self.lane.tx(self.scratch, None))
     }
 
     fn capabilities(&self) -> DeviceCapabilities {
@@ -378,6 +468,7 @@ impl<const FRAME: usize> phy::RxToken for RxToken<'_, FRAME> {
 pub struct TxToken<'w, const FRAME: usize> {
     queue: Queue<'w, FRAME>,
     scratch: &'w mut [u8; FRAME],
+    faults: Option<&'w mut FaultState>,
 }
 
 impl<const FRAME: usize> phy::TxToken for TxToken<'_, FRAME> {
@@ -389,6 +480,18 @@ impl<const FRAME: usize> phy::TxToken for TxToken<'_, FRAME> {
         }
         let buf = &mut self.scratch[..len];
         let result = f(buf);
+        self.queue.watch.observe(buf);
+        if let Some(faults) = self.faults {
+            if faults.roll(faults.faults.drop_percent) {
+                self.queue.stats.dropped_fault += 1;
+                return result;
+            }
+            if len > 0 && faults.roll(faults.faults.corrupt_percent) {
+                let at = faults.next() as usize % len;
+                buf[at] ^= 1 << (faults.next() % 8);
+                self.queue.stats.corrupted += 1;
+            }
+        }
         if self.queue.frames.push_back(buf) {
             self.queue.stats.sent += 1;
         } else {

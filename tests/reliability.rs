@@ -1,0 +1,239 @@
+//! Faults on the wire, overload, churn, silent and slow peers: nothing lost, nobody stuck.
+//!
+//! Everything runs in virtual time with fixed seeds, so each case gives the same result on
+//! every run. `cargo test --release --test reliability -- --nocapture` prints the figures.
+
+mod support;
+
+use std::task::Poll;
+
+use sockless::client::{ChatSpec, TcpChat};
+use sockless::robot;
+use sockless::services::{ECHO_PORT, OK_PORT, ServiceConfig};
+use sockless::smoltcp::time::Duration;
+use sockless::tcp::{RecvError, SendError};
+use sockless::wire::End;
+use sockless::{Faults, Host, TcpSocket};
+use support::Rig;
+
+/// Long enough for 1 MiB at 20% loss, where retransmission timeouts back off to 60 s.
+const VIRTUAL_LIMIT: Duration = Duration::from_secs(24 * 3600);
+
+fn lossy_rig(faults: Faults, seed: u32) -> Rig {
+    // Idle connections are reset after 60 s by default; a lossy link can stay silent
+    // that long while TCP backs off, so these cases give the echo more patience.
+    let rig = Rig::with_config(ServiceConfig {
+        idle_timeout: Some(Duration::from_secs(3600)),
+    });
+    rig.tb.wire.set_faults(faults, seed);
+    rig
+}
+
+/// Connect through a lossy link (the SYN may need several tries).
+fn connect_patiently(rig: &mut Rig, port: u16) -> TcpSocket {
+    let mut sk = rig.socket();
+    sk.set_timeout(&mut rig.tb.client, Some(Duration::from_secs(3600)));
+    sk.connect(&mut rig.tb.client, Rig::server_v4(port))
+        .unwrap();
+    rig.run_until(|c| sk.connect_status(c) != Err(sockless::tcp::ConnectError::WouldBlock));
+    sk.connect_status(&mut rig.tb.client).expect("connected");
+    sk
+}
+
+/// Push `data` through the echo and read it back at the same time; returns it.
+fn echo_through(rig: &mut Rig, data: &[u8]) -> Vec<u8> {
+    let mut sk = connect_patiently(rig, ECHO_PORT);
+    let mut sent = 0;
+    let mut got = Vec::with_capacity(data.len());
+    let mut closed = false;
+    let services = &mut *rig.services;
+    rig.tb
+        .run(VIRTUAL_LIMIT, |c, s| {
+            services.poll(s);
+            if sent < data.len() {
+                match sk.send(c, &data[sent..]) {
+                    Ok(n) => sent += n,
+                    Err(SendError::WouldBlock) => {}
+                    Err(e) => panic!("send after {sent} bytes: {e}"),
+                }
+            } else if !closed {
+                sk.shutdown(c, sockless::tcp::Shutdown::Write);
+                closed = true;
+            }
+            let mut buf = [0u8; 4096];
+            match sk.recv(c, &mut buf) {
+                Ok(0) => return true,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(RecvError::WouldBlock) => {}
+                Err(e) => panic!("recv after {} bytes: {e}", got.len()),
+            }
+            false
+        })
+        .expect("the transfer finishes");
+    got
+}
+
+fn pattern(len: usize) -> Vec<u8> {
+    (0..len as u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect()
+}
+
+#[test]
+fn one_mib_through_the_echo_arrives_byte_exact_at_every_loss_rate() {
+    let data = pattern(1 << 20);
+    let cases = [(0, 0), (1, 0), (5, 0), (10, 0), (20, 0), (0, 1), (5, 1)];
+    eprintln!("\n  loss  corrupt   virtual time   segments   retransmitted   dropped  corrupted");
+    for (seed, (drop, corrupt)) in cases.into_iter().enumerate() {
+        let mut rig = lossy_rig(
+            Faults {
+                drop_percent: drop,
+                corrupt_percent: corrupt,
+            },
+            seed as u32 + 1,
+        );
+        let start = rig.tb.now();
+        let got = echo_through(&mut rig, &data);
+        assert_eq!(got.len(), data.len(), "{drop}% loss, {corrupt}% corruption");
+        assert!(
+            got == data,
+            "{drop}% loss, {corrupt}% corruption: bytes altered"
+        );
+        let (a, b) = (rig.tb.wire.stats(End::A), rig.tb.wire.stats(End::B));
+        eprintln!(
+            "  {drop:>3}%  {corrupt:>6}%   {:>10.1} s   {:>8}   {:>13}   {:>7}  {:>9}",
+            (rig.tb.now() - start).total_millis() as f64 / 1000.0,
+            a.tcp_segments + b.tcp_segments,
+            a.retransmitted + b.retransmitted,
+            a.dropped_fault + b.dropped_fault,
+            a.corrupted + b.corrupted,
+        );
+        if drop > 0 {
+            assert!(a.dropped_fault + b.dropped_fault > 0);
+            assert!(
+                a.retransmitted + b.retransmitted > 0,
+                "losses were recovered"
+            );
+        } else if corrupt == 0 {
+            assert_eq!(
+                a.retransmitted + b.retransmitted,
+                0,
+                "a clean link retransmits nothing"
+            );
+        }
+        if corrupt > 0 {
+            assert!(a.corrupted + b.corrupted > 0);
+        }
+        assert_eq!(rig.services.echo.stats().lost, 0);
+    }
+}
+
+#[test]
+fn the_robot_session_completes_at_10_percent_loss() {
+    for seed in 1..=5 {
+        let mut rig = lossy_rig(
+            Faults {
+                drop_percent: 10,
+                corrupt_percent: 0,
+            },
+            seed,
+        );
+        let sk = rig.socket();
+        let lines = [
+            "1", "1001", "1002", "1003", "1004", "1005", "0", "9", "exit",
+        ];
+        // The seed's client has settimeout(5); on a lossy link a retransmission may take
+        // longer than that, so this one is more patient.
+        let spec = ChatSpec {
+            timeout: Some(Duration::from_secs(600)),
+            ..ChatSpec::ROBOT
+        };
+        let mut chat: TcpChat<'_, _> =
+            TcpChat::new(sk, Host::SERVER.ipv4_addr(), spec, lines.into_iter());
+        let mut outcome = None;
+        let services = &mut *rig.services;
+        rig.tb
+            .run(VIRTUAL_LIMIT, |c, s| {
+                services.poll(s);
+                if let Poll::Ready(r) = chat.poll(c) {
+                    outcome = Some(r);
+                }
+                outcome.is_some()
+            })
+            .unwrap();
+        assert_eq!(outcome, Some(Ok(())), "seed {seed}");
+        let replies: Vec<&[u8]> = chat.transcript.replies().collect();
+        let mut expected: Vec<&[u8]> = vec![robot::WELCOME.as_bytes(), robot::MENU_LIST.as_bytes()];
+        expected.extend(robot::MENU.iter().map(|(_, _, t)| t.as_bytes()));
+        expected.extend([
+            robot::TRANSFER.as_bytes(),
+            robot::RETRY.as_bytes(),
+            robot::GOODBYE.as_bytes(),
+        ]);
+        assert_eq!(replies, expected, "seed {seed}");
+        let stats = rig.tb.wire.stats(End::A);
+        eprintln!(
+            "robot at 10% loss, seed {seed}: {} ms virtual, {} frames dropped, {} retransmitted",
+            rig.tb.now().total_millis(),
+            stats.dropped_fault + rig.tb.wire.stats(End::B).dropped_fault,
+            stats.retransmitted + rig.tb.wire.stats(End::B).retransmitted
+        );
+    }
+}
+
+#[test]
+fn udp_ok_replies_are_counted_not_assumed() {
+    let mut rig = lossy_rig(Faults::default(), 1);
+    let mut sk = rig.udp_socket();
+    // Resolve the neighbours first, on a clean link, so that every loss below is a datagram.
+    sk.sendto(&mut rig.tb.client, b"warm-up", Rig::server_v4(OK_PORT))
+        .unwrap();
+    rig.run_until(|c| sk.recvfrom(c, &mut [0u8; 8]).is_ok());
+    let (a0, b0) = (rig.tb.wire.stats(End::A), rig.tb.wire.stats(End::B));
+    let answered0 = rig.services.udp_ok.stats().answered;
+    rig.tb.wire.set_faults(
+        Faults {
+            drop_percent: 10,
+            corrupt_percent: 0,
+        },
+        99,
+    );
+    let sent = 1000;
+    let mut replies = 0;
+    for i in 0..sent {
+        sk.sendto(
+            &mut rig.tb.client,
+            format!("datagram {i}").as_bytes(),
+            Rig::server_v4(OK_PORT),
+        )
+        .unwrap();
+        rig.step();
+        let mut buf = [0u8; 8];
+        while let Ok((n, _)) = sk.recvfrom(&mut rig.tb.client, &mut buf) {
+            assert_eq!(&buf[..n], b"ok");
+            replies += 1;
+        }
+    }
+    let (a, b) = (rig.tb.wire.stats(End::A), rig.tb.wire.stats(End::B));
+    let lost_going = a.dropped_fault - a0.dropped_fault;
+    let lost_coming = b.dropped_fault - b0.dropped_fault;
+    let answered = rig.services.udp_ok.stats().answered - answered0;
+    eprintln!(
+        "udp ok at 10% loss: {sent} sent, {lost_going} lost on the way, {answered} answered, \
+         {lost_coming} answers lost, {replies} replies received"
+    );
+    assert_eq!(
+        answered,
+        sent - lost_going,
+        "the server answered every datagram it got"
+    );
+    assert_eq!(
+        replies,
+        answered - lost_coming,
+        "every answer not lost arrived"
+    );
+    assert!(
+        replies > 700 && replies < 900,
+        "about 81% expected, got {replies}"
+    );
+}
