@@ -152,26 +152,18 @@ fn main() -> ExitCode {
     }
 
     println!("\n-- services --");
-    for (name, stats) in services.stats() {
-        if name.starts_with("udp") {
-            println!(
-                "  {name:<9} datagrams {:>2}  answered {:>2}  dropped {}",
-                stats.accepted, stats.answered, stats.dropped
-            );
-        } else {
-            println!(
-                "  {name:<9} accepted {:>2}  closed {:>2}  lost {}",
-                stats.accepted, stats.closed, stats.lost
-            );
-        }
+    for report in services.reports() {
+        println!("  {report}");
     }
     let wire = tb.wire.stats(sockless::wire::End::A);
     let back = tb.wire.stats(sockless::wire::End::B);
     println!(
-        "  wire      client->server {} frames, server->client {} frames, dropped {}",
+        "  wire      client->server {} frames, server->client {} frames, dropped {}, corrupted {}, TCP retransmissions {}",
         wire.sent,
         back.sent,
-        wire.dropped() + back.dropped()
+        wire.dropped() + back.dropped(),
+        wire.corrupted + back.corrupted,
+        wire.retransmitted + back.retransmitted
     );
     println!(
         "  memory    server: socket table {} B + service buffers {} B; client: socket table {} B + buffers {} B; no heap in the stacks",

@@ -146,18 +146,8 @@ fn main() -> ExitCode {
         "stopped after {:.1} s; served:",
         started.elapsed().as_secs_f64()
     );
-    for (name, stats) in services.stats() {
-        if name.starts_with("udp") {
-            println!(
-                "  {name:<9} datagrams {}  answered {}  dropped {}",
-                stats.accepted, stats.answered, stats.dropped
-            );
-        } else {
-            println!(
-                "  {name:<9} connections {}  closed {}  lost {}",
-                stats.accepted, stats.closed, stats.lost
-            );
-        }
+    for report in services.reports() {
+        println!("  {report}");
     }
     ExitCode::SUCCESS
 }

@@ -81,11 +81,13 @@
 extern crate std;
 
 pub mod client;
+pub mod gate;
 pub mod host;
 pub mod line;
 pub mod retransmit;
 pub mod robot;
 pub mod seed;
+pub mod segment;
 pub mod service;
 pub mod services;
 pub mod stack;
@@ -97,6 +99,7 @@ pub mod trace;
 pub mod udp;
 pub mod wire;
 
+pub use gate::Overflow;
 pub use host::Host;
 pub use stack::{SocketError, Stack, StackStorage};
 pub use tcp::{Listener, TcpBuffers, TcpSocket};

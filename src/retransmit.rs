@@ -9,9 +9,8 @@
 //! not count it.
 
 use heapless::Deque;
-use smoltcp::wire::{
-    EthernetFrame, EthernetProtocol, IpProtocol, Ipv4Packet, Ipv6Packet, TcpPacket,
-};
+
+use crate::segment::tcp_header;
 
 /// Which flow a segment belongs to, within one direction of one link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,8 +56,14 @@ impl<const FLOWS: usize> RetransmitCounter<FLOWS> {
 
     /// Look at one Ethernet frame.
     pub fn observe(&mut self, frame: &[u8]) {
-        let Some((flow, seq, len, syn)) = tcp_segment(frame) else {
+        let Some(tcp) = tcp_header(frame) else {
             return;
+        };
+        let (seq, len, syn) = (tcp.seq, tcp.len, tcp.syn);
+        let flow = Flow {
+            ipv6: tcp.ipv6,
+            src_port: tcp.src_port,
+            dst_port: tcp.dst_port,
         };
         if len == 0 {
             return;
@@ -89,43 +94,13 @@ impl<const FLOWS: usize> RetransmitCounter<FLOWS> {
     }
 }
 
-/// The TCP segment in an Ethernet frame: flow, sequence number, sequence length, SYN.
-fn tcp_segment(frame: &[u8]) -> Option<(Flow, u32, u32, bool)> {
-    let eth = EthernetFrame::new_checked(frame).ok()?;
-    let (ipv6, tcp_bytes) = match eth.ethertype() {
-        EthernetProtocol::Ipv4 => {
-            let ip = Ipv4Packet::new_checked(eth.payload()).ok()?;
-            if ip.next_header() != IpProtocol::Tcp {
-                return None;
-            }
-            (false, ip.payload())
-        }
-        EthernetProtocol::Ipv6 => {
-            let ip = Ipv6Packet::new_checked(eth.payload()).ok()?;
-            if ip.next_header() != IpProtocol::Tcp {
-                return None;
-            }
-            (true, ip.payload())
-        }
-        _ => return None,
-    };
-    let tcp = TcpPacket::new_checked(tcp_bytes).ok()?;
-    let len = tcp.payload().len() as u32 + u32::from(tcp.syn()) + u32::from(tcp.fin());
-    let flow = Flow {
-        ipv6,
-        src_port: tcp.src_port(),
-        dst_port: tcp.dst_port(),
-    };
-    Some((flow, tcp.seq_number().0 as u32, len, tcp.syn()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use smoltcp::phy::ChecksumCapabilities;
     use smoltcp::wire::{
-        EthernetAddress, EthernetRepr, IpAddress, Ipv4Address, Ipv4Repr, TcpControl, TcpRepr,
-        TcpSeqNumber,
+        EthernetAddress, EthernetFrame, EthernetProtocol, EthernetRepr, IpAddress, IpProtocol,
+        Ipv4Address, Ipv4Packet, Ipv4Repr, TcpControl, TcpPacket, TcpRepr, TcpSeqNumber,
     };
 
     fn frame(seq: i32, payload: &[u8], control: TcpControl) -> std::vec::Vec<u8> {

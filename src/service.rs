@@ -21,8 +21,9 @@
 use smoltcp::socket::tcp::State;
 use smoltcp::time::Duration;
 
+use crate::gate::Overflow;
 use crate::stack::Stack;
-use crate::tcp::{ListenError, Listener, TcpBuffers, TcpSocket};
+use crate::tcp::{ListenError, Listener, RecvError, TcpBuffers, TcpSocket};
 use crate::udp::{BindError, RecvFromError, UdpBuffers, UdpSocket};
 
 /// What a [`Handler`] says after its turn.
@@ -58,14 +59,70 @@ pub trait Handler {
 pub struct ServiceStats {
     /// Connections accepted (TCP) or datagrams received (UDP).
     pub accepted: u64,
+    /// Connection requests refused (RST) because every socket was taken.
+    pub refused: u64,
+    /// Connection requests dropped for a retry because every socket was taken
+    /// ([`Overflow::Queue`](crate::Overflow::Queue)).
+    pub queued: u64,
     /// Connections closed because the conversation ended.
     pub closed: u64,
-    /// Connections lost to a reset or a timeout.
-    pub lost: u64,
+    /// Connections lost to a reset (an RST from the peer).
+    pub reset: u64,
+    /// Connections lost to a timeout (idle, or the peer stopped answering).
+    pub timed_out: u64,
+    /// Bytes received, over finished connections (TCP) or datagrams (UDP).
+    pub bytes_in: u64,
+    /// Bytes sent, likewise.
+    pub bytes_out: u64,
     /// UDP datagrams answered.
     pub answered: u64,
     /// UDP datagrams dropped (too large for the buffer, or no room to answer).
     pub dropped: u64,
+}
+
+impl ServiceStats {
+    /// Connections lost, whatever the reason.
+    pub fn lost(&self) -> u64 {
+        self.reset + self.timed_out
+    }
+}
+
+/// One service's counters, printable as one line (`demo` and `serve` print these).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Report {
+    /// The service's name.
+    pub name: &'static str,
+    /// A UDP service (datagrams, not connections).
+    pub udp: bool,
+    /// Its counters.
+    pub stats: ServiceStats,
+}
+
+impl core::fmt::Display for Report {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let s = &self.stats;
+        if self.udp {
+            write!(
+                f,
+                "{:<9} datagrams {} answered {} dropped {}, {} B in {} B out",
+                self.name, s.accepted, s.answered, s.dropped, s.bytes_in, s.bytes_out
+            )
+        } else {
+            write!(
+                f,
+                "{:<9} accepted {} refused {} queued {} closed {} reset {} timed out {}, {} B in {} B out",
+                self.name,
+                s.accepted,
+                s.refused,
+                s.queued,
+                s.closed,
+                s.reset,
+                s.timed_out,
+                s.bytes_in,
+                s.bytes_out
+            )
+        }
+    }
 }
 
 /// A TCP service: a [`Listener`] with a pool of up to `POOL` connections and a [`Handler`].
@@ -88,9 +145,11 @@ impl<H: Handler, const POOL: usize> TcpService<H, POOL> {
         pool: &'a mut [TcpBuffers<RX, TX>],
         handler: H,
         idle_timeout: Option<Duration>,
+        overflow: Overflow,
     ) -> Result<Self, ListenError> {
         let backlog = pool.len();
         let listener = Listener::listen(stack, port, backlog, pool)?;
+        listener.set_overflow(stack, overflow);
         log::info!("{name}: listening on port {port}, pool {backlog}");
         Ok(TcpService {
             name,
@@ -124,22 +183,37 @@ impl<H: Handler, const POOL: usize> TcpService<H, POOL> {
             match status {
                 Status::Open => i += 1,
                 status => {
-                    conn.close(stack);
-                    if status == Status::Close {
-                        self.stats.closed += 1;
-                    } else {
-                        self.stats.lost += 1;
+                    let (bytes_in, bytes_out) = conn.byte_counts(stack);
+                    self.stats.bytes_in += bytes_in;
+                    self.stats.bytes_out += bytes_out;
+                    match (status, conn.error(stack)) {
+                        (Status::Close, _) => self.stats.closed += 1,
+                        (_, Some(RecvError::TimedOut)) => self.stats.timed_out += 1,
+                        _ => self.stats.reset += 1,
+                    }
+                    if status == Status::Lost {
                         log::info!("{}: connection lost", self.name);
                     }
+                    conn.close(stack);
                     self.conns.swap_remove(i);
                 }
             }
         }
+        (self.stats.refused, self.stats.queued) = self.listener.overflow_counts(stack);
     }
 
     /// The service's counters.
     pub fn stats(&self) -> ServiceStats {
         self.stats
+    }
+
+    /// The counters as a printable line.
+    pub fn report(&self) -> Report {
+        Report {
+            name: self.name,
+            udp: false,
+            stats: self.stats,
+        }
     }
 
     /// Connections being served now.
@@ -201,9 +275,14 @@ impl<H: DatagramHandler> UdpService<H> {
             match self.socket.recvfrom(stack, &mut buf) {
                 Ok((len, from)) => {
                     self.stats.accepted += 1;
+                    self.stats.bytes_in += len as u64;
                     if let Some(reply) = self.handler.reply(&mut buf, len) {
+                        let reply_len = reply.len() as u64;
                         match self.socket.sendto(stack, reply, from) {
-                            Ok(()) => self.stats.answered += 1,
+                            Ok(()) => {
+                                self.stats.answered += 1;
+                                self.stats.bytes_out += reply_len;
+                            }
                             Err(e) => {
                                 self.stats.dropped += 1;
                                 log::info!("{}: reply to {from} dropped: {e}", self.name);
@@ -224,6 +303,15 @@ impl<H: DatagramHandler> UdpService<H> {
     /// The service's counters.
     pub fn stats(&self) -> ServiceStats {
         self.stats
+    }
+
+    /// The counters as a printable line.
+    pub fn report(&self) -> Report {
+        Report {
+            name: self.name,
+            udp: true,
+            stats: self.stats,
+        }
     }
 
     /// The service's name.

@@ -23,9 +23,10 @@ use core::fmt;
 use smoltcp::socket::tcp;
 use smoltcp::time::Duration;
 
+use crate::gate::Overflow;
 use crate::line::{Framed, LineFramer};
 use crate::robot;
-use crate::service::{DatagramHandler, Handler, ServiceStats, Status, TcpService, UdpService};
+use crate::service::{DatagramHandler, Handler, Report, Status, TcpService, UdpService};
 use crate::stack::Stack;
 use crate::tcp::{ListenError, RecvError, TcpBuffers, TcpSocket};
 use crate::udp::{BindError, UdpBuffers};
@@ -56,12 +57,16 @@ pub struct ServiceConfig {
     /// Reset a TCP connection after this long with nothing received or sent
     /// (`None`: never).
     pub idle_timeout: Option<Duration>,
+    /// What a TCP service does with a client beyond its pool: refuse (RST) or queue
+    /// (drop the SYN for the client to retry). See [`gate`](crate::gate).
+    pub overflow: Overflow,
 }
 
 impl Default for ServiceConfig {
     fn default() -> Self {
         ServiceConfig {
             idle_timeout: Some(Duration::from_secs(60)),
+            overflow: Overflow::Refuse,
         }
     }
 }
@@ -311,14 +316,38 @@ impl<const POOL: usize> Services<POOL> {
             udp_ok,
         } = storage;
         Ok(Services {
-            echo: TcpService::start("echo", stack, ECHO_PORT, echo, Echo, idle)
+            echo: TcpService::start("echo", stack, ECHO_PORT, echo, Echo, idle, config.overflow)
                 .map_err(|e| StartError::Listen("echo", e))?,
-            upper: TcpService::start("upper", stack, UPPER_PORT, upper, Upper, idle)
-                .map_err(|e| StartError::Listen("upper", e))?,
-            notice: TcpService::start("notice", stack, NOTICE_PORT, notice, Notice, idle)
-                .map_err(|e| StartError::Listen("notice", e))?,
-            robot: TcpService::start("robot", stack, ROBOT_PORT, robot, Robot, idle)
-                .map_err(|e| StartError::Listen("robot", e))?,
+            upper: TcpService::start(
+                "upper",
+                stack,
+                UPPER_PORT,
+                upper,
+                Upper,
+                idle,
+                config.overflow,
+            )
+            .map_err(|e| StartError::Listen("upper", e))?,
+            notice: TcpService::start(
+                "notice",
+                stack,
+                NOTICE_PORT,
+                notice,
+                Notice,
+                idle,
+                config.overflow,
+            )
+            .map_err(|e| StartError::Listen("notice", e))?,
+            robot: TcpService::start(
+                "robot",
+                stack,
+                ROBOT_PORT,
+                robot,
+                Robot,
+                idle,
+                config.overflow,
+            )
+            .map_err(|e| StartError::Listen("robot", e))?,
             udp_echo: UdpService::start("udp-echo", stack, ECHO_PORT, udp_echo, UdpEcho)
                 .map_err(|e| StartError::Bind("udp-echo", e))?,
             udp_ok: UdpService::start("udp-ok", stack, OK_PORT, udp_ok, UdpOk)
@@ -345,15 +374,15 @@ impl<const POOL: usize> Services<POOL> {
         self.udp_ok.poll(stack);
     }
 
-    /// Each service's name and counters.
-    pub fn stats(&self) -> [(&'static str, ServiceStats); 6] {
+    /// Each service's counters, as printable lines.
+    pub fn reports(&self) -> [Report; 6] {
         [
-            (self.echo.name(), self.echo.stats()),
-            (self.upper.name(), self.upper.stats()),
-            (self.notice.name(), self.notice.stats()),
-            (self.robot.name(), self.robot.stats()),
-            (self.udp_echo.name(), self.udp_echo.stats()),
-            (self.udp_ok.name(), self.udp_ok.stats()),
+            self.echo.report(),
+            self.upper.report(),
+            self.notice.report(),
+            self.robot.report(),
+            self.udp_echo.report(),
+            self.udp_ok.report(),
         ]
     }
 }

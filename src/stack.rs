@@ -8,7 +8,7 @@
 //!
 //! * **Storage.** [`StackStorage<N>`] holds `N` socket slots and `N` table entries. Each slot
 //!   costs `size_of::<SocketStorage>()` (a few hundred bytes, mostly the TCP socket's
-//!   state) plus a table entry of about 64 bytes; the data buffers are separate
+//!   state) plus a table entry of about 80 bytes; the data buffers are separate
 //!   ([`TcpBuffers`](crate::TcpBuffers), [`UdpBuffers`](crate::UdpBuffers)) and sized by
 //!   their own const generics. [`StackStorage::SIZE`] gives the exact figure for a build.
 //!   Note for firmware: a `static` `StackStorage` is not all-zero (an empty
@@ -36,6 +36,7 @@ use smoltcp::socket::{AnySocket, tcp};
 use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::HardwareAddress;
 
+use crate::gate::{Gate, MAX_PORTS, Overflow, PortPolicy};
 use crate::host::Host;
 use crate::trace::{Event, EventKind, Observer};
 
@@ -90,7 +91,7 @@ pub(crate) enum Outcome {
     Aborted,
 }
 
-/// One entry of the socket table (see the module docs). About 64 bytes.
+/// One entry of the socket table (see the module docs). About 80 bytes.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Slot {
     pub(crate) handle: Option<SocketHandle>,
@@ -104,6 +105,8 @@ pub(crate) struct Slot {
     pub(crate) idle_timeout: Option<Duration>,
     pub(crate) last_activity: Instant,
     pub(crate) connect_deadline: Option<Instant>,
+    pub(crate) bytes_in: u64,
+    pub(crate) bytes_out: u64,
 }
 
 impl Slot {
@@ -119,6 +122,8 @@ impl Slot {
         idle_timeout: None,
         last_activity: Instant::ZERO,
         connect_deadline: None,
+        bytes_in: 0,
+        bytes_out: 0,
     };
 
     /// Forget the previous connection's outcome and timers (not the settings).
@@ -128,6 +133,8 @@ impl Slot {
         self.waiting_since = None;
         self.last_activity = now;
         self.connect_deadline = None;
+        self.bytes_in = 0;
+        self.bytes_out = 0;
     }
 }
 
@@ -227,6 +234,7 @@ pub struct Stack<'a> {
     next_port: u16,
     observer: Option<&'a dyn Observer>,
     activity: Cell<u64>,
+    ports: heapless::Vec<PortPolicy, MAX_PORTS>,
 }
 
 impl<'a> Stack<'a> {
@@ -260,6 +268,7 @@ impl<'a> Stack<'a> {
             next_port: EPHEMERAL_PORT_FIRST + port_spread,
             observer: None,
             activity: Cell::new(0),
+            ports: heapless::Vec::new(),
         }
     }
 
@@ -301,7 +310,9 @@ impl<'a> Stack<'a> {
     /// Returns `true` if anything may have changed for a socket user.
     pub fn poll<D: Device + ?Sized>(&mut self, now: Instant, device: &mut D) -> bool {
         self.now = now;
-        let changed = self.iface.poll(now, device, &mut self.sockets);
+        self.count_listening();
+        let mut gate = Gate::new(device, &mut self.ports);
+        let changed = self.iface.poll(now, &mut gate, &mut self.sockets);
         let watched = self.watch();
         if watched {
             // A timer aborted a connection: let its RST go out now.
@@ -338,6 +349,54 @@ impl<'a> Stack<'a> {
     pub fn poll_delay(&mut self, now: Instant) -> Option<Duration> {
         self.poll_at()
             .map(|at| if at > now { at - now } else { Duration::ZERO })
+    }
+
+    /// Choose what `port`'s listener does with a SYN when no socket is free (see
+    /// [`gate`](crate::gate)). `false` if nothing listens on `port`.
+    pub fn set_overflow(&mut self, port: u16, overflow: Overflow) -> bool {
+        match self.ports.iter_mut().find(|p| p.port == port) {
+            Some(policy) => {
+                policy.overflow = overflow;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Connection requests to `port` refused and queued (dropped for a retry) because no
+    /// socket was free, since the listener started.
+    pub fn overflow_counts(&self, port: u16) -> (u64, u64) {
+        self.ports
+            .iter()
+            .find(|p| p.port == port)
+            .map_or((0, 0), |p| (p.refused, p.queued))
+    }
+
+    /// Start keeping a policy for a listening port (once per port).
+    pub(crate) fn register_port(&mut self, port: u16) -> bool {
+        self.ports.iter().any(|p| p.port == port) || self.ports.push(PortPolicy::new(port)).is_ok()
+    }
+
+    /// Before a poll: how many sockets in LISTEN each policy port has.
+    fn count_listening(&mut self) {
+        if self.ports.is_empty() {
+            return;
+        }
+        for policy in self.ports.iter_mut() {
+            policy.budget = 0;
+        }
+        for slot in self.table.iter() {
+            let (Some(handle), Owner::Listening) = (slot.handle, slot.owner) else {
+                continue;
+            };
+            let socket = self.sockets.get::<tcp::Socket<'a>>(handle);
+            if socket.state() == tcp::State::Listen {
+                let port = socket.listen_endpoint().port;
+                if let Some(policy) = self.ports.iter_mut().find(|p| p.port == port) {
+                    policy.budget = policy.budget.saturating_add(1);
+                }
+            }
+        }
     }
 
     // ---- crate-internal socket table -------------------------------------------------

@@ -11,9 +11,10 @@
 //!
 //! * `listen(port, backlog)` arms `backlog` sockets of the pool in LISTEN. Each can take
 //!   one connection, so at most `backlog` connections wait for `accept`, as in the kernel.
-//!   A SYN that arrives when all `backlog` are taken is **refused** (RST): the client's
-//!   `connect` fails with `ConnectionRefusedError` at once. (A kernel would rather drop
-//!   it and let the client retry; that needs a hook smoltcp does not have.)
+//!   A SYN that arrives when all `backlog` are taken is **refused** (RST) by default: the
+//!   client's `connect` fails with `ConnectionRefusedError` at once. Or, with
+//!   [`Listener::set_overflow`]`(Overflow::Queue)`, it is dropped and the client's own
+//!   retransmission tries again later, as with a kernel's full backlog ([`gate`](crate::gate)).
 //! * `accept()` hands out the oldest established connection as a [`TcpSocket`] and arms a
 //!   spare socket of the pool in its place, if one is free. It never blocks: no
 //!   connection ready is [`AcceptError::WouldBlock`].
@@ -40,6 +41,7 @@ use smoltcp::socket::tcp;
 use smoltcp::time::Duration;
 use smoltcp::wire::{IpEndpoint, IpListenEndpoint};
 
+use crate::gate::Overflow;
 use crate::stack::{
     DEFAULT_CONNECT_TIMEOUT, Outcome, Owner, SocketError, SocketId, Stack, TcpParts, observe,
 };
@@ -91,6 +93,9 @@ pub enum ListenError {
     PoolTooLarge,
     /// The stack has no free slot for the pool's sockets (`EMFILE`).
     NoSlot,
+    /// The stack already keeps a policy for its maximum of listening ports
+    /// ([`gate::MAX_PORTS`](crate::gate::MAX_PORTS)).
+    TooManyPorts,
 }
 
 impl fmt::Display for ListenError {
@@ -100,6 +105,7 @@ impl fmt::Display for ListenError {
             ListenError::BadBacklog => write!(f, "backlog must be between 1 and the pool size"),
             ListenError::PoolTooLarge => write!(f, "more buffers than the listener can hold"),
             ListenError::NoSlot => write!(f, "no free socket slot in the stack storage"),
+            ListenError::TooManyPorts => write!(f, "too many listening ports on this stack"),
         }
     }
 }
@@ -301,6 +307,9 @@ impl<const POOL: usize> Listener<POOL> {
         if free < pool.len() {
             return Err(ListenError::NoSlot);
         }
+        if !stack.register_port(port) {
+            return Err(ListenError::TooManyPorts);
+        }
         let mut listener = Listener {
             port,
             backlog: backlog as u8,
@@ -325,6 +334,18 @@ impl<const POOL: usize> Listener<POOL> {
     /// The port listened on.
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// What to do with a connection request when every socket is taken: refuse it
+    /// (RST, the default) or drop it so that the client retries (see
+    /// [`gate`](crate::gate)).
+    pub fn set_overflow(&self, stack: &mut Stack<'_>, overflow: Overflow) {
+        stack.set_overflow(self.port, overflow);
+    }
+
+    /// Connection requests refused and queued so far because no socket was free.
+    pub fn overflow_counts(&self, stack: &Stack<'_>) -> (u64, u64) {
+        stack.overflow_counts(self.port)
     }
 
     /// Python: `sk.getsockname()` (the unspecified address: every address of the stack).
@@ -577,6 +598,7 @@ impl TcpSocket {
             if n > 0 {
                 p.slot.waiting_since = None;
                 p.slot.last_activity = p.now;
+                p.slot.bytes_in += n as u64;
                 p.tracer.emit(p.index, EventKind::Recv { bytes: n as u32 });
             }
             return Ok(Some(r));
@@ -674,6 +696,7 @@ impl TcpSocket {
         }
         if queued > 0 {
             p.slot.last_activity = p.now;
+            p.slot.bytes_out += queued as u64;
             p.tracer.emit(
                 p.index,
                 EventKind::Send {
@@ -740,6 +763,23 @@ impl TcpSocket {
                 p.slot.owner = Owner::Released;
             }
         }
+    }
+
+    /// Why the connection failed, if it did (Python: `sk.getsockopt(SOL_SOCKET,
+    /// SO_ERROR)`): `Reset` (an RST, or refused) or `TimedOut`.
+    pub fn error(&self, stack: &mut Stack<'_>) -> Option<RecvError> {
+        match self.parts(stack)?.slot.outcome? {
+            Outcome::Reset | Outcome::Refused | Outcome::Aborted => Some(RecvError::Reset),
+            Outcome::TimedOut => Some(RecvError::TimedOut),
+            Outcome::Finished => None,
+        }
+    }
+
+    /// Bytes received and sent on this connection so far (what `recv` returned and
+    /// `send` queued).
+    pub fn byte_counts(&self, stack: &mut Stack<'_>) -> (u64, u64) {
+        self.parts(stack)
+            .map_or((0, 0), |p| (p.slot.bytes_in, p.slot.bytes_out))
     }
 
     /// Python: `conn.getpeername()`. `None` when not connected.

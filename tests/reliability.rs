@@ -24,6 +24,7 @@ fn lossy_rig(faults: Faults, seed: u32) -> Rig {
     // that long while TCP backs off, so these cases give the echo more patience.
     let rig = Rig::with_config(ServiceConfig {
         idle_timeout: Some(Duration::from_secs(3600)),
+        ..ServiceConfig::default()
     });
     rig.tb.wire.set_faults(faults, seed);
     rig
@@ -124,7 +125,7 @@ fn one_mib_through_the_echo_arrives_byte_exact_at_every_loss_rate() {
         if corrupt > 0 {
             assert!(a.corrupted + b.corrupted > 0);
         }
-        assert_eq!(rig.services.echo.stats().lost, 0);
+        assert_eq!(rig.services.echo.stats().lost(), 0);
     }
 }
 

@@ -236,9 +236,14 @@ fn reset_mid_line_then_a_fresh_session_works() {
     sk.abort(&mut rig.tb.client);
     rig.step();
     assert_eq!(
-        rig.services.robot.stats().lost,
+        rig.services.robot.stats().reset,
         1,
         "the robot saw the reset"
+    );
+    assert_eq!(
+        rig.services.robot.stats().bytes_in,
+        3,
+        "it had read the 3 bytes"
     );
     assert_eq!(rig.services.robot.active(), 0);
     // A new caller starts from scratch: no leftover "100" in its line.
@@ -280,6 +285,7 @@ fn pool_exhaustion_refuses_the_extra_client_and_recovers() {
 fn idle_timeout_resets_a_silent_client_and_frees_its_socket() {
     let mut rig = Rig::with_config(ServiceConfig {
         idle_timeout: Some(Duration::from_secs(30)),
+        ..ServiceConfig::default()
     });
     let mut silent = rig.connect(UPPER_PORT);
     let start = rig.tb.now();
@@ -296,7 +302,8 @@ fn idle_timeout_resets_a_silent_client_and_frees_its_socket() {
         "reset after {waited}"
     );
     assert_eq!(rig.services.upper.active(), 0);
-    assert_eq!(rig.services.upper.stats().lost, 1);
+    assert_eq!(rig.services.upper.stats().timed_out, 1);
+    assert_eq!(rig.services.upper.stats().reset, 0);
     assert!(
         rig.trace
             .events()
@@ -312,6 +319,7 @@ fn idle_timeout_resets_a_silent_client_and_frees_its_socket() {
 fn a_talking_client_is_not_idle() {
     let mut rig = Rig::with_config(ServiceConfig {
         idle_timeout: Some(Duration::from_secs(30)),
+        ..ServiceConfig::default()
     });
     let mut sk = rig.connect(ECHO_PORT);
     for _ in 0..5 {

@@ -1,0 +1,141 @@
+//! What happens to a connection request when a listener has no socket free.
+//!
+//! A kernel answers SYNs itself and keeps finished handshakes in the accept queue; when
+//! that queue is full it *drops* further SYNs, and the client's TCP simply tries again a
+//! second later, and again, until there is room or its `connect` times out. smoltcp
+//! instead answers a SYN that finds no socket in LISTEN with an RST, so the client's
+//! `connect` fails at once with "connection refused" (smoltcp #1120, #852).
+//!
+//! Both are reasonable, so each listener chooses ([`Overflow`]). `Queue` needs one thing
+//! smoltcp has no hook for: seeing a SYN before the stack does. So while it polls, the
+//! [`Stack`](crate::Stack) hands smoltcp its device wrapped in a [`Gate`]: the gate knows
+//! how many LISTEN sockets each listening port has at the start of the poll, lets that
+//! many SYNs through, and for the rest counts them as refused (`Refuse`: smoltcp sends the
+//! RST) or drops them (`Queue`: smoltcp sees an empty frame and ignores it). Everything
+//! else passes untouched.
+
+use smoltcp::phy::{self, Device, DeviceCapabilities};
+use smoltcp::time::Instant;
+
+use crate::segment::tcp_header;
+
+/// What a listener does with a connection request when every socket is taken.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Overflow {
+    /// Answer with RST: the client's `connect` fails at once with `ECONNREFUSED`
+    /// (smoltcp's behaviour).
+    #[default]
+    Refuse,
+    /// Drop the SYN: the client retransmits it and gets in once a socket is free, or its
+    /// `connect` times out (a kernel's behaviour with a full backlog).
+    Queue,
+}
+
+/// The most listening ports one stack keeps a policy for.
+pub const MAX_PORTS: usize = 8;
+
+/// One listening port's policy and counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PortPolicy {
+    pub(crate) port: u16,
+    pub(crate) overflow: Overflow,
+    /// SYNs answered with RST because no socket was free.
+    pub(crate) refused: u64,
+    /// SYNs dropped to be retried because no socket was free.
+    pub(crate) queued: u64,
+    /// LISTEN sockets left in this poll.
+    pub(crate) budget: u16,
+}
+
+impl PortPolicy {
+    pub(crate) const fn new(port: u16) -> Self {
+        PortPolicy {
+            port,
+            overflow: Overflow::Refuse,
+            refused: 0,
+            queued: 0,
+            budget: 0,
+        }
+    }
+}
+
+/// A device seen through the listeners' policies (see the module docs).
+pub(crate) struct Gate<'g, D: Device + ?Sized> {
+    inner: &'g mut D,
+    policies: &'g mut [PortPolicy],
+}
+
+impl<'g, D: Device + ?Sized> Gate<'g, D> {
+    pub(crate) fn new(inner: &'g mut D, policies: &'g mut [PortPolicy]) -> Self {
+        Gate { inner, policies }
+    }
+}
+
+impl<D: Device + ?Sized> Device for Gate<'_, D> {
+    type RxToken<'a>
+        = GateRx<'a, D::RxToken<'a>>
+    where
+        Self: 'a;
+    type TxToken<'a>
+        = D::TxToken<'a>
+    where
+        Self: 'a;
+
+    fn receive(&mut self, now: Instant) -> Option<(Self::RxToken<'_>, Self::TxToken<'_>)> {
+        let (rx, tx) = self.inner.receive(now)?;
+        Some((
+            GateRx {
+                inner: rx,
+                policies: &mut *self.policies,
+            },
+            tx,
+        ))
+    }
+
+    fn transmit(&mut self, now: Instant) -> Option<Self::TxToken<'_>> {
+        self.inner.transmit(now)
+    }
+
+    fn capabilities(&self) -> DeviceCapabilities {
+        self.inner.capabilities()
+    }
+}
+
+#[doc(hidden)]
+pub struct GateRx<'g, R: phy::RxToken> {
+    inner: R,
+    policies: &'g mut [PortPolicy],
+}
+
+impl<R: phy::RxToken> phy::RxToken for GateRx<'_, R> {
+    fn consume<T, F: FnOnce(&[u8]) -> T>(self, f: F) -> T {
+        let policies = self.policies;
+        self.inner.consume(|frame| {
+            let Some(tcp) = tcp_header(frame).filter(|t| t.is_connect()) else {
+                return f(frame);
+            };
+            let Some(policy) = policies.iter_mut().find(|p| p.port == tcp.dst_port) else {
+                return f(frame);
+            };
+            if policy.budget > 0 {
+                policy.budget -= 1;
+                return f(frame);
+            }
+            match policy.overflow {
+                Overflow::Refuse => {
+                    policy.refused += 1;
+                    f(frame)
+                }
+                Overflow::Queue => {
+                    policy.queued += 1;
+                    log::debug!("gate: port {} full, SYN dropped for a retry", policy.port);
+                    f(&[])
+                }
+            }
+        })
+    }
+
+    fn meta(&self) -> smoltcp::phy::PacketMeta {
+        self.inner.meta()
+    }
+}
