@@ -148,7 +148,8 @@ pub enum ConnectError {
     Reset,
     /// Port 0, an unspecified address, or no source address for that family.
     Unaddressable,
-    /// The socket is already connected or connecting (`EISCONN`).
+    /// The socket is connected, connecting, or its last connection is still closing
+    /// (TIME-WAIT) (`EISCONN`).
     InvalidState,
     /// The descriptor was closed (`EBADF`).
     Closed,
@@ -491,7 +492,9 @@ impl TcpSocket {
     /// non-blocking: the SYN leaves on the next poll). Follow with
     /// [`connect_status`](Self::connect_status).
     ///
-    /// A client socket may be connected again once its previous connection is closed.
+    /// A client socket may be connected again once its previous connection is fully
+    /// CLOSED: after TIME-WAIT (10 s) if this side closed first. Before that,
+    /// `InvalidState`.
     pub fn connect(
         &mut self,
         stack: &mut Stack<'_>,
@@ -500,7 +503,9 @@ impl TcpSocket {
         let remote = remote.into();
         let port = stack.ephemeral_port();
         let p = self.parts(stack).ok_or(ConnectError::Closed)?;
-        if p.socket.is_open() {
+        // Only a fully CLOSED socket: smoltcp would also reconnect one in TIME-WAIT, which
+        // abandons the old connection's last ACK and leaves the peer stuck in LAST-ACK.
+        if p.socket.state() != tcp::State::Closed {
             return Err(ConnectError::InvalidState);
         }
         p.socket.connect(p.cx, remote, port).map_err(|e| match e {

@@ -238,3 +238,247 @@ fn udp_ok_replies_are_counted_not_assumed() {
         "about 81% expected, got {replies}"
     );
 }
+
+/// A connection that keeps exchanging numbered chunks with the echo and checks every byte.
+struct Talker {
+    sk: TcpSocket,
+    sent: Vec<u8>,
+    got: Vec<u8>,
+}
+
+impl Talker {
+    fn new(sk: TcpSocket) -> Self {
+        Talker {
+            sk,
+            sent: Vec::new(),
+            got: Vec::new(),
+        }
+    }
+
+    /// Send a chunk if not too far ahead, read what came back.
+    fn step(&mut self, c: &mut sockless::Stack<'static>) {
+        if self.sent.len() - self.got.len() < 2000 {
+            let chunk = format!("[{} bytes so far]", self.sent.len());
+            if let Ok(n) = self.sk.send(c, chunk.as_bytes()) {
+                self.sent.extend_from_slice(&chunk.as_bytes()[..n]);
+            }
+        }
+        let mut buf = [0u8; 1024];
+        match self.sk.recv(c, &mut buf) {
+            Ok(n) => self.got.extend_from_slice(&buf[..n]),
+            Err(RecvError::WouldBlock) => {}
+            Err(e) => panic!("an existing session was disturbed: {e}"),
+        }
+    }
+
+    fn check(&self) {
+        assert!(
+            self.got.len() > 10_000,
+            "it kept talking: {} bytes",
+            self.got.len()
+        );
+        assert!(self.sent.starts_with(&self.got), "the echo is byte-exact");
+    }
+}
+
+#[test]
+fn a_flood_of_10x_the_pool_is_refused_without_disturbing_existing_sessions() {
+    let mut rig = Rig::new();
+    let mut talkers = vec![
+        Talker::new(rig.connect(ECHO_PORT)),
+        Talker::new(rig.connect(ECHO_PORT)),
+    ];
+    let mut flood: Vec<TcpSocket> = (0..40)
+        .map(|_| {
+            let mut sk = rig.socket();
+            sk.connect(&mut rig.tb.client, Rig::server_v4(ECHO_PORT))
+                .unwrap();
+            sk
+        })
+        .collect();
+    rig.run_until(|c| {
+        for t in talkers.iter_mut() {
+            t.step(c);
+        }
+        talkers.iter().all(|t| t.got.len() > 20_000)
+            && flood
+                .iter()
+                .all(|sk| sk.connect_status(c) != Err(sockless::tcp::ConnectError::WouldBlock))
+    });
+    let outcomes: Vec<_> = flood
+        .iter()
+        .map(|sk| sk.connect_status(&mut rig.tb.client))
+        .collect();
+    let accepted = outcomes.iter().filter(|o| o.is_ok()).count();
+    let refused = outcomes
+        .iter()
+        .filter(|o| **o == Err(sockless::tcp::ConnectError::Refused))
+        .count();
+    assert_eq!((accepted, refused), (2, 38), "2 free sockets, 38 refused");
+    assert_eq!(rig.services.echo.stats().refused, 38);
+    for t in &talkers {
+        t.check();
+    }
+    // The two that got in leave; new clients are served as soon as their sockets free.
+    for sk in flood.iter_mut() {
+        sk.close(&mut rig.tb.client);
+    }
+    rig.wait(Duration::from_secs(1));
+    for _ in 0..2 {
+        let mut sk = rig.connect(ECHO_PORT);
+        rig.send(&mut sk, b"next");
+        assert_eq!(rig.recv_exact(&mut sk, 4), b"next");
+    }
+    rig.run_until(|c| {
+        for t in talkers.iter_mut() {
+            t.step(c);
+        }
+        talkers.iter().all(|t| t.got.len() > 40_000)
+    });
+    for t in &talkers {
+        t.check();
+    }
+}
+
+#[test]
+fn queue_mode_makes_extra_clients_wait_and_then_serves_them() {
+    let mut rig = Rig::with_config(ServiceConfig {
+        overflow: sockless::Overflow::Queue,
+        ..ServiceConfig::default()
+    });
+    let mut callers: Vec<TcpSocket> = (0..4)
+        .map(|_| rig.connect(sockless::services::ROBOT_PORT))
+        .collect();
+    for sk in callers.iter_mut() {
+        assert_eq!(rig.recv_line(sk), robot::WELCOME);
+    }
+    let mut waiting: Vec<TcpSocket> = (0..2)
+        .map(|_| {
+            let mut sk = rig.socket();
+            sk.set_timeout(&mut rig.tb.client, Some(Duration::from_secs(120)));
+            sk.connect(
+                &mut rig.tb.client,
+                Rig::server_v4(sockless::services::ROBOT_PORT),
+            )
+            .unwrap();
+            sk
+        })
+        .collect();
+    rig.wait(Duration::from_secs(5));
+    for sk in &waiting {
+        assert_eq!(
+            sk.connect_status(&mut rig.tb.client),
+            Err(sockless::tcp::ConnectError::WouldBlock),
+            "still waiting, not refused"
+        );
+    }
+    let (refused, queued) = (
+        rig.services.robot.stats().refused,
+        rig.services.robot.stats().queued,
+    );
+    assert_eq!(refused, 0);
+    assert!(queued >= 2, "their SYNs were held back: {queued}");
+    // Two callers hang up; after their sockets' TIME-WAIT the waiting two get in.
+    for sk in callers.iter_mut().take(2) {
+        rig.send(sk, b"exit\n");
+        assert_eq!(rig.recv_line(sk), robot::GOODBYE);
+        sk.close(&mut rig.tb.client);
+    }
+    let hung_up = rig.tb.now();
+    rig.run_until(|c| waiting.iter().all(|sk| sk.connect_status(c).is_ok()));
+    eprintln!(
+        "queued clients got in {} ms after the hang-ups (TIME-WAIT, then their SYN retry)",
+        (rig.tb.now() - hung_up).total_millis()
+    );
+    for sk in waiting.iter_mut() {
+        assert_eq!(rig.recv_line(sk), robot::WELCOME);
+    }
+    assert_eq!(rig.services.robot.stats().refused, 0);
+}
+
+#[test]
+fn a_hundred_thousand_echo_cycles_leave_every_pool_as_it_was() {
+    let mut rig = Rig::new();
+    let used_before = rig.tb.server.capacity().1;
+    let mut sk = rig.socket();
+    let cycles = 100_000u32;
+    for i in 0..cycles {
+        sk.connect(&mut rig.tb.client, Rig::server_v4(ECHO_PORT))
+            .unwrap_or_else(|e| panic!("cycle {i}: {e}"));
+        let msg = i.to_le_bytes();
+        let mut sent = false;
+        let mut got = 0;
+        let mut buf = [0u8; 4];
+        rig.run_until(|c| {
+            if !sent && sk.connect_status(c).is_ok() {
+                sk.sendall(c, &msg).unwrap();
+                sk.shutdown(c, sockless::tcp::Shutdown::Write);
+                sent = true;
+            }
+            match sk.recv(c, &mut buf[got..]) {
+                Ok(0) => return true,
+                Ok(n) => got += n,
+                Err(RecvError::WouldBlock) => {}
+                Err(e) => panic!("cycle {i}: {e}"),
+            }
+            false
+        });
+        assert_eq!(buf, msg, "cycle {i}");
+        sk.close(&mut rig.tb.client);
+        // This side closed first: its TIME-WAIT must pass before the socket is reused.
+        rig.finish(&mut sk);
+    }
+    assert_pools_pristine(&mut rig, used_before);
+    let stats = rig.services.echo.stats();
+    assert_eq!(
+        (stats.accepted, stats.closed, stats.lost()),
+        (cycles as u64, cycles as u64, 0)
+    );
+    assert_eq!(stats.bytes_in, 4 * cycles as u64);
+    eprintln!(
+        "{cycles} echo cycles in {} s of virtual time",
+        rig.tb.now().secs()
+    );
+}
+
+#[test]
+fn a_hundred_thousand_robot_calls_ending_with_exit_leave_the_pool_as_it_was() {
+    let mut rig = Rig::new();
+    let used_before = rig.tb.server.capacity().1;
+    let cycles = 100_000u64;
+    let mut sk = rig.socket();
+    for i in 0..cycles {
+        rig.reconnect(&mut sk, sockless::services::ROBOT_PORT);
+        assert_eq!(rig.recv_line(&mut sk), robot::WELCOME, "call {i}");
+        rig.send(&mut sk, b"1001\nexit\n");
+        assert_eq!(rig.recv_line(&mut sk), robot::MENU[0].2);
+        assert_eq!(rig.recv_line(&mut sk), robot::GOODBYE);
+        assert_eq!(rig.recv_to_eof(&mut sk), Ok(vec![]));
+        sk.close(&mut rig.tb.client);
+        // The robot hangs up first, so its socket spends TIME-WAIT before it listens again.
+        rig.finish(&mut sk);
+    }
+    assert_pools_pristine(&mut rig, used_before);
+    let stats = rig.services.robot.stats();
+    assert_eq!(
+        (stats.accepted, stats.closed, stats.lost()),
+        (cycles, cycles, 0)
+    );
+}
+
+/// Every service socket back in LISTEN, nothing left in TIME-WAIT, no slot leaked.
+fn assert_pools_pristine(rig: &mut Rig, used_before: usize) {
+    rig.wait(Duration::from_secs(11));
+    let server = &mut rig.tb.server;
+    assert_eq!(server.capacity().1, used_before, "no socket slot leaked");
+    assert_eq!(rig.services.busy(server), 0, "nothing connected or closing");
+    for listener in [
+        rig.services.echo.listener(),
+        rig.services.upper.listener(),
+        rig.services.notice.listener(),
+    ] {
+        assert_eq!(listener.listening(server), listener.pool_size());
+    }
+    let robot = rig.services.robot.listener();
+    assert_eq!(robot.listening(server), robot.pool_size());
+}

@@ -33,7 +33,7 @@ impl Rig {
     pub fn with_config(config: ServiceConfig) -> Self {
         let trace: &'static Trace<4096> = leak(Trace::new());
         let tb: &'static mut Testbed<'static> = leak(Testbed::new(
-            leak(StackStorage::<16>::new()),
+            leak(StackStorage::<64>::new()),
             leak(StackStorage::<SERVER_SOCKETS>::new()),
         ));
         tb.client.set_observer(Some(trace));
@@ -96,6 +96,14 @@ impl Rig {
         self.run_until(|c| sk.connect_status(c) != Err(ConnectError::WouldBlock));
         let status = sk.connect_status(&mut self.tb.client);
         (sk, status)
+    }
+
+    /// Connect an existing (CLOSED) client socket again.
+    pub fn reconnect(&mut self, sk: &mut TcpSocket, port: u16) {
+        sk.connect(&mut self.tb.client, Self::server_v4(port))
+            .expect("connect");
+        self.run_until(|c| sk.connect_status(c) != Err(ConnectError::WouldBlock));
+        sk.connect_status(&mut self.tb.client).expect("connected");
     }
 
     pub fn connect(&mut self, port: u16) -> TcpSocket {
