@@ -41,13 +41,29 @@ pub enum RunError {
         /// The virtual time when it stopped.
         at: Instant,
     },
+    /// The program acted at every turn for [`BUSY_TURNS`] turns (or the limit set with
+    /// [`Testbed::set_busy_turns`]) without the clock ever
+    /// moving: it never waits, so virtual time cannot pass (a program that should pace
+    /// itself, or a loop that never ends).
+    Busy {
+        /// The instant it was stuck at.
+        at: Instant,
+    },
 }
+
+/// How many turns [`Testbed::run`] allows at one instant before it reports
+/// [`RunError::Busy`].
+pub const BUSY_TURNS: u32 = 1_000_000;
 
 impl fmt::Display for RunError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             RunError::Stalled { at } => write!(f, "stalled at {at}: nothing left to happen"),
             RunError::TimeLimit { at } => write!(f, "virtual time limit reached at {at}"),
+            RunError::Busy { at } => write!(
+                f,
+                "busy at {at}: the program acted at every turn, so time never moved"
+            ),
         }
     }
 }
@@ -63,6 +79,7 @@ pub struct Testbed<'a, const FRAME: usize = 1514, const DEPTH: usize = 64> {
     /// The server host ([`Host::SERVER`] by default), on end B of the wire.
     pub server: Stack<'a>,
     now: Instant,
+    busy_turns: u32,
 }
 
 impl<'a, const FRAME: usize, const DEPTH: usize> Testbed<'a, FRAME, DEPTH> {
@@ -90,7 +107,14 @@ impl<'a, const FRAME: usize, const DEPTH: usize> Testbed<'a, FRAME, DEPTH> {
             client,
             server,
             now,
+            busy_turns: BUSY_TURNS,
         }
+    }
+
+    /// How many turns [`run`](Self::run) allows at one instant ([`BUSY_TURNS`] by
+    /// default) before [`RunError::Busy`].
+    pub fn set_busy_turns(&mut self, turns: u32) {
+        self.busy_turns = turns;
     }
 
     /// The virtual time.
@@ -185,6 +209,7 @@ impl<'a, const FRAME: usize, const DEPTH: usize> Testbed<'a, FRAME, DEPTH> {
         F: FnMut(&mut Stack<'a>, &mut Stack<'a>) -> bool,
     {
         let deadline = self.now + limit;
+        let mut turns_here = 0u32;
         loop {
             self.settle();
             let before = self.client.activity() + self.server.activity();
@@ -194,8 +219,13 @@ impl<'a, const FRAME: usize, const DEPTH: usize> Testbed<'a, FRAME, DEPTH> {
             }
             let acted = self.client.activity() + self.server.activity() != before;
             if self.settle() || acted {
+                turns_here += 1;
+                if turns_here >= self.busy_turns {
+                    return Err(RunError::Busy { at: self.now });
+                }
                 continue;
             }
+            turns_here = 0;
             if !self.advance() {
                 return Err(RunError::Stalled { at: self.now });
             }

@@ -482,3 +482,111 @@ fn assert_pools_pristine(rig: &mut Rig, used_before: usize) {
     let robot = rig.services.robot.listener();
     assert_eq!(robot.listening(server), robot.pool_size());
 }
+
+#[test]
+fn a_client_that_vanishes_is_reaped_by_the_idle_timeout() {
+    let mut rig = Rig::new();
+    let mut gone = rig.connect(sockless::services::ROBOT_PORT);
+    assert_eq!(rig.recv_line(&mut gone), robot::WELCOME);
+    rig.send(&mut gone, b"10");
+    rig.step();
+    // The client's cable is cut: no FIN, no RST, nothing more in either direction.
+    rig.tb.wire.set_faults(
+        Faults {
+            drop_percent: 100,
+            corrupt_percent: 0,
+        },
+        1,
+    );
+    let cut = rig.tb.now();
+    let services = &mut *rig.services;
+    rig.tb
+        .run(Duration::from_secs(600), |_, s| {
+            services.poll(s);
+            services.robot.stats().timed_out == 1
+        })
+        .unwrap();
+    let after = rig.tb.now() - cut;
+    assert!(
+        after >= Duration::from_secs(60) && after < Duration::from_secs(61),
+        "reaped after the 60 s idle timeout, not {after}"
+    );
+    assert_eq!(rig.services.robot.active(), 0);
+    // The cable is back: the socket was freed and serves a new caller.
+    rig.tb.wire.set_faults(Faults::default(), 1);
+    gone.abort(&mut rig.tb.client);
+    let mut next = rig.connect(sockless::services::ROBOT_PORT);
+    assert_eq!(rig.recv_line(&mut next), robot::WELCOME);
+}
+
+#[test]
+fn a_peer_that_stops_reading_stalls_nobody_else_and_is_reaped() {
+    let mut rig = Rig::new();
+    let mut stuck = rig.connect(ECHO_PORT);
+    // It sends and never reads: its echo fills the server's buffers, then its window.
+    let junk = vec![b'x'; 64 * 1024];
+    let mut pushed = 0;
+    let mut talker = Talker::new(rig.connect(ECHO_PORT));
+    rig.run_until(|c| {
+        if let Ok(n) = stuck.send(c, &junk[pushed..]) {
+            pushed += n;
+        }
+        talker.step(c);
+        talker.got.len() > 20_000
+    });
+    talker.check();
+    assert!(
+        pushed < junk.len(),
+        "the stuck peer was flow-controlled, pushed {pushed}"
+    );
+    // Nothing moves on the stuck connection any more: after the idle timeout it is reset,
+    // while the talker, still talking, is not.
+    // (A program that acts at every turn would keep virtual time from moving; the talker
+    // says something once a second instead.)
+    let start = rig.tb.now();
+    while rig.services.echo.stats().timed_out == 0 {
+        assert!(
+            rig.tb.now() - start < Duration::from_secs(300),
+            "never reaped"
+        );
+        rig.wait(Duration::from_secs(1));
+        talker.step(&mut rig.tb.client);
+        rig.step();
+    }
+    assert_eq!(rig.services.echo.active(), 1, "the talker is still served");
+    talker.check();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut result = Ok(1);
+    while let Ok(n @ 1..) = result {
+        result = stuck.recv(&mut rig.tb.client, &mut buf);
+        let _ = n;
+    }
+    assert_eq!(
+        result,
+        Err(RecvError::Reset),
+        "the stuck peer learns it was reset"
+    );
+}
+
+#[test]
+fn a_peer_trickling_one_byte_a_second_cannot_grow_the_robots_line() {
+    let mut rig = Rig::new();
+    let mut sk = rig.connect(sockless::services::ROBOT_PORT);
+    assert_eq!(rig.recv_line(&mut sk), robot::WELCOME);
+    let line_limit = sockless::services::ROBOT_LINE;
+    for _ in 0..line_limit * 3 {
+        rig.send(&mut sk, b"9");
+        rig.wait(Duration::from_secs(1));
+    }
+    // One answer when the line outgrew the buffer, and nothing more for the rest of it.
+    assert_eq!(rig.recv_line(&mut sk), robot::TOO_LONG);
+    let mut extra = [0u8; 64];
+    assert_eq!(
+        sk.recv(&mut rig.tb.client, &mut extra),
+        Err(RecvError::WouldBlock)
+    );
+    // It was talking all along, so the idle timeout did not apply; the session goes on.
+    rig.send(&mut sk, b"\n1\n");
+    assert_eq!(rig.recv_line(&mut sk), robot::MENU_LIST);
+    assert_eq!(rig.services.robot.stats().lost(), 0);
+}
