@@ -175,26 +175,34 @@ impl<'a, const FRAME: usize, const DEPTH: usize> Testbed<'a, FRAME, DEPTH> {
     /// Let `by` of virtual time pass with the network running (and nobody else): a
     /// pause in the program. Stops exactly at `now + by`.
     pub fn sleep(&mut self, by: Duration) {
-        self.run_for(by, |_, _| {});
+        // Without a program, only the stacks act, and they always fall quiet.
+        let _ = self.run_for(by, |_, _| {});
     }
 
     /// Run the network and `step` for `by` of virtual time: like [`run`](Self::run),
-    /// but the clock stops exactly at `now + by` instead of jumping past it.
-    pub fn run_for<F>(&mut self, by: Duration, mut step: F)
+    /// but the clock stops exactly at `now + by` instead of jumping past it. Fails only
+    /// with [`RunError::Busy`].
+    pub fn run_for<F>(&mut self, by: Duration, mut step: F) -> Result<(), RunError>
     where
         F: FnMut(&mut Stack<'a>, &mut Stack<'a>),
     {
         let end = self.now + by;
+        let mut turns_here = 0u32;
         loop {
             self.settle();
             let before = self.client.activity() + self.server.activity();
             step(&mut self.client, &mut self.server);
             let acted = self.client.activity() + self.server.activity() != before;
             if self.settle() || acted {
+                turns_here += 1;
+                if turns_here >= self.busy_turns {
+                    return Err(RunError::Busy { at: self.now });
+                }
                 continue;
             }
+            turns_here = 0;
             if self.now >= end || !self.advance_until(Some(end)) {
-                return;
+                return Ok(());
             }
         }
     }

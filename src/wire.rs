@@ -225,6 +225,26 @@ impl<const FRAME: usize, const DEPTH: usize> Wire<FRAME, DEPTH> {
         }
     }
 
+    /// Put a raw frame on the wire for the host at `to`, as if the other end had sent
+    /// it (fuzzing, hand-made packets). Dropped and counted if it does not fit.
+    pub fn inject(&mut self, to: End, frame: &[u8]) -> bool {
+        let lane = match to {
+            End::A => &mut self.b_to_a,
+            End::B => &mut self.a_to_b,
+        };
+        if frame.len() > FRAME {
+            lane.stats.dropped_oversize += 1;
+            return false;
+        }
+        if lane.queue().frames.push_back(frame) {
+            lane.stats.sent += 1;
+            true
+        } else {
+            lane.stats.dropped_full += 1;
+            false
+        }
+    }
+
     /// Frames still queued in either direction.
     pub fn in_flight(&self) -> usize {
         self.a_to_b.frames.len() + self.b_to_a.frames.len()

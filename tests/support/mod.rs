@@ -86,7 +86,7 @@ impl Rig {
     /// Let virtual time pass with the services running.
     pub fn wait(&mut self, by: Duration) {
         let services = &mut *self.services;
-        self.tb.run_for(by, |_, s| services.poll(s));
+        self.tb.run_for(by, |_, s| services.poll(s)).expect("wait");
     }
 
     /// Connect and wait for the outcome.
