@@ -90,7 +90,7 @@ fn template(kind: u8, port: u16, payload: &[u8]) -> Vec<u8> {
             let tcp = TcpRepr {
                 src_port: 40000 + u16::from(kind),
                 dst_port: port,
-                control: if kind % 5 == 0 {
+                control: if kind.is_multiple_of(5) {
                     TcpControl::Syn
                 } else {
                     TcpControl::None
@@ -165,7 +165,7 @@ fn template(kind: u8, port: u16, payload: &[u8]) -> Vec<u8> {
                 source_hardware_addr: Host::CLIENT.mac,
                 source_protocol_addr: src4,
                 target_hardware_addr: EthernetAddress([0; 6]),
-                target_protocol_addr: if port % 2 == 0 {
+                target_protocol_addr: if port.is_multiple_of(2) {
                     dst4
                 } else {
                     Ipv4Address::new(192, 168, 69, port as u8)
@@ -301,13 +301,14 @@ pub fn stream(data: &[u8]) {
     let mut offset = 0;
     let _ = tb.run(Duration::from_secs(600), |c, s| {
         services.poll(s);
-        if next < pieces.len() && sk.connect_status(c).is_ok() {
-            if let Ok(n) = sk.send(c, &pieces[next][offset..]) {
-                offset += n;
-                if offset == pieces[next].len() {
-                    next += 1;
-                    offset = 0;
-                }
+        if next < pieces.len()
+            && sk.connect_status(c).is_ok()
+            && let Ok(n) = sk.send(c, &pieces[next][offset..])
+        {
+            offset += n;
+            if offset == pieces[next].len() {
+                next += 1;
+                offset = 0;
             }
         }
         let mut buf = [0u8; 512];
@@ -409,7 +410,7 @@ pub fn verbs(data: &[u8]) {
                     accepted.push(conn);
                 }
             }
-            7 | 8 | 9 | 10 if !accepted.is_empty() => {
+            7..=10 if !accepted.is_empty() => {
                 let j = usize::from(arg) % accepted.len();
                 match op % 18 {
                     7 => {
