@@ -107,6 +107,8 @@ pub(crate) struct Slot {
     pub(crate) connect_deadline: Option<Instant>,
     pub(crate) bytes_in: u64,
     pub(crate) bytes_out: u64,
+    /// For a listener's socket: the port it listens on.
+    pub(crate) port: u16,
 }
 
 impl Slot {
@@ -124,6 +126,7 @@ impl Slot {
         connect_deadline: None,
         bytes_in: 0,
         bytes_out: 0,
+        port: 0,
     };
 
     /// Forget the previous connection's outcome and timers (not the settings).
@@ -182,6 +185,7 @@ pub(crate) struct Tracer<'s> {
     host: &'static str,
     pub(crate) now: Instant,
     activity: &'s Cell<u64>,
+    pools: &'s Cell<u64>,
 }
 
 impl<'s> Tracer<'s> {
@@ -190,17 +194,30 @@ impl<'s> Tracer<'s> {
         host: &'static str,
         now: Instant,
         activity: &'s Cell<u64>,
+        pools: &'s Cell<u64>,
     ) -> Self {
         Tracer {
             observer,
             host,
             now,
             activity,
+            pools,
         }
     }
 
-    pub(crate) fn emit(&self, socket: u8, kind: EventKind) {
+    /// Something a listener must look at happened: one of its sockets changed state,
+    /// or an accepted one was handed back.
+    pub(crate) fn pool_changed(&self) {
+        self.pools.set(self.pools.get() + 1);
+    }
+
+    /// Count a change that has no event of its own (a descriptor released).
+    pub(crate) fn touch(&self) {
         self.activity.set(self.activity.get() + 1);
+    }
+
+    pub(crate) fn emit(&self, socket: u8, kind: EventKind) {
+        self.touch();
         log::debug!("{}: #{socket} {kind}", self.host);
         if let Some(observer) = self.observer {
             observer.record(Event {
@@ -234,7 +251,16 @@ pub struct Stack<'a> {
     next_port: u16,
     observer: Option<&'a dyn Observer>,
     activity: Cell<u64>,
+    pools: Cell<u64>,
     ports: heapless::Vec<PortPolicy, MAX_PORTS>,
+    /// The activity count when the table was last watched.
+    watched: u64,
+    /// The earliest timer `watch` must fire (connect or idle deadline).
+    next_timer: Option<Instant>,
+    /// When the table was last watched, and whether a connection was live then (smoltcp
+    /// changes live sockets on its own timers: TIME-WAIT, retransmission give-up).
+    watched_at: Instant,
+    live: bool,
 }
 
 impl<'a> Stack<'a> {
@@ -268,7 +294,12 @@ impl<'a> Stack<'a> {
             next_port: EPHEMERAL_PORT_FIRST + port_spread,
             observer: None,
             activity: Cell::new(0),
+            pools: Cell::new(0),
             ports: heapless::Vec::new(),
+            watched: u64::MAX,
+            next_timer: None,
+            watched_at: now,
+            live: false,
         }
     }
 
@@ -299,6 +330,12 @@ impl<'a> Stack<'a> {
         self.activity.get()
     }
 
+    /// A count that moves whenever a listener's socket changes state or an accepted
+    /// socket is closed: while it stands still, no listener has anything to do.
+    pub(crate) fn pool_epoch(&self) -> u64 {
+        self.pools.get()
+    }
+
     /// The smoltcp interface, for what this crate does not wrap (routes, extra addresses).
     pub fn interface(&mut self) -> &mut Interface {
         &mut self.iface
@@ -313,12 +350,19 @@ impl<'a> Stack<'a> {
         self.count_listening();
         let mut gate = Gate::new(device, &mut self.ports);
         let changed = self.iface.poll(now, &mut gate, &mut self.sockets);
-        let watched = self.watch();
-        if watched {
+        // The table only needs a look if smoltcp changed something, the program did, or a
+        // timer is due: most polls of a busy stack change nothing.
+        let due =
+            self.next_timer.is_some_and(|t| now >= t) || (self.live && now != self.watched_at);
+        let aborted = (changed == PollResult::SocketStateChanged
+            || due
+            || self.activity.get() != self.watched)
+            && self.watch();
+        if aborted {
             // A timer aborted a connection: let its RST go out now.
             self.iface.poll_egress(now, device, &mut self.sockets);
         }
-        changed == PollResult::SocketStateChanged || watched
+        changed == PollResult::SocketStateChanged || aborted
     }
 
     /// When [`poll`](Self::poll) must run next at the latest (`None`: only when a frame
@@ -385,16 +429,14 @@ impl<'a> Stack<'a> {
         for policy in self.ports.iter_mut() {
             policy.budget = 0;
         }
+        // The table's last-seen states are current here: the previous poll ended with a
+        // full `watch`, and every call since observed the socket it touched.
         for slot in self.table.iter() {
-            let (Some(handle), Owner::Listening) = (slot.handle, slot.owner) else {
-                continue;
-            };
-            let socket = self.sockets.get::<tcp::Socket<'a>>(handle);
-            if socket.state() == tcp::State::Listen {
-                let port = socket.listen_endpoint().port;
-                if let Some(policy) = self.ports.iter_mut().find(|p| p.port == port) {
-                    policy.budget = policy.budget.saturating_add(1);
-                }
+            if slot.owner == Owner::Listening
+                && slot.state == tcp::State::Listen
+                && let Some(policy) = self.ports.iter_mut().find(|p| p.port == slot.port)
+            {
+                policy.budget = policy.budget.saturating_add(1);
             }
         }
     }
@@ -402,7 +444,13 @@ impl<'a> Stack<'a> {
     // ---- crate-internal socket table -------------------------------------------------
 
     pub(crate) fn tracer(&self) -> Tracer<'_> {
-        Tracer::new(self.observer, self.host.name, self.now, &self.activity)
+        Tracer::new(
+            self.observer,
+            self.host.name,
+            self.now,
+            &self.activity,
+            &self.pools,
+        )
     }
 
     /// Put `socket` in a free slot.
@@ -440,7 +488,13 @@ impl<'a> Stack<'a> {
 
     /// The TCP socket of `id` with its slot, if `id` is still current.
     pub(crate) fn tcp(&mut self, id: SocketId) -> Option<TcpParts<'_, 'a>> {
-        let tracer = Tracer::new(self.observer, self.host.name, self.now, &self.activity);
+        let tracer = Tracer::new(
+            self.observer,
+            self.host.name,
+            self.now,
+            &self.activity,
+            &self.pools,
+        );
         let slot = self.table.get_mut(id.index as usize)?;
         if slot.generation != id.generation {
             return None;
@@ -458,7 +512,13 @@ impl<'a> Stack<'a> {
 
     /// The TCP socket in slot `index`, whatever its generation (for listeners).
     pub(crate) fn tcp_at(&mut self, index: u8) -> (&mut tcp::Socket<'a>, &mut Slot, Tracer<'_>) {
-        let tracer = Tracer::new(self.observer, self.host.name, self.now, &self.activity);
+        let tracer = Tracer::new(
+            self.observer,
+            self.host.name,
+            self.now,
+            &self.activity,
+            &self.pools,
+        );
         let slot = &mut self.table[index as usize];
         let handle = slot.handle.expect("listener slots always hold a socket");
         (
@@ -473,7 +533,13 @@ impl<'a> Stack<'a> {
         &mut self,
         id: SocketId,
     ) -> Option<(&mut smoltcp::socket::udp::Socket<'a>, Tracer<'_>)> {
-        let tracer = Tracer::new(self.observer, self.host.name, self.now, &self.activity);
+        let tracer = Tracer::new(
+            self.observer,
+            self.host.name,
+            self.now,
+            &self.activity,
+            &self.pools,
+        );
         let slot = self.table.get_mut(id.index as usize)?;
         if slot.generation != id.generation {
             return None;
@@ -498,9 +564,17 @@ impl<'a> Stack<'a> {
 
     /// Compare each TCP socket's state with the last one seen; fire expired timers.
     fn watch(&mut self) -> bool {
-        let tracer = Tracer::new(self.observer, self.host.name, self.now, &self.activity);
+        let tracer = Tracer::new(
+            self.observer,
+            self.host.name,
+            self.now,
+            &self.activity,
+            &self.pools,
+        );
         let now = self.now;
         let mut aborted_any = false;
+        let mut next_timer = None;
+        let mut live = false;
         for (index, slot) in self.table.iter_mut().enumerate() {
             let Some(handle) = slot.handle else { continue };
             let Some(socket) = tcp::Socket::downcast_mut(self.sockets.get_mut::<Socket>(handle))
@@ -532,7 +606,22 @@ impl<'a> Stack<'a> {
                 observe(socket, slot, &tracer, index);
                 aborted_any = true;
             }
+            let connect = slot
+                .connect_deadline
+                .filter(|_| slot.state == tcp::State::SynSent);
+            let idle = slot
+                .idle_timeout
+                .filter(|_| is_idle_policed(slot.state))
+                .map(|idle| slot.last_activity + idle);
+            for t in [connect, idle].into_iter().flatten() {
+                next_timer = Some(next_timer.map_or(t, |n: Instant| n.min(t)));
+            }
+            live |= !matches!(slot.state, tcp::State::Closed | tcp::State::Listen);
         }
+        self.next_timer = next_timer;
+        self.live = live;
+        self.watched_at = now;
+        self.watched = self.activity.get();
         aborted_any
     }
 }
@@ -568,6 +657,12 @@ pub(crate) fn observe(socket: &tcp::Socket<'_>, slot: &mut Slot, tracer: &Tracer
     }
     log::debug!("{}: tcp#{index} state={old}=>{new}", tracer.host);
     slot.state = new;
+    if matches!(
+        slot.owner,
+        Owner::Listening | Owner::Released | Owner::Spare
+    ) {
+        tracer.pool_changed();
+    }
     slot.last_activity = tracer.now;
     if new != SynSent {
         slot.connect_deadline = None;

@@ -284,6 +284,9 @@ pub struct Listener<const POOL: usize> {
     port: u16,
     backlog: u8,
     pool: Vec<u8, POOL>,
+    /// The stack's pool epoch when the pool was last scanned: while it has not moved,
+    /// nothing can have become ready to accept or to re-arm.
+    scanned_at: Option<u64>,
 }
 
 impl<const POOL: usize> Listener<POOL> {
@@ -315,9 +318,11 @@ impl<const POOL: usize> Listener<POOL> {
             port,
             backlog: backlog as u8,
             pool: Vec::new(),
+            scanned_at: None,
         };
         for buffers in pool.iter_mut() {
             let id = stack.add(buffers.socket(), Owner::Spare)?;
+            stack.slot_mut(id.index).port = port;
             // Capacity was checked above.
             let _ = listener.pool.push(id.index);
         }
@@ -359,6 +364,9 @@ impl<const POOL: usize> Listener<POOL> {
     /// Also returns closed sockets to the pool and re-arms spare ones, so calling it
     /// regularly keeps `backlog` sockets listening.
     pub fn accept(&mut self, stack: &mut Stack<'_>) -> Result<TcpSocket, AcceptError> {
+        if self.scanned_at == Some(stack.pool_epoch()) {
+            return Err(AcceptError::WouldBlock);
+        }
         self.arm(stack);
         let mut oldest: Option<(u8, smoltcp::time::Instant)> = None;
         for &index in self.pool.iter() {
@@ -372,7 +380,12 @@ impl<const POOL: usize> Listener<POOL> {
                 oldest = Some((index, slot.last_activity));
             }
         }
-        let (index, _) = oldest.ok_or(AcceptError::WouldBlock)?;
+        let Some((index, _)) = oldest else {
+            // Only a scan that found nothing may be skipped next time: after taking one
+            // connection, others may still be waiting.
+            self.scanned_at = Some(stack.pool_epoch());
+            return Err(AcceptError::WouldBlock);
+        };
         let (socket, slot, tracer) = stack.tcp_at(index);
         observe(socket, slot, &tracer, index);
         slot.owner = Owner::Accepted;
@@ -544,6 +557,7 @@ impl TcpSocket {
         if let Some(p) = self.parts(stack) {
             p.slot.recv_timeout = timeout;
             p.slot.waiting_since = None;
+            p.tracer.touch();
         }
     }
 
@@ -555,6 +569,7 @@ impl TcpSocket {
         if let Some(p) = self.parts(stack) {
             p.slot.idle_timeout = timeout;
             p.slot.last_activity = p.now;
+            p.tracer.touch();
         }
     }
 
@@ -733,6 +748,7 @@ impl TcpSocket {
         if let Some(p) = self.parts(stack) {
             if matches!(how, Shutdown::Read | Shutdown::Both) {
                 p.slot.read_shut = true;
+                p.tracer.touch();
             }
             if matches!(how, Shutdown::Write | Shutdown::Both) {
                 p.socket.close();
@@ -750,6 +766,8 @@ impl TcpSocket {
             p.socket.close();
             if p.slot.owner == Owner::Accepted {
                 p.slot.owner = Owner::Released;
+                p.tracer.touch();
+                p.tracer.pool_changed();
             }
             observe(p.socket, p.slot, &p.tracer, p.index);
         }
@@ -766,6 +784,8 @@ impl TcpSocket {
             }
             if p.slot.owner == Owner::Accepted {
                 p.slot.owner = Owner::Released;
+                p.tracer.touch();
+                p.tracer.pool_changed();
             }
         }
     }
@@ -808,6 +828,8 @@ impl TcpSocket {
         stack: &mut Stack<'_>,
         f: impl FnOnce(&mut tcp::Socket<'_>) -> R,
     ) -> Option<R> {
-        Some(f(self.parts(stack)?.socket))
+        let p = self.parts(stack)?;
+        p.tracer.touch();
+        Some(f(p.socket))
     }
 }

@@ -250,6 +250,14 @@ impl<const FRAME: usize, const DEPTH: usize> Wire<FRAME, DEPTH> {
         self.a_to_b.frames.len() + self.b_to_a.frames.len()
     }
 
+    /// Frames queued for the host at `end` to receive.
+    pub fn waiting(&self, end: End) -> usize {
+        match end {
+            End::A => self.b_to_a.frames.len(),
+            End::B => self.a_to_b.frames.len(),
+        }
+    }
+
     /// Whether no frame is queued in either direction.
     pub fn is_idle(&self) -> bool {
         self.in_flight() == 0

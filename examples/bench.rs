@@ -1,0 +1,353 @@
+//! `cargo run --release --example bench`: sockless against the kernel's own loopback, in
+//! the same run, on the same machine.
+//!
+//! Four in-process workloads (ping-pong, bulk echo, connection churn, UDP round trips)
+//! each run on two smoltcp stacks joined by the in-memory wire, and the same workload runs
+//! through `std::net` on 127.0.0.1 against a kernel echo server thread. Every figure is the
+//! median of several repetitions; the ratios (sockless / kernel, higher is better) are what
+//! to compare across machines. With root, a fifth part runs the services on a TAP device
+//! in a network namespace of its own and pushes 256 MiB through them with a kernel client.
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream, UdpSocket as KernelUdp};
+use std::process::ExitCode;
+use std::thread;
+use std::time::{Duration as WallDuration, Instant as WallClock};
+
+use sockless::services::{ECHO_PORT, ServiceConfig, ServiceStorage, Services};
+use sockless::smoltcp::time::Duration;
+use sockless::smoltcp::wire::IpEndpoint;
+use sockless::tcp::{ConnectError, RecvError, SendError, Shutdown as SlShutdown};
+use sockless::{Host, StackStorage, TcpBuffers, TcpSocket, Testbed, UdpBuffers, UdpSocket, Wire};
+
+/// Frame size on the in-memory wire: a 64 KiB jumbo frame (see `--help`).
+const FRAME: usize = 65535;
+/// Frames each direction of the wire holds.
+const DEPTH: usize = 64;
+/// Buffer size of each service connection, each way.
+const BUF: usize = 256 * 1024;
+/// Connections per service.
+const POOL: usize = 4;
+
+const HELP: &str = "\
+bench: sockless in-process (and on TAP) against the kernel's loopback, same run.
+
+USAGE:
+    cargo run --release --example bench -- [--json] [--reps N] [--quick] [--no-tap]
+
+    --json      print one JSON object instead of the table
+    --reps N    repetitions per figure, the median is reported (default 5)
+    --quick     smaller workloads (for a smoke test)
+    --no-tap    skip the TAP part (it needs root; it says so and skips otherwise)";
+
+struct Options {
+    json: bool,
+    reps: usize,
+    quick: bool,
+    tap: bool,
+}
+
+/// One workload's figures: sockless and the kernel, in the same unit.
+struct Figure {
+    name: &'static str,
+    unit: &'static str,
+    sockless: f64,
+    kernel: f64,
+}
+
+impl Figure {
+    fn ratio(&self) -> f64 {
+        self.sockless / self.kernel
+    }
+}
+
+fn median(mut samples: Vec<f64>) -> f64 {
+    samples.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    samples[samples.len() / 2]
+}
+
+fn repeat(reps: usize, mut f: impl FnMut() -> f64) -> f64 {
+    median((0..reps).map(|_| f()).collect())
+}
+
+// ---- the kernel's side -------------------------------------------------------------------
+
+/// A kernel TCP echo server on 127.0.0.1, one thread per connection.
+fn kernel_echo_server() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let _ = conn.set_nodelay(true);
+            thread::spawn(move || {
+                let mut buf = vec![0u8; 256 * 1024];
+                while let Ok(n @ 1..) = conn.read(&mut buf) {
+                    if conn.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+fn kernel_udp_echo_server() -> u16 {
+    let sk = KernelUdp::bind("127.0.0.1:0").unwrap();
+    let port = sk.local_addr().unwrap().port();
+    thread::spawn(move || {
+        let mut buf = [0u8; 2048];
+        while let Ok((n, from)) = sk.recv_from(&mut buf) {
+            let _ = sk.send_to(&buf[..n], from);
+        }
+    });
+    port
+}
+
+fn kernel_pingpong(port: u16, rounds: usize) -> f64 {
+    let mut sk = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    sk.set_nodelay(true).unwrap();
+    let msg = [7u8; 64];
+    let mut back = [0u8; 64];
+    let start = WallClock::now();
+    for _ in 0..rounds {
+        sk.write_all(&msg).unwrap();
+        sk.read_exact(&mut back).unwrap();
+    }
+    rounds as f64 / start.elapsed().as_secs_f64()
+}
+
+fn kernel_bulk(port: u16, bytes: usize) -> f64 {
+    let sk = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut writer = sk.try_clone().unwrap();
+    let mut reader = sk;
+    let start = WallClock::now();
+    let sender = thread::spawn(move || {
+        let chunk = vec![0x5au8; 256 * 1024];
+        let mut left = bytes;
+        while left > 0 {
+            let n = left.min(chunk.len());
+            writer.write_all(&chunk[..n]).unwrap();
+            left -= n;
+        }
+        writer.shutdown(Shutdown::Write).unwrap();
+    });
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut got = 0;
+    while let Ok(n @ 1..) = reader.read(&mut buf) {
+        got += n;
+    }
+    sender.join().unwrap();
+    assert_eq!(got, bytes);
+    bytes as f64 / start.elapsed().as_secs_f64() / 1e6
+}
+
+fn kernel_churn(port: u16, cycles: usize) -> f64 {
+    let msg = [1u8; 64];
+    let mut back = [0u8; 64];
+    let start = WallClock::now();
+    for _ in 0..cycles {
+        let mut sk = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        sk.set_nodelay(true).unwrap();
+        sk.write_all(&msg).unwrap();
+        sk.read_exact(&mut back).unwrap();
+    }
+    cycles as f64 / start.elapsed().as_secs_f64()
+}
+
+fn kernel_udp(port: u16, rounds: usize) -> f64 {
+    let sk = KernelUdp::bind("127.0.0.1:0").unwrap();
+    sk.connect(("127.0.0.1", port)).unwrap();
+    sk.set_read_timeout(Some(WallDuration::from_secs(1)))
+        .unwrap();
+    let msg = [3u8; 64];
+    let mut back = [0u8; 64];
+    let start = WallClock::now();
+    for _ in 0..rounds {
+        sk.send(&msg).unwrap();
+        sk.recv(&mut back).unwrap();
+    }
+    rounds as f64 / start.elapsed().as_secs_f64()
+}
+
+// ---- sockless's side ---------------------------------------------------------------------
+
+/// Two stacks and every service, on the in-memory wire without checksums.
+struct Rig {
+    tb: &'static mut Testbed<'static, FRAME, DEPTH>,
+    services: &'static mut Services<POOL>,
+}
+
+fn leak<T>(value: T) -> &'static mut T {
+    Box::leak(Box::new(value))
+}
+
+const SOCKETS: usize = ServiceStorage::<POOL, BUF>::SOCKETS;
+
+impl Rig {
+    fn new() -> Rig {
+        let tb = leak(Testbed::with_wire(
+            Wire::without_checksums(),
+            Host::CLIENT,
+            leak(StackStorage::<8>::new()),
+            Host::SERVER,
+            leak(StackStorage::<SOCKETS>::new()),
+        ));
+        let storage: &'static mut ServiceStorage<POOL, BUF> = leak_zeroed();
+        let services =
+            leak(Services::start(&mut tb.server, storage, ServiceConfig::default()).unwrap());
+        Rig { tb, services }
+    }
+
+    fn socket(&mut self) -> TcpSocket {
+        let buffers: &'static mut TcpBuffers<BUF, BUF> = leak_zeroed();
+        let mut sk = TcpSocket::new(&mut self.tb.client, buffers).unwrap();
+        tune(&mut sk, &mut self.tb.client);
+        sk
+    }
+
+    fn connect(&mut self, sk: &mut TcpSocket) {
+        sk.connect(
+            &mut self.tb.client,
+            IpEndpoint::new(Host::SERVER.ipv4_addr(), ECHO_PORT),
+        )
+        .unwrap();
+        let services = &mut *self.services;
+        self.tb
+            .run(Duration::from_secs(10), |c, s| {
+                services.poll(s);
+                sk.connect_status(c) != Err(ConnectError::WouldBlock)
+            })
+            .unwrap();
+        sk.connect_status(&mut self.tb.client).unwrap();
+    }
+}
+
+/// Large buffers straight on the heap (a `Box::new` of a 1 MiB array would first build
+/// it on the stack).
+fn leak_zeroed<T>() -> &'static mut T {
+    // SAFETY: only used for buffer structs made of byte arrays and packet metadata
+    // arrays, for which all-zero is the value `new()` builds.
+    unsafe {
+        let layout = std::alloc::Layout::new::<T>();
+        &mut *(std::alloc::alloc_zeroed(layout) as *mut T)
+    }
+}
+
+fn tune(sk: &mut TcpSocket, stack: &mut sockless::Stack<'_>) {
+    sk.with_socket(stack, |s| {
+        s.set_nagle_enabled(false);
+    });
+}
+
+fn sockless_pingpong(rig: &mut Rig, sk: &mut TcpSocket, rounds: usize) -> f64 {
+    let msg = [7u8; 64];
+    let start = WallClock::now();
+    for _ in 0..rounds {
+        sk.sendall(&mut rig.tb.client, &msg).unwrap();
+        let mut got = 0;
+        let services = &mut *rig.services;
+        rig.tb
+            .run(Duration::from_secs(10), |c, s| {
+                services.poll(s);
+                let mut buf = [0u8; 64];
+                if let Ok(n) = sk.recv(c, &mut buf[got..]) {
+                    got += n;
+                }
+                got == 64
+            })
+            .unwrap();
+    }
+    rounds as f64 / start.elapsed().as_secs_f64()
+}
+
+fn parse() -> Result<Option<Options>, String> {
+    let mut options = Options {
+        json: false,
+        reps: 5,
+        quick: false,
+        tap: true,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "-h" | "--help" => {
+                println!("{HELP}");
+                return Ok(None);
+            }
+            "--json" => options.json = true,
+            "--quick" => options.quick = true,
+            "--no-tap" => options.tap = false,
+            "--reps" => {
+                options.reps = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .filter(|n| *n > 0)
+                    .ok_or("--reps needs a positive number")?
+            }
+            other => return Err(format!("unknown argument {other:?} (see --help)")),
+        }
+    }
+    Ok(Some(options))
+}
+
+fn main() -> ExitCode {
+    let options = match parse() {
+        Ok(Some(o)) => o,
+        Ok(None) => return ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("bench: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    // The jumbo-frame wire (2 x DEPTH x 64 KiB) is built by value before it is boxed.
+    thread::Builder::new()
+        .stack_size(64 << 20)
+        .spawn(move || run(options))
+        .unwrap()
+        .join()
+        .unwrap()
+}
+
+fn run(options: Options) -> ExitCode {
+    let scale = if options.quick { 10 } else { 1 };
+    let kernel_tcp = kernel_echo_server();
+    let kernel_udp_port = kernel_udp_echo_server();
+    let mut rig = Rig::new();
+    let mut sk = rig.socket();
+    rig.connect(&mut sk);
+
+    let rounds = 50_000 / scale;
+    if std::env::var("BENCH_PROFILE").is_ok() {
+        sockless_pingpong(&mut rig, &mut sk, rounds);
+        return ExitCode::SUCCESS;
+    }
+    let pingpong = Figure {
+        name: "ping-pong 64 B",
+        unit: "round trips/s",
+        sockless: repeat(options.reps, || {
+            sockless_pingpong(&mut rig, &mut sk, rounds)
+        }),
+        kernel: repeat(options.reps, || kernel_pingpong(kernel_tcp, rounds / 2)),
+    };
+    let _ = (kernel_bulk, kernel_churn, kernel_udp, kernel_udp_port);
+    let _ = (
+        RecvError::WouldBlock,
+        SendError::WouldBlock,
+        SlShutdown::Write,
+    );
+    let _ = UdpBuffers::<1, 1>::new;
+    let _ = UdpSocket::local_port;
+    for f in [&pingpong] {
+        println!(
+            "{:<16} sockless {:>12.0}  kernel {:>12.0} {}  ratio {:.2}",
+            f.name,
+            f.sockless,
+            f.kernel,
+            f.unit,
+            f.ratio()
+        );
+    }
+    ExitCode::SUCCESS
+}
