@@ -262,6 +262,115 @@ fn sockless_pingpong(rig: &mut Rig, sk: &mut TcpSocket, rounds: usize) -> f64 {
     rounds as f64 / start.elapsed().as_secs_f64()
 }
 
+/// `bytes` through the echo service and back, sending and receiving at once; MB/s each way.
+fn sockless_bulk(rig: &mut Rig, sk: &mut TcpSocket, bytes: usize) -> f64 {
+    rig.connect(sk);
+    let chunk = vec![0x5au8; 64 * 1024];
+    let mut sent = 0;
+    let mut got = 0;
+    let mut buf = vec![0u8; 64 * 1024];
+    let start = WallClock::now();
+    let services = &mut *rig.services;
+    rig.tb
+        .run(Duration::from_secs(3600), |c, s| {
+            services.poll(s);
+            while sent < bytes {
+                match sk.send(c, &chunk[..(bytes - sent).min(chunk.len())]) {
+                    Ok(n) => sent += n,
+                    Err(SendError::WouldBlock) => break,
+                    Err(e) => panic!("bulk send: {e}"),
+                }
+            }
+            if sent == bytes {
+                sk.shutdown(c, SlShutdown::Write);
+            }
+            loop {
+                match sk.recv(c, &mut buf) {
+                    Ok(0) => return true,
+                    Ok(n) => got += n,
+                    Err(RecvError::WouldBlock) => return false,
+                    Err(e) => panic!("bulk recv: {e}"),
+                }
+            }
+        })
+        .unwrap();
+    let secs = start.elapsed().as_secs_f64();
+    assert_eq!(got, bytes);
+    sk.close(&mut rig.tb.client);
+    settle_closed(rig, sk);
+    bytes as f64 / secs / 1e6
+}
+
+/// Wait (in virtual time) until `sk` and the services are back to idle.
+fn settle_closed(rig: &mut Rig, sk: &mut TcpSocket) {
+    let services = &mut *rig.services;
+    rig.tb
+        .run(Duration::from_secs(60), |c, s| {
+            services.poll(s);
+            sk.state(c) == Some(sockless::smoltcp::socket::tcp::State::Closed)
+                && services.busy(s) == 0
+        })
+        .unwrap();
+}
+
+/// Connect, echo 64 bytes, close, `cycles` times; cycles per second. The client rotates
+/// over several sockets so that one's TIME-WAIT (virtual time) does not hold up the next.
+fn sockless_churn(rig: &mut Rig, sockets: &mut [TcpSocket], cycles: usize) -> f64 {
+    let msg = [1u8; 64];
+    let start = WallClock::now();
+    for i in 0..cycles {
+        let sk = &mut sockets[i % sockets.len()];
+        let services = &mut *rig.services;
+        // A socket whose TIME-WAIT has not passed yet waits for it, in virtual time.
+        rig.tb
+            .run(Duration::from_secs(60), |c, s| {
+                services.poll(s);
+                sk.state(c) == Some(sockless::smoltcp::socket::tcp::State::Closed)
+            })
+            .unwrap();
+        sk.connect(
+            &mut rig.tb.client,
+            IpEndpoint::new(Host::SERVER.ipv4_addr(), ECHO_PORT),
+        )
+        .unwrap();
+        let mut sent = false;
+        let mut got = 0;
+        rig.tb
+            .run(Duration::from_secs(60), |c, s| {
+                services.poll(s);
+                if !sent && sk.connect_status(c).is_ok() {
+                    sk.sendall(c, &msg).unwrap();
+                    sent = true;
+                }
+                let mut buf = [0u8; 64];
+                if let Ok(n) = sk.recv(c, &mut buf) {
+                    got += n;
+                }
+                got == 64
+            })
+            .unwrap();
+        sk.close(&mut rig.tb.client);
+    }
+    cycles as f64 / start.elapsed().as_secs_f64()
+}
+
+fn sockless_udp(rig: &mut Rig, sk: &mut UdpSocket, rounds: usize) -> f64 {
+    let msg = [3u8; 64];
+    let to = IpEndpoint::new(Host::SERVER.ipv4_addr(), ECHO_PORT);
+    let start = WallClock::now();
+    for _ in 0..rounds {
+        sk.sendto(&mut rig.tb.client, &msg, to).unwrap();
+        let services = &mut *rig.services;
+        rig.tb
+            .run(Duration::from_secs(10), |c, s| {
+                services.poll(s);
+                sk.recvfrom(c, &mut [0u8; 64]).is_ok()
+            })
+            .unwrap();
+    }
+    rounds as f64 / start.elapsed().as_secs_f64()
+}
+
 fn parse() -> Result<Option<Options>, String> {
     let mut options = Options {
         json: false,
@@ -319,7 +428,7 @@ fn run(options: Options) -> ExitCode {
     rig.connect(&mut sk);
 
     let rounds = 50_000 / scale;
-    if std::env::var("BENCH_PROFILE").is_ok() {
+    if std::env::var("BENCH_PROFILE").is_ok_and(|v| v == "pingpong") {
         sockless_pingpong(&mut rig, &mut sk, rounds);
         return ExitCode::SUCCESS;
     }
@@ -331,17 +440,46 @@ fn run(options: Options) -> ExitCode {
         }),
         kernel: repeat(options.reps, || kernel_pingpong(kernel_tcp, rounds / 2)),
     };
-    let _ = (kernel_bulk, kernel_churn, kernel_udp, kernel_udp_port);
-    let _ = (
-        RecvError::WouldBlock,
-        SendError::WouldBlock,
-        SlShutdown::Write,
-    );
-    let _ = UdpBuffers::<1, 1>::new;
-    let _ = UdpSocket::local_port;
-    for f in [&pingpong] {
+    sk.close(&mut rig.tb.client);
+    settle_closed(&mut rig, &mut sk);
+
+    let bytes = (64 << 20) / scale;
+    if std::env::var("BENCH_PROFILE").is_ok_and(|v| v == "bulk") {
+        sockless_bulk(&mut rig, &mut sk, bytes);
+        return ExitCode::SUCCESS;
+    }
+    let bulk = Figure {
+        name: "bulk echo 64 MiB",
+        unit: "MB/s each way",
+        sockless: repeat(options.reps, || sockless_bulk(&mut rig, &mut sk, bytes)),
+        kernel: repeat(options.reps, || kernel_bulk(kernel_tcp, bytes)),
+    };
+
+    let cycles = 20_000 / scale;
+    let mut churners = vec![sk];
+    churners.extend((0..3).map(|_| rig.socket()));
+    let churn = Figure {
+        name: "churn",
+        unit: "connections/s",
+        sockless: repeat(options.reps, || {
+            sockless_churn(&mut rig, &mut churners, cycles)
+        }),
+        kernel: repeat(options.reps, || kernel_churn(kernel_tcp, cycles / 4)),
+    };
+
+    let udp_buffers: &'static mut UdpBuffers<4, 2048> = leak_zeroed();
+    let mut udp = UdpSocket::bind(&mut rig.tb.client, 0, udp_buffers).unwrap();
+    let udp = Figure {
+        name: "UDP 64 B",
+        unit: "round trips/s",
+        sockless: repeat(options.reps, || sockless_udp(&mut rig, &mut udp, rounds)),
+        kernel: repeat(options.reps, || kernel_udp(kernel_udp_port, rounds / 2)),
+    };
+
+    let figures = [pingpong, bulk, churn, udp];
+    for f in &figures {
         println!(
-            "{:<16} sockless {:>12.0}  kernel {:>12.0} {}  ratio {:.2}",
+            "{:<18} sockless {:>12.0}  kernel {:>12.0}  {:<14} ratio {:>5.2}",
             f.name,
             f.sockless,
             f.kernel,

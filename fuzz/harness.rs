@@ -456,5 +456,6 @@ pub fn verbs(data: &[u8]) {
             tb.settle();
         }
     }
-    tb.sleep(Duration::from_secs(120));
+    // Past every timer: a connect timeout (20 s), TIME-WAIT (10 s), retransmissions.
+    tb.sleep(Duration::from_secs(30));
 }

@@ -18,6 +18,7 @@ use smoltcp::phy::{self, Device, DeviceCapabilities};
 use smoltcp::time::Instant;
 
 use crate::segment::tcp_header;
+use crate::stack::{Slot, listening_sockets};
 
 /// What a listener does with a connection request when every socket is taken.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -43,8 +44,8 @@ pub(crate) struct PortPolicy {
     pub(crate) refused: u64,
     /// SYNs dropped to be retried because no socket was free.
     pub(crate) queued: u64,
-    /// LISTEN sockets left in this poll.
-    pub(crate) budget: u16,
+    /// LISTEN sockets left in this poll (counted at the first SYN of the poll).
+    pub(crate) budget: Option<u16>,
 }
 
 impl PortPolicy {
@@ -54,7 +55,7 @@ impl PortPolicy {
             overflow: Overflow::Refuse,
             refused: 0,
             queued: 0,
-            budget: 0,
+            budget: None,
         }
     }
 }
@@ -63,11 +64,29 @@ impl PortPolicy {
 pub(crate) struct Gate<'g, D: Device + ?Sized> {
     inner: &'g mut D,
     policies: &'g mut [PortPolicy],
+    /// The stack's socket table, to count a port's LISTEN sockets when a SYN comes.
+    table: &'g [Slot],
+    /// Connection requests seen, whatever the port: the only frames that can move a
+    /// socket out of LISTEN.
+    syns: &'g mut u32,
 }
 
 impl<'g, D: Device + ?Sized> Gate<'g, D> {
-    pub(crate) fn new(inner: &'g mut D, policies: &'g mut [PortPolicy]) -> Self {
-        Gate { inner, policies }
+    pub(crate) fn new(
+        inner: &'g mut D,
+        policies: &'g mut [PortPolicy],
+        table: &'g [Slot],
+        syns: &'g mut u32,
+    ) -> Self {
+        for policy in policies.iter_mut() {
+            policy.budget = None;
+        }
+        Gate {
+            inner,
+            policies,
+            table,
+            syns,
+        }
     }
 }
 
@@ -87,6 +106,8 @@ impl<D: Device + ?Sized> Device for Gate<'_, D> {
             GateRx {
                 inner: rx,
                 policies: &mut *self.policies,
+                table: self.table,
+                syns: &mut *self.syns,
             },
             tx,
         ))
@@ -105,20 +126,28 @@ impl<D: Device + ?Sized> Device for Gate<'_, D> {
 pub struct GateRx<'g, R: phy::RxToken> {
     inner: R,
     policies: &'g mut [PortPolicy],
+    table: &'g [Slot],
+    syns: &'g mut u32,
 }
 
 impl<R: phy::RxToken> phy::RxToken for GateRx<'_, R> {
     fn consume<T, F: FnOnce(&[u8]) -> T>(self, f: F) -> T {
-        let policies = self.policies;
+        let (policies, table, syns) = (self.policies, self.table, self.syns);
         self.inner.consume(|frame| {
             let Some(tcp) = tcp_header(frame).filter(|t| t.is_connect()) else {
                 return f(frame);
             };
+            *syns += 1;
             let Some(policy) = policies.iter_mut().find(|p| p.port == tcp.dst_port) else {
                 return f(frame);
             };
-            if policy.budget > 0 {
-                policy.budget -= 1;
+            // The table's states are those seen at the end of the last poll; this poll
+            // has moved no socket out of LISTEN except through SYNs counted here.
+            let budget = policy
+                .budget
+                .get_or_insert_with(|| listening_sockets(table, policy.port));
+            if *budget > 0 {
+                *budget -= 1;
                 return f(frame);
             }
             match policy.overflow {

@@ -270,6 +270,9 @@ impl<H: DatagramHandler> UdpService<H> {
 
     /// Answer every datagram waiting, while there is room to queue answers.
     pub fn poll(&mut self, stack: &mut Stack<'_>) {
+        if !self.socket.can_recv(stack) {
+            return;
+        }
         let mut buf = [0u8; DATAGRAM_MAX];
         while self.socket.can_send(stack) {
             match self.socket.recvfrom(stack, &mut buf) {

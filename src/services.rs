@@ -94,12 +94,12 @@ fn wait_for_room(conn: &mut TcpSocket, stack: &mut Stack<'_>) -> Status {
 /// Move bytes from the receive to the transmit side, transformed, never reading more
 /// than can be queued (so nothing is held between polls).
 fn relay(conn: &mut TcpSocket, stack: &mut Stack<'_>, transform: fn(&mut [u8])) -> Status {
+    let mut chunk = [0u8; CHUNK];
     loop {
         let room = conn.send_space(stack).min(CHUNK);
         if room == 0 {
             return wait_for_room(conn, stack);
         }
-        let mut chunk = [0u8; CHUNK];
         match conn.recv(stack, &mut chunk[..room]) {
             Ok(0) => return Status::Close,
             Ok(n) => {

@@ -347,8 +347,8 @@ impl<'a> Stack<'a> {
     /// Returns `true` if anything may have changed for a socket user.
     pub fn poll<D: Device + ?Sized>(&mut self, now: Instant, device: &mut D) -> bool {
         self.now = now;
-        self.count_listening();
-        let mut gate = Gate::new(device, &mut self.ports);
+        let mut syns = 0;
+        let mut gate = Gate::new(device, &mut self.ports, self.table, &mut syns);
         let changed = self.iface.poll(now, &mut gate, &mut self.sockets);
         // The table only needs a look if smoltcp changed something, the program did, or a
         // timer is due: most polls of a busy stack change nothing.
@@ -357,7 +357,7 @@ impl<'a> Stack<'a> {
         let aborted = (changed == PollResult::SocketStateChanged
             || due
             || self.activity.get() != self.watched)
-            && self.watch();
+            && self.watch(syns > 0);
         if aborted {
             // A timer aborted a connection: let its RST go out now.
             self.iface.poll_egress(now, device, &mut self.sockets);
@@ -419,26 +419,6 @@ impl<'a> Stack<'a> {
     /// Start keeping a policy for a listening port (once per port).
     pub(crate) fn register_port(&mut self, port: u16) -> bool {
         self.ports.iter().any(|p| p.port == port) || self.ports.push(PortPolicy::new(port)).is_ok()
-    }
-
-    /// Before a poll: how many sockets in LISTEN each policy port has.
-    fn count_listening(&mut self) {
-        if self.ports.is_empty() {
-            return;
-        }
-        for policy in self.ports.iter_mut() {
-            policy.budget = 0;
-        }
-        // The table's last-seen states are current here: the previous poll ended with a
-        // full `watch`, and every call since observed the socket it touched.
-        for slot in self.table.iter() {
-            if slot.owner == Owner::Listening
-                && slot.state == tcp::State::Listen
-                && let Some(policy) = self.ports.iter_mut().find(|p| p.port == slot.port)
-            {
-                policy.budget = policy.budget.saturating_add(1);
-            }
-        }
     }
 
     // ---- crate-internal socket table -------------------------------------------------
@@ -563,7 +543,10 @@ impl<'a> Stack<'a> {
     }
 
     /// Compare each TCP socket's state with the last one seen; fire expired timers.
-    fn watch(&mut self) -> bool {
+    ///
+    /// Only slots smoltcp may have changed are visited: a CLOSED socket changes only by a
+    /// call of the program (which observes it then), and a LISTEN one only on a SYN.
+    fn watch(&mut self, syns_arrived: bool) -> bool {
         let tracer = Tracer::new(
             self.observer,
             self.host.name,
@@ -577,6 +560,12 @@ impl<'a> Stack<'a> {
         let mut live = false;
         for (index, slot) in self.table.iter_mut().enumerate() {
             let Some(handle) = slot.handle else { continue };
+            if slot.owner == Owner::Udp
+                || slot.state == tcp::State::Closed
+                || (slot.state == tcp::State::Listen && !syns_arrived)
+            {
+                continue;
+            }
             let Some(socket) = tcp::Socket::downcast_mut(self.sockets.get_mut::<Socket>(handle))
             else {
                 continue;
@@ -627,6 +616,15 @@ impl<'a> Stack<'a> {
 }
 
 type Socket<'a> = smoltcp::socket::Socket<'a>;
+
+/// How many of a listener's sockets on `port` are in LISTEN, by the table's last-seen
+/// states (current between polls: every call of the program observes what it touches).
+pub(crate) fn listening_sockets(table: &[Slot], port: u16) -> u16 {
+    table
+        .iter()
+        .filter(|s| s.owner == Owner::Listening && s.state == tcp::State::Listen && s.port == port)
+        .count() as u16
+}
 
 /// States in which a connection can hang on a silent peer, so the idle timeout applies.
 /// (TIME-WAIT ends by itself; LISTEN and CLOSED have no peer.)

@@ -662,6 +662,11 @@ impl TcpSocket {
         }
     }
 
+    /// Bytes received and waiting to be read.
+    pub fn recv_queue(&self, stack: &mut Stack<'_>) -> usize {
+        self.parts(stack).map_or(0, |p| p.socket.recv_queue())
+    }
+
     /// Bytes queued for sending and not yet acknowledged by the peer.
     pub fn send_queue(&self, stack: &mut Stack<'_>) -> usize {
         self.parts(stack).map_or(0, |p| p.socket.send_queue())

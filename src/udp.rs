@@ -238,6 +238,11 @@ impl UdpSocket {
         Ok((copied, from))
     }
 
+    /// Whether a datagram is waiting to be received.
+    pub fn can_recv(&self, stack: &mut Stack<'_>) -> bool {
+        stack.udp(self.id).is_some_and(|(s, _)| s.can_recv())
+    }
+
     /// Whether another datagram can be queued for sending right now.
     pub fn can_send(&self, stack: &mut Stack<'_>) -> bool {
         stack.udp(self.id).is_some_and(|(s, _)| s.can_send())
