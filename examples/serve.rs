@@ -14,7 +14,11 @@ use sockless::tap::{TapLink, TapOptions, poll_until_quiet};
 use sockless::{Host, Stack, StackStorage};
 
 const POOL: usize = 4;
-const BUF: usize = 2048;
+/// Socket buffer sizes `--buffer-size` can choose, in bytes each way per connection.
+const SMALL: usize = 2048;
+const MEDIUM: usize = 64 * 1024;
+const LARGE: usize = 256 * 1024;
+const SOCKETS: usize = ServiceStorage::<POOL, SMALL>::SOCKETS;
 
 fn help() -> String {
     format!(
@@ -32,6 +36,9 @@ SERVICES:
 OPTIONS:
 {}
     --idle-timeout SECS   reset TCP connections idle this long (default 60, 0: never)
+    --buffer-size KIB     each connection's buffers, each way: 2 (default, as on a
+                          microcontroller: 81 KiB for every service), 64 or 256
+                          (for throughput on a large TAP MTU: 8 MiB in all)
     -h, --help            this text
 
 ENVIRONMENT:
@@ -52,6 +59,7 @@ fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let mut options = TapOptions::new("tap0", &Host::SERVER);
     let mut config = ServiceConfig::default();
+    let mut buffer_kib = 2;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         match options.parse(&flag, &mut args) {
@@ -67,6 +75,13 @@ fn main() -> ExitCode {
                 println!("{}", help());
                 return ExitCode::SUCCESS;
             }
+            "--buffer-size" => match args.next().and_then(|v| v.parse::<usize>().ok()) {
+                Some(kib @ (2 | 64 | 256)) => buffer_kib = kib,
+                _ => {
+                    eprintln!("serve: --buffer-size takes 2, 64 or 256 (KiB)");
+                    return ExitCode::from(2);
+                }
+            },
             "--idle-timeout" => match args.next().and_then(|v| v.parse::<u64>().ok()) {
                 Some(0) => config.idle_timeout = None,
                 Some(s) => config.idle_timeout = Some(Duration::from_secs(s)),
@@ -98,9 +113,26 @@ fn main() -> ExitCode {
         libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
     }
 
+    match buffer_kib {
+        2 => serve::<SMALL>(&options, config, &mut link),
+        64 => serve::<MEDIUM>(&options, config, &mut link),
+        _ => serve::<LARGE>(&options, config, &mut link),
+    }
+}
+
+/// Run every service with `BUF`-byte buffers until SIGINT or SIGTERM.
+fn serve<const BUF: usize>(
+    options: &TapOptions,
+    config: ServiceConfig,
+    link: &mut TapLink,
+) -> ExitCode {
     // Every byte of the stack and the services, fixed here.
-    let mut storage = StackStorage::<{ ServiceStorage::<POOL, BUF>::SOCKETS }>::new();
-    let mut service_storage = Box::new(ServiceStorage::<POOL, BUF>::new());
+    let mut storage = StackStorage::<SOCKETS>::new();
+    // Built in place on the heap: a large storage would not fit on the stack first.
+    let mut slot = Box::<ServiceStorage<POOL, BUF>>::new_uninit();
+    ServiceStorage::init(&mut slot);
+    // SAFETY: `init` wrote every field.
+    let mut service_storage = unsafe { slot.assume_init() };
     let host = options.host(Host {
         name: "serve",
         ..Host::SERVER

@@ -256,6 +256,24 @@ impl<const POOL: usize, const BUF: usize> ServiceStorage<POOL, BUF> {
         }
     }
 
+    /// Build the storage where it lies (a `static`, or a heap allocation), without first
+    /// building it on the stack as [`new`](Self::new) does: for large `BUF`s.
+    pub fn init(slot: &mut core::mem::MaybeUninit<Self>) -> &mut Self {
+        let this = slot.as_mut_ptr();
+        // SAFETY: every field is written before the reference is made: the TCP buffers
+        // are plain byte arrays, for which all-zero is what `TcpBuffers::new()` builds;
+        // the UDP queues hold packet metadata, which is written with its real value.
+        unsafe {
+            core::ptr::addr_of_mut!((*this).echo).write_bytes(0, 1);
+            core::ptr::addr_of_mut!((*this).upper).write_bytes(0, 1);
+            core::ptr::addr_of_mut!((*this).notice).write_bytes(0, 1);
+            core::ptr::addr_of_mut!((*this).robot).write_bytes(0, 1);
+            core::ptr::addr_of_mut!((*this).udp_echo).write(UdpBuffers::new());
+            core::ptr::addr_of_mut!((*this).udp_ok).write(UdpBuffers::new());
+            slot.assume_init_mut()
+        }
+    }
+
     /// Socket slots the services take in the stack's storage.
     pub const SOCKETS: usize = 4 * POOL + 2;
 
