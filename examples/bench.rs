@@ -274,8 +274,13 @@ impl Rig {
 /// TCP buffers straight on the heap (a `Box::new` of a 512 KiB struct would first build
 /// it on the stack).
 fn leak_tcp_buffers() -> &'static mut TcpBuffers<BUF, BUF> {
-    // SAFETY: `TcpBuffers` is two byte arrays: all-zero is exactly what `new()` builds.
-    unsafe { Box::leak(Box::<TcpBuffers<BUF, BUF>>::new_zeroed().assume_init()) }
+    let slot = Box::leak(Box::<TcpBuffers<BUF, BUF>>::new_uninit());
+    // SAFETY: `TcpBuffers` is two byte arrays: all-zero is exactly what `new()` builds,
+    // and every byte is written before the reference is made.
+    unsafe {
+        slot.as_mut_ptr().write_bytes(0, 1);
+        slot.assume_init_mut()
+    }
 }
 
 fn tune(sk: &mut TcpSocket, stack: &mut sockless::Stack<'_>) {

@@ -41,7 +41,8 @@ impl Rig {
         let services = leak(
             Services::start(
                 &mut tb.server,
-                leak(ServiceStorage::<4, 2048>::new()),
+                // Built in place, as a large or static storage would be.
+                ServiceStorage::<4, 2048>::init(Box::leak(Box::new_uninit())),
                 config,
             )
             .expect("services start"),
