@@ -419,6 +419,156 @@ fn sockless_udp(rig: &mut Rig, sk: &mut UdpSocket, rounds: usize) -> f64 {
     rounds as f64 / start.elapsed().as_secs_f64()
 }
 
+// ---- on a TAP device ---------------------------------------------------------------------
+
+/// A namespace of the bench's own with `tap0` in it, removed on drop.
+struct Namespace(String);
+
+impl Namespace {
+    fn create(mtu: usize) -> Result<Namespace, String> {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            return Err("not root (a namespace and a TAP device need CAP_NET_ADMIN)".into());
+        }
+        let ns = Namespace(format!("sockless-bench-{}", std::process::id()));
+        ip(&["netns", "add", &ns.0])?;
+        let mtu = mtu.to_string();
+        for cmd in [
+            vec!["link", "set", "lo", "up"],
+            vec!["tuntap", "add", "dev", "tap0", "mode", "tap"],
+            vec!["link", "set", "tap0", "mtu", &mtu],
+            vec!["link", "set", "tap0", "up"],
+            vec!["addr", "add", "192.168.69.100/24", "dev", "tap0"],
+        ] {
+            let mut argv = vec!["netns", "exec", &ns.0, "ip"];
+            argv.extend(cmd);
+            ip(&argv)?;
+        }
+        Ok(ns)
+    }
+
+    /// Run `f` on a thread inside the namespace.
+    fn enter<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> T {
+        let path = format!("/run/netns/{}", self.0);
+        thread::spawn(move || {
+            let file = std::fs::File::open(&path).expect("namespace");
+            // SAFETY: setns on a valid namespace fd, for this thread only.
+            let rc =
+                unsafe { libc::setns(std::os::fd::AsRawFd::as_raw_fd(&file), libc::CLONE_NEWNET) };
+            assert_eq!(rc, 0, "setns");
+            f()
+        })
+        .join()
+        .unwrap()
+    }
+}
+
+impl Drop for Namespace {
+    fn drop(&mut self) {
+        let _ = ip(&["netns", "del", &self.0]);
+    }
+}
+
+fn ip(args: &[&str]) -> Result<(), String> {
+    let out = std::process::Command::new("ip")
+        .args(args)
+        .output()
+        .map_err(|e| format!("ip: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "ip {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+/// Push `bytes` through an echo server at `addr` with a kernel TCP client, sending and
+/// receiving at once. MB/s of the slower direction.
+fn kernel_client_push(addr: std::net::SocketAddr, bytes: usize) -> f64 {
+    let sk = TcpStream::connect_timeout(&addr, WallDuration::from_secs(5)).expect("connect");
+    let mut writer = sk.try_clone().unwrap();
+    let mut reader = sk;
+    let start = WallClock::now();
+    let sender = thread::spawn(move || {
+        let chunk = vec![0x5au8; 256 * 1024];
+        let mut left = bytes;
+        while left > 0 {
+            let n = left.min(chunk.len());
+            writer.write_all(&chunk[..n]).unwrap();
+            left -= n;
+        }
+        writer.shutdown(Shutdown::Write).unwrap();
+        start.elapsed()
+    });
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut got = 0;
+    while let Ok(n @ 1..) = reader.read(&mut buf) {
+        got += n;
+    }
+    let received = start.elapsed();
+    let sent = sender.join().unwrap();
+    assert_eq!(got, bytes, "the echo returned every byte");
+    bytes as f64 / sent.max(received).as_secs_f64() / 1e6
+}
+
+/// The services on a TAP device, pushed by a kernel client; and the same client against a
+/// kernel echo server in the same namespace. MB/s each.
+fn tap_figures(reps: usize, bytes: usize) -> Result<(f64, f64, usize), String> {
+    const TAP_MTU: usize = 65521;
+    let ns = Namespace::create(TAP_MTU)?;
+    let serve = std::env::current_exe()
+        .map_err(|e| e.to_string())?
+        .with_file_name("serve");
+    if !serve.exists() {
+        return Err(format!(
+            "{} not built: cargo build --release --example serve",
+            serve.display()
+        ));
+    }
+    let mut child = std::process::Command::new("ip")
+        .args(["netns", "exec", &ns.0])
+        .arg(&serve)
+        .args([
+            "--tap",
+            "tap0",
+            "--buffer-size",
+            "256",
+            "--idle-timeout",
+            "0",
+        ])
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("serve: {e}"))?;
+    let mut ready = String::new();
+    let mut output = std::io::BufReader::new(child.stdout.take().unwrap());
+    std::io::BufRead::read_line(&mut output, &mut ready).map_err(|e| e.to_string())?;
+    if !ready.starts_with("ready:") {
+        let _ = child.kill();
+        return Err(format!("serve did not start: {ready:?}"));
+    }
+    let sockless = ns.enter(move || {
+        repeat(reps, || {
+            kernel_client_push("192.168.69.1:7".parse().unwrap(), bytes)
+        })
+    });
+    // SAFETY: plain kill(2) on our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let mut summary = String::new();
+    let _ = output.read_to_string(&mut summary);
+    let _ = child.wait();
+    let kernel = ns.enter(move || {
+        let port = kernel_echo_server();
+        repeat(reps, || {
+            kernel_client_push(format!("127.0.0.1:{port}").parse().unwrap(), bytes)
+        })
+    });
+    Ok((sockless, kernel, TAP_MTU))
+}
+
 fn parse() -> Result<Option<Options>, String> {
     let mut options = Options {
         json: false,
@@ -529,15 +679,80 @@ fn run(options: Options) -> ExitCode {
         kernel: kernel_best(options.reps, || kernel_udp(kernel_udp_port, rounds / 2)),
     };
 
+    let tap = if options.tap {
+        match tap_figures(options.reps.min(3), (256 << 20) / scale) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                eprintln!("bench: TAP part skipped: {e}");
+                None
+            }
+        }
+    } else {
+        None
+    };
+
     let figures = [pingpong, bulk, churn, udp];
+    if options.json {
+        let mut json = String::from("{");
+        for (key, f) in ["pingpong", "bulk", "churn", "udp"].iter().zip(&figures) {
+            json += &format!(
+                "\"{key}_ratio\": {:.3}, \"{key}_sockless\": {:.1}, \"{key}_kernel\": {:.1}, ",
+                f.ratio(),
+                f.sockless,
+                f.kernel
+            );
+        }
+        if let Some((sockless, kernel, mtu)) = tap {
+            json += &format!(
+                "\"tap_gbit_s\": {:.3}, \"tap_mb_s\": {sockless:.1}, \"tap_kernel_mb_s\": {kernel:.1}, \"tap_mtu\": {mtu}, ",
+                sockless * 8.0 / 1000.0
+            );
+        }
+        json += &format!(
+            "\"frame\": {FRAME}, \"wire_depth\": {DEPTH}, \"socket_buffer\": {BUF}, \"pool\": {POOL}, \"reps\": {}}}",
+            options.reps
+        );
+        println!("{json}");
+        return ExitCode::SUCCESS;
+    }
+    println!(
+        "in-process: two smoltcp stacks on the in-memory wire, one thread, virtual time; frames \
+         up to {FRAME} B, {DEPTH} frames each way, checksums off, {} KiB socket buffers, \
+         {POOL} connections per service",
+        BUF / 1024
+    );
+    println!(
+        "kernel: std::net on 127.0.0.1 against an echo server thread, the better of unpinned \
+         and all threads on one core"
+    );
+    println!(
+        "each figure: median of {} runs after a warm-up run; ratio = sockless / kernel\n",
+        options.reps
+    );
+    println!(
+        "{:<18} {:>12} {:>12}  {:<14} {:>6}",
+        "", "sockless", "kernel", "unit", "ratio"
+    );
     for f in &figures {
         println!(
-            "{:<18} sockless {:>12.0}  kernel {:>12.0}  {:<14} ratio {:>5.2}",
+            "{:<18} {:>12.0} {:>12.0}  {:<14} {:>6.2}",
             f.name,
             f.sockless,
             f.kernel,
             f.unit,
             f.ratio()
+        );
+    }
+    if let Some((sockless, kernel, mtu)) = tap {
+        println!(
+            "{:<18} {:>12.0} {:>12.0}  {:<14} {:>6.2}   = {:.2} Gbit/s each way (TAP MTU {mtu}, \
+             serve --buffer-size 256; kernel: its own echo server in the same namespace)",
+            "TAP echo 256 MiB",
+            sockless,
+            kernel,
+            "MB/s each way",
+            sockless / kernel,
+            sockless * 8.0 / 1000.0
         );
     }
     ExitCode::SUCCESS

@@ -4,6 +4,7 @@
 //! microcontroller: the host's own tools (`nc`, `socat`, `ping`, Python) talk to it.
 //! Create the device first with `sudo scripts/tap.sh up`.
 
+use std::io::Write;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant as WallClock;
@@ -155,8 +156,11 @@ fn serve<const BUF: usize>(
         options.drop_chance,
         options.corrupt_chance
     );
-    // A line for scripts (and the integration test) to wait for.
-    println!("ready: {} {}", options.tap, addrs.join(" "));
+    // A line for scripts (and the integration test) to wait for. Output errors (a reader
+    // that went away) must never stop a server: they are ignored.
+    let mut out = std::io::stdout();
+    let _ = writeln!(out, "ready: {} {}", options.tap, addrs.join(" "));
+    let _ = out.flush();
 
     let started = WallClock::now();
     while !STOP.load(Ordering::SeqCst) {
@@ -174,12 +178,13 @@ fn serve<const BUF: usize>(
         }
     }
 
-    println!(
+    let _ = writeln!(
+        out,
         "stopped after {:.1} s; served:",
         started.elapsed().as_secs_f64()
     );
     for report in services.reports() {
-        println!("  {report}");
+        let _ = writeln!(out, "  {report}");
     }
     ExitCode::SUCCESS
 }
