@@ -246,7 +246,8 @@ impl<'a, const FRAME: usize, const DEPTH: usize> Testbed<'a, FRAME, DEPTH> {
             self.settle();
             let before = self.client.activity() + self.server.activity();
             if step(&mut self.client, &mut self.server) {
-                self.settle();
+                // What `step` did last reaches the wire at the next call: every call on
+                // the testbed starts by settling.
                 return Ok(());
             }
             let acted = self.client.activity() + self.server.activity() != before;
