@@ -672,6 +672,10 @@ fn run(options: Options) -> ExitCode {
 
     let udp_buffers = leak(UdpBuffers::<4, 2048>::new());
     let mut udp = UdpSocket::bind(&mut rig.tb.client, 0, udp_buffers).unwrap();
+    if std::env::var("BENCH_PROFILE").is_ok_and(|v| v == "udp") {
+        sockless_udp(&mut rig, &mut udp, rounds);
+        return ExitCode::SUCCESS;
+    }
     let udp = Figure {
         name: "UDP 64 B",
         unit: "round trips/s",
