@@ -8,8 +8,8 @@
 //!
 //! Both are reasonable, so each listener chooses ([`Overflow`]). `Queue` needs one thing
 //! smoltcp has no hook for: seeing a SYN before the stack does. So while it polls, the
-//! [`Stack`](crate::Stack) hands smoltcp its device wrapped in a [`Gate`]: the gate knows
-//! how many LISTEN sockets each listening port has at the start of the poll, lets that
+//! [`Stack`](crate::Stack) hands smoltcp its device wrapped in a `Gate`: at the first
+//! SYN of a poll for a listening port it counts that port's LISTEN sockets, lets that
 //! many SYNs through, and for the rest counts them as refused (`Refuse`: smoltcp sends the
 //! RST) or drops them (`Queue`: smoltcp sees an empty frame and ignores it). Everything
 //! else passes untouched.

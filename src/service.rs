@@ -62,7 +62,7 @@ pub struct ServiceStats {
     /// Connection requests refused (RST) because every socket was taken.
     pub refused: u64,
     /// Connection requests dropped for a retry because every socket was taken
-    /// ([`Overflow::Queue`](crate::Overflow::Queue)).
+    /// ([`Overflow::Queue`]).
     pub queued: u64,
     /// Connections closed because the conversation ended.
     pub closed: u64,
