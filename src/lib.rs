@@ -83,6 +83,8 @@ extern crate std;
 pub mod client;
 pub mod gate;
 pub mod host;
+#[cfg(feature = "lan9118")]
+pub mod lan9118;
 pub mod line;
 pub mod retransmit;
 pub mod robot;
