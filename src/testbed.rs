@@ -70,6 +70,17 @@ impl fmt::Display for RunError {
 
 impl core::error::Error for RunError {}
 
+/// What one turn of a run came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Turn {
+    /// The program said it is done.
+    Done,
+    /// Something happened: go again at the same instant.
+    Again,
+    /// Nothing happened: the clock may move.
+    Idle,
+}
+
 /// A client and a server stack on one wire, with a virtual clock.
 pub struct Testbed<'a, const FRAME: usize = 1514, const DEPTH: usize = 64> {
     /// The link between them.
@@ -211,21 +222,15 @@ impl<'a, const FRAME: usize, const DEPTH: usize> Testbed<'a, FRAME, DEPTH> {
         F: FnMut(&mut Stack<'a>, &mut Stack<'a>),
     {
         let end = self.now + by;
-        let mut turns_here = 0u32;
+        let mut step = |c: &mut Stack<'a>, s: &mut Stack<'a>| {
+            step(c, s);
+            false
+        };
+        let mut turns_here = 0;
         loop {
-            self.settle();
-            let before = self.client.activity() + self.server.activity();
-            step(&mut self.client, &mut self.server);
-            let acted = self.client.activity() + self.server.activity() != before;
-            if self.settle() || acted {
-                turns_here += 1;
-                if turns_here >= self.busy_turns {
-                    return Err(RunError::Busy { at: self.now });
-                }
-                continue;
-            }
-            turns_here = 0;
-            if self.now >= end || !self.advance_until(Some(end)) {
+            if self.turn(&mut step, &mut turns_here)? == Turn::Idle
+                && (self.now >= end || !self.advance_until(Some(end)))
+            {
                 return Ok(());
             }
         }
@@ -241,30 +246,45 @@ impl<'a, const FRAME: usize, const DEPTH: usize> Testbed<'a, FRAME, DEPTH> {
         F: FnMut(&mut Stack<'a>, &mut Stack<'a>) -> bool,
     {
         let deadline = self.now + limit;
-        let mut turns_here = 0u32;
+        let mut turns_here = 0;
         loop {
-            self.settle();
-            let before = self.client.activity() + self.server.activity();
-            if step(&mut self.client, &mut self.server) {
+            match self.turn(&mut step, &mut turns_here)? {
                 // What `step` did last reaches the wire at the next call: every call on
                 // the testbed starts by settling.
-                return Ok(());
-            }
-            let acted = self.client.activity() + self.server.activity() != before;
-            if self.settle() || acted {
-                turns_here += 1;
-                if turns_here >= self.busy_turns {
-                    return Err(RunError::Busy { at: self.now });
+                Turn::Done => return Ok(()),
+                Turn::Again => {}
+                Turn::Idle => {
+                    if !self.advance() {
+                        return Err(RunError::Stalled { at: self.now });
+                    }
+                    if self.now > deadline {
+                        return Err(RunError::TimeLimit { at: self.now });
+                    }
                 }
-                continue;
-            }
-            turns_here = 0;
-            if !self.advance() {
-                return Err(RunError::Stalled { at: self.now });
-            }
-            if self.now > deadline {
-                return Err(RunError::TimeLimit { at: self.now });
             }
         }
+    }
+
+    /// One turn: settle, let `step` act, settle. `Again` if anything happened (count it
+    /// against the busy limit), `Idle` if the clock may move.
+    fn turn<F>(&mut self, step: &mut F, turns_here: &mut u32) -> Result<Turn, RunError>
+    where
+        F: FnMut(&mut Stack<'a>, &mut Stack<'a>) -> bool,
+    {
+        self.settle();
+        let before = self.client.activity() + self.server.activity();
+        if step(&mut self.client, &mut self.server) {
+            return Ok(Turn::Done);
+        }
+        let acted = self.client.activity() + self.server.activity() != before;
+        if self.settle() || acted {
+            *turns_here += 1;
+            if *turns_here >= self.busy_turns {
+                return Err(RunError::Busy { at: self.now });
+            }
+            return Ok(Turn::Again);
+        }
+        *turns_here = 0;
+        Ok(Turn::Idle)
     }
 }
