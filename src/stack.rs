@@ -177,52 +177,48 @@ pub(crate) struct SocketId {
     pub(crate) generation: u16,
 }
 
-/// Where trace events go: the observer and the host's name. Every event also counts as
-/// activity ([`Stack::activity`]).
+/// A stack's event bookkeeping: where trace events go, and the two counts drivers and
+/// listeners read to know whether anything happened ([`Stack::activity`],
+/// [`Stack::pool_epoch`]).
+struct Events<'a> {
+    observer: Option<&'a dyn Observer>,
+    host: &'static str,
+    activity: Cell<u64>,
+    pools: Cell<u64>,
+}
+
+/// The stack's events at one instant, as the facade and the socket table use them.
 #[derive(Clone, Copy)]
 pub(crate) struct Tracer<'s> {
-    observer: Option<&'s dyn Observer>,
-    host: &'static str,
+    events: &'s Events<'s>,
     pub(crate) now: Instant,
-    activity: &'s Cell<u64>,
-    pools: &'s Cell<u64>,
 }
 
 impl<'s> Tracer<'s> {
-    fn new(
-        observer: Option<&'s dyn Observer>,
-        host: &'static str,
-        now: Instant,
-        activity: &'s Cell<u64>,
-        pools: &'s Cell<u64>,
-    ) -> Self {
-        Tracer {
-            observer,
-            host,
-            now,
-            activity,
-            pools,
-        }
+    fn host(&self) -> &'static str {
+        self.events.host
     }
 
     /// Something a listener must look at happened: one of its sockets changed state,
     /// or an accepted one was handed back.
     pub(crate) fn pool_changed(&self) {
-        self.pools.set(self.pools.get() + 1);
+        let pools = &self.events.pools;
+        pools.set(pools.get() + 1);
     }
 
     /// Count a change that has no event of its own (a descriptor released).
     pub(crate) fn touch(&self) {
-        self.activity.set(self.activity.get() + 1);
+        let activity = &self.events.activity;
+        activity.set(activity.get() + 1);
     }
 
     pub(crate) fn emit(&self, socket: u8, kind: EventKind) {
         self.touch();
-        log::debug!("{}: #{socket} {kind}", self.host);
-        if let Some(observer) = self.observer {
+        log::debug!("{}: #{socket} {kind}", self.host());
+        if let Some(observer) = self.events.observer {
             observer.record(Event {
                 at: self.now,
-                host: self.host,
+                host: self.host(),
                 socket,
                 kind,
             });
@@ -249,9 +245,7 @@ pub struct Stack<'a> {
     used: usize,
     now: Instant,
     next_port: u16,
-    observer: Option<&'a dyn Observer>,
-    activity: Cell<u64>,
-    pools: Cell<u64>,
+    events: Events<'a>,
     ports: heapless::Vec<PortPolicy, MAX_PORTS>,
     /// The activity count when the table was last watched.
     watched: u64,
@@ -292,9 +286,12 @@ impl<'a> Stack<'a> {
             used: 0,
             now,
             next_port: EPHEMERAL_PORT_FIRST + port_spread,
-            observer: None,
-            activity: Cell::new(0),
-            pools: Cell::new(0),
+            events: Events {
+                observer: None,
+                host: host.name,
+                activity: Cell::new(0),
+                pools: Cell::new(0),
+            },
             ports: heapless::Vec::new(),
             watched: u64::MAX,
             next_timer: None,
@@ -305,7 +302,7 @@ impl<'a> Stack<'a> {
 
     /// Report lifecycle events to `observer` from now on (or to nobody).
     pub fn set_observer(&mut self, observer: Option<&'a dyn Observer>) {
-        self.observer = observer;
+        self.events.observer = observer;
     }
 
     /// Who this stack is.
@@ -327,13 +324,13 @@ impl<'a> Stack<'a> {
     /// observer records them): a driver compares it before and after the program's turn
     /// to know whether the program did anything.
     pub fn activity(&self) -> u64 {
-        self.activity.get()
+        self.events.activity.get()
     }
 
     /// A count that moves whenever a listener's socket changes state or an accepted
     /// socket is closed: while it stands still, no listener has anything to do.
     pub(crate) fn pool_epoch(&self) -> u64 {
-        self.pools.get()
+        self.events.pools.get()
     }
 
     /// The smoltcp interface, for what this crate does not wrap (routes, extra addresses).
@@ -356,7 +353,7 @@ impl<'a> Stack<'a> {
             self.next_timer.is_some_and(|t| now >= t) || (self.live && now != self.watched_at);
         let aborted = (changed == PollResult::SocketStateChanged
             || due
-            || self.activity.get() != self.watched)
+            || self.events.activity.get() != self.watched)
             && self.watch(syns > 0);
         if aborted {
             // A timer aborted a connection: let its RST go out now.
@@ -424,13 +421,10 @@ impl<'a> Stack<'a> {
     // ---- crate-internal socket table -------------------------------------------------
 
     pub(crate) fn tracer(&self) -> Tracer<'_> {
-        Tracer::new(
-            self.observer,
-            self.host.name,
-            self.now,
-            &self.activity,
-            &self.pools,
-        )
+        Tracer {
+            events: &self.events,
+            now: self.now,
+        }
     }
 
     /// Put `socket` in a free slot.
@@ -468,13 +462,10 @@ impl<'a> Stack<'a> {
 
     /// The TCP socket of `id` with its slot, if `id` is still current.
     pub(crate) fn tcp(&mut self, id: SocketId) -> Option<TcpParts<'_, 'a>> {
-        let tracer = Tracer::new(
-            self.observer,
-            self.host.name,
-            self.now,
-            &self.activity,
-            &self.pools,
-        );
+        let tracer = Tracer {
+            events: &self.events,
+            now: self.now,
+        };
         let slot = self.table.get_mut(id.index as usize)?;
         if slot.generation != id.generation {
             return None;
@@ -492,13 +483,10 @@ impl<'a> Stack<'a> {
 
     /// The TCP socket in slot `index`, whatever its generation (for listeners).
     pub(crate) fn tcp_at(&mut self, index: u8) -> (&mut tcp::Socket<'a>, &mut Slot, Tracer<'_>) {
-        let tracer = Tracer::new(
-            self.observer,
-            self.host.name,
-            self.now,
-            &self.activity,
-            &self.pools,
-        );
+        let tracer = Tracer {
+            events: &self.events,
+            now: self.now,
+        };
         let slot = &mut self.table[index as usize];
         let handle = slot.handle.expect("listener slots always hold a socket");
         (
@@ -513,13 +501,10 @@ impl<'a> Stack<'a> {
         &mut self,
         id: SocketId,
     ) -> Option<(&mut smoltcp::socket::udp::Socket<'a>, Tracer<'_>)> {
-        let tracer = Tracer::new(
-            self.observer,
-            self.host.name,
-            self.now,
-            &self.activity,
-            &self.pools,
-        );
+        let tracer = Tracer {
+            events: &self.events,
+            now: self.now,
+        };
         let slot = self.table.get_mut(id.index as usize)?;
         if slot.generation != id.generation {
             return None;
@@ -547,13 +532,10 @@ impl<'a> Stack<'a> {
     /// Only slots smoltcp may have changed are visited: a CLOSED socket changes only by a
     /// call of the program (which observes it then), and a LISTEN one only on a SYN.
     fn watch(&mut self, syns_arrived: bool) -> bool {
-        let tracer = Tracer::new(
-            self.observer,
-            self.host.name,
-            self.now,
-            &self.activity,
-            &self.pools,
-        );
+        let tracer = Tracer {
+            events: &self.events,
+            now: self.now,
+        };
         let now = self.now;
         let mut aborted_any = false;
         let mut next_timer = None;
@@ -586,7 +568,7 @@ impl<'a> Stack<'a> {
             {
                 log::info!(
                     "{}: tcp#{index} idle for {idle} in state {}: reset",
-                    tracer.host,
+                    tracer.host(),
                     slot.state
                 );
                 slot.outcome = Some(Outcome::TimedOut);
@@ -610,7 +592,7 @@ impl<'a> Stack<'a> {
         self.next_timer = next_timer;
         self.live = live;
         self.watched_at = now;
-        self.watched = self.activity.get();
+        self.watched = self.events.activity.get();
         aborted_any
     }
 }
@@ -653,7 +635,7 @@ pub(crate) fn observe(socket: &tcp::Socket<'_>, slot: &mut Slot, tracer: &Tracer
     if old == new {
         return;
     }
-    log::debug!("{}: tcp#{index} state={old}=>{new}", tracer.host);
+    log::debug!("{}: tcp#{index} state={old}=>{new}", tracer.host());
     slot.state = new;
     if matches!(
         slot.owner,
