@@ -7,6 +7,10 @@
 //! median of several repetitions; the ratios (sockless / kernel, higher is better) are what
 //! to compare across machines. With root, a fifth part runs the services on a TAP device
 //! in a network namespace of its own and pushes 256 MiB through them with a kernel client.
+//!
+//! For profiling: `BENCH_PROFILE=pingpong` or `BENCH_PROFILE=bulk` runs only that sockless
+//! workload and exits (`BENCH_ROUNDS=N` sets the ping-pong round trips), e.g. under
+//! `valgrind --tool=callgrind` or `perf record`.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream, UdpSocket as KernelUdp};
@@ -162,32 +166,6 @@ fn kernel_pingpong(port: u16, rounds: usize) -> f64 {
         sk.read_exact(&mut back).unwrap();
     }
     rounds as f64 / start.elapsed().as_secs_f64()
-}
-
-fn kernel_bulk(port: u16, bytes: usize) -> f64 {
-    let sk = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    let mut writer = sk.try_clone().unwrap();
-    let mut reader = sk;
-    let start = WallClock::now();
-    let sender = thread::spawn(move || {
-        pin_thread();
-        let chunk = vec![0x5au8; 256 * 1024];
-        let mut left = bytes;
-        while left > 0 {
-            let n = left.min(chunk.len());
-            writer.write_all(&chunk[..n]).unwrap();
-            left -= n;
-        }
-        writer.shutdown(Shutdown::Write).unwrap();
-    });
-    let mut buf = vec![0u8; 256 * 1024];
-    let mut got = 0;
-    while let Ok(n @ 1..) = reader.read(&mut buf) {
-        got += n;
-    }
-    sender.join().unwrap();
-    assert_eq!(got, bytes);
-    bytes as f64 / start.elapsed().as_secs_f64() / 1e6
 }
 
 fn kernel_churn(port: u16, cycles: usize) -> f64 {
@@ -486,13 +464,15 @@ fn ip(args: &[&str]) -> Result<(), String> {
 }
 
 /// Push `bytes` through an echo server at `addr` with a kernel TCP client, sending and
-/// receiving at once. MB/s of the slower direction.
+/// receiving at once (the kernel's bulk figure, and the TAP client). MB/s of the slower
+/// direction.
 fn kernel_client_push(addr: std::net::SocketAddr, bytes: usize) -> f64 {
     let sk = TcpStream::connect_timeout(&addr, WallDuration::from_secs(5)).expect("connect");
     let mut writer = sk.try_clone().unwrap();
     let mut reader = sk;
     let start = WallClock::now();
     let sender = thread::spawn(move || {
+        pin_thread();
         let chunk = vec![0x5au8; 256 * 1024];
         let mut left = bytes;
         while left > 0 {
@@ -655,7 +635,9 @@ fn run(options: Options) -> ExitCode {
         name: "bulk echo 64 MiB",
         unit: "MB/s each way",
         sockless: repeat(options.reps, || sockless_bulk(&mut rig, &mut sk, bytes)),
-        kernel: kernel_best(options.reps, || kernel_bulk(kernel_tcp, bytes)),
+        kernel: kernel_best(options.reps, || {
+            kernel_client_push(([127, 0, 0, 1], kernel_tcp).into(), bytes)
+        }),
     };
 
     let cycles = 20_000 / scale;
@@ -672,10 +654,6 @@ fn run(options: Options) -> ExitCode {
 
     let udp_buffers = leak(UdpBuffers::<4, 2048>::new());
     let mut udp = UdpSocket::bind(&mut rig.tb.client, 0, udp_buffers).unwrap();
-    if std::env::var("BENCH_PROFILE").is_ok_and(|v| v == "udp") {
-        sockless_udp(&mut rig, &mut udp, rounds);
-        return ExitCode::SUCCESS;
-    }
     let udp = Figure {
         name: "UDP 64 B",
         unit: "round trips/s",
