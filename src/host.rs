@@ -6,7 +6,9 @@
 //! [`Host::SERVER`]; the server's addresses are the ones the TAP walk-through gives its
 //! device (`192.168.69.1/24`, `fdaa::1/64`).
 
-use smoltcp::wire::{EthernetAddress, IpAddress, IpCidr, Ipv4Address, Ipv6Address};
+#[cfg(feature = "ipv6")]
+use smoltcp::wire::Ipv6Address;
+use smoltcp::wire::{EthernetAddress, IpAddress, IpCidr, Ipv4Address};
 
 /// A host's link-layer and network-layer identity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,7 +19,8 @@ pub struct Host {
     pub mac: EthernetAddress,
     /// The IPv4 address and prefix.
     pub ipv4: IpCidr,
-    /// The IPv6 address and prefix.
+    /// The IPv6 address and prefix (feature `ipv6`).
+    #[cfg(feature = "ipv6")]
     pub ipv6: IpCidr,
     /// The seed for smoltcp's random numbers (initial sequence numbers): fixed per host so
     /// that runs on the in-memory wire repeat exactly.
@@ -33,6 +36,7 @@ impl Host {
             Ipv4Address::new(192, 168, 69, 2),
             24,
         )),
+        #[cfg(feature = "ipv6")]
         ipv6: IpCidr::Ipv6(smoltcp::wire::Ipv6Cidr::new(
             Ipv6Address::new(0xfdaa, 0, 0, 0, 0, 0, 0, 2),
             64,
@@ -48,6 +52,7 @@ impl Host {
             Ipv4Address::new(192, 168, 69, 1),
             24,
         )),
+        #[cfg(feature = "ipv6")]
         ipv6: IpCidr::Ipv6(smoltcp::wire::Ipv6Cidr::new(
             Ipv6Address::new(0xfdaa, 0, 0, 0, 0, 0, 0, 1),
             64,
@@ -61,6 +66,7 @@ impl Host {
     }
 
     /// The IPv6 address alone.
+    #[cfg(feature = "ipv6")]
     pub fn ipv6_addr(&self) -> IpAddress {
         self.ipv6.address()
     }

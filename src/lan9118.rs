@@ -39,6 +39,10 @@ pub mod reg {
     pub const ID_REV: usize = 0x50;
     /// Interrupt status.
     pub const INT_STS: usize = 0x58;
+    /// Interrupt configuration (IRQ pin enable, polarity, type).
+    pub const IRQ_CFG: usize = 0x54;
+    /// Interrupt enable.
+    pub const INT_EN: usize = 0x5c;
     /// Byte order test.
     pub const BYTE_TEST: usize = 0x64;
     /// Receive configuration.
@@ -84,6 +88,10 @@ const TX_CFG_TX_ON: u32 = 1 << 1;
 const CSR_BUSY: u32 = 1 << 31;
 const CSR_READ: u32 = 1 << 30;
 const RX_STATUS_ERROR: u32 = 1 << 15;
+/// IRQ_CFG: the IRQ pin is enabled, active high, push-pull.
+const IRQ_CFG_ON: u32 = 1 << 8 | 1 << 4 | 1;
+/// INT_STS / INT_EN: the RX status FIFO holds a frame.
+const INT_RSFL: u32 = 1 << 3;
 const TX_CMD_A_FIRST: u32 = 1 << 13;
 const TX_CMD_A_LAST: u32 = 1 << 12;
 /// Polls before a wait for the chip is declared lost.
@@ -230,6 +238,21 @@ impl<R: Registers, const FRAME: usize> Lan9118<R, FRAME> {
     /// The chip's free-running 25 MHz counter (a clock for the stack).
     pub fn free_run(&mut self) -> u32 {
         self.regs.read(reg::FREE_RUN)
+    }
+
+    /// Raise the chip's IRQ line while a received frame waits in the RX FIFO, so a
+    /// board can sleep (`wfi`) until a frame or a timer. The line stays up until
+    /// [`ack_interrupts`](Self::ack_interrupts): ack *before* draining the FIFO, then a
+    /// frame that lands after the drain raises it again and no wake-up is lost.
+    pub fn enable_rx_interrupt(&mut self) {
+        self.regs.write(reg::IRQ_CFG, IRQ_CFG_ON);
+        self.regs.write(reg::INT_EN, INT_RSFL);
+    }
+
+    /// Clear every pending interrupt status bit (write-one-to-clear), dropping the IRQ
+    /// line until the next event.
+    pub fn ack_interrupts(&mut self) {
+        self.regs.write(reg::INT_STS, u32::MAX);
     }
 
     /// The registers back.
@@ -411,6 +434,9 @@ mod tests {
         tx_free: u32,
         tx_status: VecDeque<u32>,
         writes: Vec<(usize, u32)>,
+        int_sts: u32,
+        int_en: u32,
+        irq_cfg: u32,
     }
 
     impl Fake {
@@ -427,6 +453,9 @@ mod tests {
                 tx_free: 4608,
                 tx_status: VecDeque::new(),
                 writes: Vec::new(),
+                int_sts: 0,
+                int_en: 0,
+                irq_cfg: 0,
             }
         }
 
@@ -444,6 +473,12 @@ mod tests {
                 })
                 .collect();
             self.rx_frames.push_back((status, words));
+            self.int_sts |= INT_RSFL;
+        }
+
+        /// The IRQ pin, as QEMU's model drives it.
+        fn irq_line(&self) -> bool {
+            self.int_sts & self.int_en != 0 && self.irq_cfg & (1 << 8) != 0
         }
 
         /// Frames written to the TX FIFO: (command A, command B, bytes).
@@ -506,6 +541,9 @@ mod tests {
                     }
                 }
                 reg::TX_DATA => self.tx_words.push(value),
+                reg::INT_STS => self.int_sts &= !value,
+                reg::INT_EN => self.int_en = value,
+                reg::IRQ_CFG => self.irq_cfg = value,
                 _ => {}
             }
         }
@@ -578,6 +616,24 @@ mod tests {
             (1, 1, 1)
         );
         assert!(nic.regs.rx_words.is_empty(), "every word drained");
+    }
+
+    #[test]
+    fn the_rx_interrupt_rises_with_a_frame_and_falls_when_acked() {
+        let mut nic = Lan9118::<_, 1514>::new(Fake::new(), MAC).unwrap();
+        nic.regs.arrive(&[0x11; 60], false);
+        assert!(!nic.regs.irq_line(), "off until enabled");
+        nic.enable_rx_interrupt();
+        assert!(nic.regs.irq_line(), "a frame is waiting");
+        // The loop a board runs: ack, then drain; the line stays down...
+        nic.ack_interrupts();
+        assert!(!nic.regs.irq_line());
+        assert!(nic.receive(Instant::ZERO).is_some());
+        assert!(nic.receive(Instant::ZERO).is_none());
+        assert!(!nic.regs.irq_line());
+        // ...until the next frame, which wakes the board again.
+        nic.regs.arrive(&[0x22; 60], false);
+        assert!(nic.regs.irq_line());
     }
 
     #[test]

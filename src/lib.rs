@@ -77,7 +77,7 @@
 #![no_std]
 #![deny(missing_docs)]
 
-#[cfg(any(test, feature = "std"))]
+#[cfg(any(test, all(feature = "std", not(target_os = "none"))))]
 extern crate std;
 
 pub mod client;
@@ -93,7 +93,7 @@ pub mod segment;
 pub mod service;
 pub mod services;
 pub mod stack;
-#[cfg(feature = "std")]
+#[cfg(all(feature = "std", not(target_os = "none")))]
 pub mod tap;
 pub mod tcp;
 pub mod testbed;

@@ -207,9 +207,15 @@ pub fn play<'a, const F: usize, const D: usize, const P: usize>(
     sockets: &mut ClientSockets,
     ipv6: bool,
 ) -> Verdict {
+    #[cfg(feature = "ipv6")]
     let server = if ipv6 {
         Host::SERVER.ipv6_addr()
     } else {
+        Host::SERVER.ipv4_addr()
+    };
+    #[cfg(not(feature = "ipv6"))]
+    let server = {
+        assert!(!ipv6, "sockless was built without the `ipv6` feature");
         Host::SERVER.ipv4_addr()
     };
     let started = tb.now();

@@ -5,9 +5,9 @@
 //! Both need the same few fields, from any bytes at all: [`tcp_header`] returns `None`
 //! for anything that is not a well-formed IPv4 or IPv6 TCP segment in an Ethernet frame.
 
-use smoltcp::wire::{
-    EthernetFrame, EthernetProtocol, IpProtocol, Ipv4Packet, Ipv6Packet, TcpPacket,
-};
+#[cfg(feature = "ipv6")]
+use smoltcp::wire::Ipv6Packet;
+use smoltcp::wire::{EthernetFrame, EthernetProtocol, IpProtocol, Ipv4Packet, TcpPacket};
 
 /// The fields of a TCP segment this crate cares about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +46,7 @@ pub fn tcp_header(frame: &[u8]) -> Option<TcpHeader> {
             }
             (false, ip.payload())
         }
+        #[cfg(feature = "ipv6")]
         EthernetProtocol::Ipv6 => {
             let ip = Ipv6Packet::new_checked(eth.payload()).ok()?;
             if ip.next_header() != IpProtocol::Tcp {

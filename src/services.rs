@@ -223,23 +223,25 @@ impl DatagramHandler for UdpOk {
 }
 
 /// The buffers of every service: `POOL` connections of `BUF` bytes each way per TCP
-/// service, and the two UDP sockets' queues.
-pub struct ServiceStorage<const POOL: usize = 4, const BUF: usize = 2048> {
+/// service, and the two UDP sockets' queues of up to 8 datagrams and `UDP` bytes each way.
+pub struct ServiceStorage<const POOL: usize = 4, const BUF: usize = 2048, const UDP: usize = 4096> {
     echo: [TcpBuffers<BUF, BUF>; POOL],
     upper: [TcpBuffers<BUF, BUF>; POOL],
     notice: [TcpBuffers<BUF, BUF>; POOL],
     robot: [TcpBuffers<BUF, BUF>; POOL],
-    udp_echo: UdpBuffers<8, 4096>,
-    udp_ok: UdpBuffers<8, 4096>,
+    udp_echo: UdpBuffers<8, UDP>,
+    udp_ok: UdpBuffers<8, UDP>,
 }
 
-impl<const POOL: usize, const BUF: usize> Default for ServiceStorage<POOL, BUF> {
+impl<const POOL: usize, const BUF: usize, const UDP: usize> Default
+    for ServiceStorage<POOL, BUF, UDP>
+{
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<const POOL: usize, const BUF: usize> ServiceStorage<POOL, BUF> {
+impl<const POOL: usize, const BUF: usize, const UDP: usize> ServiceStorage<POOL, BUF, UDP> {
     /// Zeroed buffers (a `const fn`: a `static` on a microcontroller, in `.bss`).
     pub const fn new() -> Self {
         assert!(
@@ -319,9 +321,9 @@ pub struct Services<const POOL: usize = 4> {
 
 impl<const POOL: usize> Services<POOL> {
     /// Start every service on `stack`, with its buffers in `storage`.
-    pub fn start<'a, const BUF: usize>(
+    pub fn start<'a, const BUF: usize, const UDP: usize>(
         stack: &mut Stack<'a>,
-        storage: &'a mut ServiceStorage<POOL, BUF>,
+        storage: &'a mut ServiceStorage<POOL, BUF, UDP>,
         config: ServiceConfig,
     ) -> Result<Self, StartError> {
         let idle = config.idle_timeout;

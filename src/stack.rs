@@ -166,6 +166,23 @@ impl<'a, const N: usize> StackStorage<'a, N> {
         }
     }
 
+    /// Build the storage where it lies (a `static` on a board, a heap allocation), one
+    /// entry at a time, without building the whole value on the call stack first as
+    /// [`new`](Self::new) does.
+    pub fn init(slot: &mut core::mem::MaybeUninit<Self>) -> &mut Self {
+        let this = slot.as_mut_ptr();
+        for i in 0..N {
+            // SAFETY: each element of both arrays is written once, in bounds, before the
+            // reference is made.
+            unsafe {
+                core::ptr::addr_of_mut!((*this).sockets[i]).write(SocketStorage::EMPTY);
+                core::ptr::addr_of_mut!((*this).table[i]).write(Slot::EMPTY);
+            }
+        }
+        // SAFETY: every field was written above.
+        unsafe { slot.assume_init_mut() }
+    }
+
     /// Bytes this storage takes (excluding the sockets' data buffers).
     pub const SIZE: usize = core::mem::size_of::<Self>();
 }
@@ -274,6 +291,7 @@ impl<'a> Stack<'a> {
         iface.update_ip_addrs(|addrs| {
             // Two addresses fit the default `iface-max-addr-count` of smoltcp.
             let _ = addrs.push(host.ipv4);
+            #[cfg(feature = "ipv6")]
             let _ = addrs.push(host.ipv6);
         });
         let StackStorage { sockets, table } = storage;
@@ -360,6 +378,27 @@ impl<'a> Stack<'a> {
             self.iface.poll_egress(now, device, &mut self.sockets);
         }
         changed == PollResult::SocketStateChanged || aborted
+    }
+
+    /// Poll on `device` and let `app` act, again and again, until neither has anything
+    /// more to do at this instant (at most 64 rounds, so a busy program cannot starve the
+    /// caller's loop): the shape of every real host's inner loop. `clock` reads the time
+    /// before each poll (it is given the device: a board's clock may be on its chip).
+    pub fn poll_until_quiet<D: Device + ?Sized>(
+        &mut self,
+        device: &mut D,
+        mut clock: impl FnMut(&mut D) -> Instant,
+        mut app: impl FnMut(&mut Stack<'a>),
+    ) {
+        for _ in 0..64 {
+            let now = clock(device);
+            let changed = self.poll(now, device);
+            let before = self.activity();
+            app(self);
+            if !changed && self.activity() == before {
+                break;
+            }
+        }
     }
 
     /// When [`poll`](Self::poll) must run next at the latest (`None`: only when a frame

@@ -343,20 +343,14 @@ impl TapLink {
 
 /// Poll `stack` on `device` and let `app` act, until neither has anything more to do at
 /// this instant. The shape of every TAP host's inner loop.
+///
+/// [`Stack::poll_until_quiet`] with the host's wall clock.
 pub fn poll_until_quiet<D: Device + ?Sized>(
     stack: &mut Stack<'_>,
     device: &mut D,
-    mut app: impl FnMut(&mut Stack<'_>),
+    app: impl FnMut(&mut Stack<'_>),
 ) {
-    for _ in 0..64 {
-        let now = smoltcp::time::Instant::now();
-        let changed = stack.poll(now, device);
-        let before = stack.activity();
-        app(stack);
-        if !changed && stack.activity() == before {
-            break;
-        }
-    }
+    stack.poll_until_quiet(device, |_| smoltcp::time::Instant::now(), app);
 }
 
 #[cfg(test)]

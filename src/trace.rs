@@ -152,6 +152,7 @@ impl fmt::Display for Endpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.0.addr {
             smoltcp::wire::IpAddress::Ipv4(a) => write!(f, "{a}:{}", self.0.port),
+            #[cfg(feature = "ipv6")]
             smoltcp::wire::IpAddress::Ipv6(a) => write!(f, "[{a}]:{}", self.0.port),
         }
     }

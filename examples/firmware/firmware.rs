@@ -1,0 +1,203 @@
+//! The firmware proper: statics, start-up, the control port, the loop.
+
+use core::fmt::Write as _;
+
+use cortex_m_rt::entry;
+use smoltcp::time::Duration;
+use smoltcp::wire::{EthernetAddress, IpCidr, Ipv4Address, Ipv4Cidr};
+use sockless::lan9118::{Lan9118, Lan9118Stats, Mmio};
+use sockless::services::{ServiceConfig, ServiceStorage, Services};
+use sockless::{Host, Stack, StackStorage, UdpBuffers, UdpSocket};
+
+use crate::board::{self, Clock, Static};
+
+/// Where the LAN9118 sits on every MPS2 board.
+const LAN9118_BASE: usize = 0x4020_0000;
+/// Connections per TCP service.
+pub const POOL: usize = 2;
+/// Bytes of each TCP connection's receive and send buffers (the window).
+pub const BUF: usize = 1024;
+/// Bytes of each UDP service's receive and send queues (a full 1472-byte datagram fits).
+pub const UDP: usize = 2048;
+/// The firmware's own UDP port: `stats`, `log LEVEL`, `quit` (the host's 24444).
+pub const CONTROL_PORT: u16 = 4444;
+/// Longest control reply (the counters).
+const REPLY: usize = 1024;
+/// Sockets: the services' and the control port's.
+const SOCKETS: usize = ServiceStorage::<POOL, BUF, UDP>::SOCKETS + 1;
+
+/// QEMU's user network: the guest's address and its gateway (the host).
+const ADDRESS: Ipv4Cidr = Ipv4Cidr::new(Ipv4Address::new(10, 0, 2, 15), 24);
+const GATEWAY: Ipv4Address = Ipv4Address::new(10, 0, 2, 2);
+
+// Every byte the firmware keeps, fixed here, built in place at start-up (`.bss`).
+static NIC: Static<Lan9118<Mmio>> = Static::new();
+static STACK: Static<StackStorage<'static, SOCKETS>> = Static::new();
+static SERVICES: Static<ServiceStorage<POOL, BUF, UDP>> = Static::new();
+static CONTROL: Static<UdpBuffers<2, REPLY>> = Static::new();
+
+const BOARD: &str = if cfg!(target_abi = "eabihf") {
+    "mps2-an386 (Cortex-M4F)"
+} else {
+    "mps2-an385 (Cortex-M3)"
+};
+
+#[entry]
+fn main() -> ! {
+    // `set_logger` fails only if called twice.
+    let _ = log::set_logger(&board::CONSOLE);
+    log::set_max_level(log::LevelFilter::Info);
+    let Some(core) = cortex_m::Peripherals::take() else {
+        board::exit(false)
+    };
+
+    // SAFETY: the LAN9118's registers on MPS2; this is their only user.
+    let regs = unsafe { Mmio::new(LAN9118_BASE) };
+    let mac = EthernetAddress([0x02, 0x00, 0x00, 0x00, 0x00, 0x15]);
+    let nic = match Lan9118::new(regs, mac) {
+        Ok(nic) => NIC.take().write(nic),
+        Err(e) => {
+            log::error!("{e}");
+            board::exit(false)
+        }
+    };
+    nic.enable_rx_interrupt();
+    let mut clock = Clock::new();
+    let boot = nic.free_run();
+    let host = Host {
+        name: "board",
+        mac,
+        ipv4: IpCidr::Ipv4(ADDRESS),
+        #[cfg(feature = "ipv6")]
+        ipv6: IpCidr::Ipv6(smoltcp::wire::Ipv6Cidr::new(
+            // QEMU's user network advertises fec0::/64.
+            smoltcp::wire::Ipv6Address::new(0xfec0, 0, 0, 0, 0, 0, 0, 0x15),
+            64,
+        )),
+        // Initial sequence numbers should not repeat from boot to boot.
+        random_seed: 0x5eed_b0a2 ^ u64::from(boot),
+    };
+    let mut stack = Stack::new(host, nic, StackStorage::init(STACK.take()), clock.at(boot));
+    let _ = stack
+        .interface()
+        .routes_mut()
+        .add_default_ipv4_route(GATEWAY);
+    let storage = ServiceStorage::init(SERVICES.take());
+    let mut services = match Services::<POOL>::start(&mut stack, storage, ServiceConfig::default())
+    {
+        Ok(services) => services,
+        Err(e) => {
+            log::error!("{e}");
+            board::exit(false)
+        }
+    };
+    let control_buffers = CONTROL.take().write(UdpBuffers::new());
+    let mut control = Control {
+        socket: match UdpSocket::bind(&mut stack, CONTROL_PORT, control_buffers) {
+            Ok(socket) => socket,
+            Err(e) => {
+                log::error!("control port: {e}");
+                board::exit(false)
+            }
+        },
+        quit: false,
+        nic: nic.stats(),
+    };
+    log::info!(
+        "{BOARD}: {} pool {POOL} x {BUF} B, static {} B services + {} B sockets",
+        ADDRESS,
+        ServiceStorage::<POOL, BUF, UDP>::SIZE,
+        StackStorage::<SOCKETS>::SIZE
+    );
+    board::print("ready: TCP 7 6969 8888 9999, UDP 7 9999, control UDP 4444 (host: 20000 + port)");
+
+    board::start_sleeping(core.SYST);
+    loop {
+        // Ack before draining: a frame that lands after the drain raises the line again.
+        nic.ack_interrupts();
+        control.nic = nic.stats();
+        stack.poll_until_quiet(
+            nic,
+            |nic| clock.at(nic.free_run()),
+            |stack| {
+                services.poll(stack);
+                control.poll(stack, &services);
+            },
+        );
+        if control.quit {
+            break;
+        }
+        let now = clock.at(nic.free_run());
+        if stack.poll_delay(now) != Some(Duration::ZERO) {
+            board::sleep();
+        }
+    }
+
+    // Let the reply to `quit` and any last segments leave, then stop.
+    let until = clock.at(nic.free_run()) + Duration::from_millis(50);
+    while clock.at(nic.free_run()) < until {
+        stack.poll_until_quiet(
+            nic,
+            |nic| clock.at(nic.free_run()),
+            |stack| services.poll(stack),
+        );
+    }
+    for report in services.reports() {
+        log::info!("{report}");
+    }
+    log::info!("stack used {} B; bye", board::stack_used());
+    board::exit(true)
+}
+
+/// The control port: a datagram in, a datagram out.
+struct Control {
+    socket: UdpSocket,
+    quit: bool,
+    /// The driver's counters as of this turn (the driver is busy as the stack's device).
+    nic: Lan9118Stats,
+}
+
+impl Control {
+    fn poll<const P: usize>(&mut self, stack: &mut Stack<'_>, services: &Services<P>) {
+        let mut command = [0u8; 64];
+        while let Ok((n, from)) = self.socket.recvfrom(stack, &mut command) {
+            let mut reply = heapless::String::<REPLY>::new();
+            let text = core::str::from_utf8(&command[..n]).unwrap_or("").trim();
+            let mut words = text.split_whitespace();
+            match (words.next(), words.next()) {
+                (Some("stats"), None) => {
+                    for report in services.reports() {
+                        let _ = writeln!(reply, "{report}");
+                    }
+                    let nic = &self.nic;
+                    let _ = writeln!(
+                        reply,
+                        "nic       received {} sent {} rx errors {} rx oversize {} tx full {}",
+                        nic.received, nic.sent, nic.rx_errors, nic.rx_oversize, nic.tx_full
+                    );
+                    let _ = writeln!(reply, "uptime {} s", stack.now().secs());
+                    let _ = write!(reply, "stack used {} B", board::stack_used());
+                }
+                (Some("log"), Some(level)) => match level.parse::<log::LevelFilter>() {
+                    Ok(level) => {
+                        log::set_max_level(level);
+                        let _ = write!(reply, "log {level}");
+                    }
+                    Err(_) => {
+                        let _ = write!(reply, "error: log off|error|warn|info|debug|trace");
+                    }
+                },
+                (Some("quit"), None) => {
+                    self.quit = true;
+                    let _ = write!(reply, "bye");
+                }
+                _ => {
+                    let _ = write!(reply, "error: commands are stats, log LEVEL, quit");
+                }
+            }
+            if let Err(e) = self.socket.sendto(stack, reply.as_bytes(), from) {
+                log::warn!("control: reply to {from}: {e}");
+            }
+        }
+    }
+}

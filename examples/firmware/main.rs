@@ -1,0 +1,48 @@
+//! # Firmware: every service of the tutorial on a Cortex-M board, with no OS at all
+//!
+//! `serve` runs the services on a Linux TAP device: the kernel still owns the clock, the
+//! memory and the network card. Here nothing is left of it. The same library, the same
+//! `Services`, run as the only program on an Arm MPS2 board (QEMU's `mps2-an385`,
+//! Cortex-M3, or `mps2-an386`, Cortex-M4F); frames go between smoltcp and the board's
+//! LAN9118 Ethernet chip through `sockless::lan9118`, the clock is that chip's 25 MHz
+//! counter, every byte of memory is a `static` fixed at build time, the console is
+//! semihosting, and the core sleeps (`wfi`) until a frame or a 10 ms tick.
+//!
+//! ```text
+//! cargo run --release --example firmware --target thumbv7m-none-eabi      # mps2-an385
+//! cargo run --release --example firmware --target thumbv7em-none-eabihf   # mps2-an386
+//! ```
+//!
+//! `.cargo/config.toml` makes QEMU the runner (`scripts/qemu-mps2`), with QEMU's user
+//! networking: the board is 10.0.2.15, and the host reaches it on 127.0.0.1 at
+//! 20000 + the service's port: TCP/UDP 7 on 20007, TCP 6969 on 26969, TCP 8888 on 28888,
+//! TCP/UDP 9999 on 29999, and this firmware's control port, UDP 4444, on 24444:
+//!
+//! ```text
+//! echo stats | nc -u -w1 127.0.0.1 24444     # the counters
+//! echo 'log debug' | nc -u -w1 127.0.0.1 24444
+//! echo quit | nc -u -w1 127.0.0.1 24444      # QEMU exits with status 0
+//! ```
+//!
+//! On a desktop this file only says how to run it (it is firmware), so that
+//! `cargo build --examples` and `cargo test` still work there.
+
+#![cfg_attr(target_os = "none", no_std, no_main)]
+
+#[cfg(not(target_os = "none"))]
+fn main() {
+    eprintln!(
+        "firmware: this example is firmware for Arm's MPS2 boards. Run it in QEMU with\n  \
+         cargo run --release --example firmware --target thumbv7m-none-eabi\n\
+         (README: \"Run it on a (virtual) board\")."
+    );
+    std::process::exit(2);
+}
+
+#[cfg(all(target_os = "none", not(target_arch = "arm")))]
+compile_error!("the firmware example is for Arm Cortex-M boards (MPS2): thumbv7m/thumbv7em");
+
+#[cfg(all(target_arch = "arm", target_os = "none"))]
+mod board;
+#[cfg(all(target_arch = "arm", target_os = "none"))]
+mod firmware;
