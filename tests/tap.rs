@@ -10,7 +10,7 @@
 //! skipped, unless `SOCKLESS_REQUIRE_TAP=1` (set by `.ci/run`), which makes a skip fail.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{Shutdown, TcpStream, UdpSocket};
+use std::net::{Shutdown, TcpStream};
 use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
@@ -18,9 +18,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
+mod kernel;
+use kernel::{Server, echo_one_mib, read_line, read_to_end, robot_session, tcp, udp_exchange};
+
 const SERVER4: &str = "192.168.69.1";
 const SERVER6: &str = "fdaa::1";
-const TIMEOUT: Duration = Duration::from_secs(10);
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
@@ -175,95 +177,9 @@ impl Serve {
     }
 }
 
-fn tcp(host: &str, port: u16) -> TcpStream {
-    let addr = if host.contains(':') {
-        format!("[{host}]:{port}")
-    } else {
-        format!("{host}:{port}")
-    };
-    let sk = TcpStream::connect(addr).expect("connect");
-    sk.set_read_timeout(Some(TIMEOUT)).unwrap();
-    sk.set_write_timeout(Some(TIMEOUT)).unwrap();
-    sk
-}
-
-fn read_line(sk: &mut TcpStream) -> String {
-    let mut line = Vec::new();
-    let mut byte = [0u8; 1];
-    loop {
-        let n = sk.read(&mut byte).expect("read");
-        assert!(n == 1, "connection closed inside a line: {line:?}");
-        if byte[0] == b'\n' {
-            return String::from_utf8(line).expect("UTF-8 reply");
-        }
-        line.push(byte[0]);
-    }
-}
-
-fn read_to_end(sk: &mut TcpStream) -> Vec<u8> {
-    let mut all = Vec::new();
-    sk.read_to_end(&mut all).expect("read to end");
-    all
-}
-
-fn udp_exchange(host: &str, port: u16, msg: &[u8]) -> Vec<u8> {
-    let (bind, to) = if host.contains(':') {
-        ("[::]:0", format!("[{host}]:{port}"))
-    } else {
-        ("0.0.0.0:0", format!("{host}:{port}"))
-    };
-    let sk = UdpSocket::bind(bind).unwrap();
-    sk.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
-    // UDP may be lost under fault injection: try a few times.
-    for _ in 0..5 {
-        sk.send_to(msg, &to).unwrap();
-        let mut buf = [0u8; 2048];
-        if let Ok((n, from)) = sk.recv_from(&mut buf) {
-            assert_eq!(from.port(), port);
-            return buf[..n].to_vec();
-        }
-    }
-    panic!("no UDP reply from {to}");
-}
-
-/// A robot session as the tutorial's client has it: greeting, menu, a code, 0, exit.
-fn robot_session(host: &str) {
-    let mut sk = tcp(host, 8888);
-    assert_eq!(read_line(&mut sk), sockless::robot::WELCOME);
-    for (input, reply) in [
-        ("1", sockless::robot::MENU_LIST),
-        ("1001", sockless::robot::MENU[0].2),
-        ("0", sockless::robot::TRANSFER),
-        ("hello", sockless::robot::RETRY),
-        ("exit", sockless::robot::GOODBYE),
-    ] {
-        sk.write_all(format!("{input}\n").as_bytes()).unwrap();
-        assert_eq!(read_line(&mut sk), reply, "after {input:?}");
-    }
-    assert!(read_to_end(&mut sk).is_empty(), "the robot hangs up");
-}
-
-/// 1 MiB of binary data through the TCP echo, byte-exact, ended by a half-close.
-fn echo_one_mib(host: &str) -> Duration {
-    let data: Vec<u8> = (0..1u32 << 20)
-        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
-        .collect();
-    let mut sk = tcp(host, 7);
-    sk.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
-    sk.set_write_timeout(Some(Duration::from_secs(120)))
-        .unwrap();
-    let mut writer = sk.try_clone().unwrap();
-    let to_send = data.clone();
-    let start = Instant::now();
-    let sender = thread::spawn(move || {
-        writer.write_all(&to_send).unwrap();
-        writer.shutdown(Shutdown::Write).unwrap();
-    });
-    let echoed = read_to_end(&mut sk);
-    sender.join().unwrap();
-    assert_eq!(echoed.len(), data.len());
-    assert!(echoed == data, "echo altered the data");
-    start.elapsed()
+/// A server address as the shared kernel clients take it (no port mapping on TAP).
+fn at(host: &'static str) -> Server {
+    Server { host, port_base: 0 }
 }
 
 #[test]
@@ -272,36 +188,41 @@ fn every_service_answers_kernel_sockets_over_ipv4_and_ipv6() {
     let serve = Serve::start(&ns, &[]);
     ns.thread(|| {
         for host in [SERVER4, SERVER6] {
-            let mut sk = tcp(host, 7);
+            let mut sk = tcp(at(host), 7);
             sk.write_all(b"echo \x00\xff bytes").unwrap();
             sk.shutdown(Shutdown::Write).unwrap();
             assert_eq!(read_to_end(&mut sk), b"echo \x00\xff bytes");
 
-            let mut sk = tcp(host, 6969);
+            let mut sk = tcp(at(host), 6969);
             sk.write_all("Hello world 世界,你好".as_bytes()).unwrap();
             sk.shutdown(Shutdown::Write).unwrap();
             assert_eq!(read_to_end(&mut sk), "HELLO WORLD 世界,你好".as_bytes());
 
-            let mut sk = tcp(host, 9999);
+            let mut sk = tcp(at(host), 9999);
             sk.write_all("请求占领地球".as_bytes()).unwrap();
             assert_eq!(read_to_end(&mut sk), sockless::services::NOTICE.as_bytes());
 
-            assert_eq!(udp_exchange(host, 9999, "数据".as_bytes()), b"ok");
+            assert_eq!(udp_exchange(at(host), 9999, "数据".as_bytes()), b"ok");
             assert_eq!(
-                udp_exchange(host, 7, b"datagram \x01\x02"),
+                udp_exchange(at(host), 7, b"datagram \x01\x02"),
                 b"datagram \x01\x02"
             );
 
-            robot_session(host);
+            robot_session(at(host));
+            // And every conversation of the tutorial, as the demo plays it in-process.
+            for conv in &sockless::seed::CONVERSATIONS {
+                kernel::play(at(host), conv);
+            }
         }
     });
+    // Per address: one robot session, one seed robot call; one `ok` and the seed's two.
     let summary = serve.stop();
     assert!(
-        summary.contains("robot     accepted 2 refused 0"),
+        summary.contains("robot     accepted 4 refused 0"),
         "{summary}"
     );
     assert!(
-        summary.contains("udp-ok    datagrams 2 answered 2"),
+        summary.contains("udp-ok    datagrams 6 answered 6"),
         "{summary}"
     );
 }
@@ -311,15 +232,15 @@ fn one_mib_through_echo_with_half_close_and_concurrent_clients() {
     let Some(ns) = Netns::create() else { return };
     let serve = Serve::start(&ns, &[]);
     ns.thread(|| {
-        let took = echo_one_mib(SERVER4);
+        let took = echo_one_mib(at(SERVER4));
         eprintln!("1 MiB through TCP 7 on TAP: {took:?}");
         // Four clients at once (the pool size), on different services.
         let workers: Vec<_> = (0..4)
             .map(|i| {
                 thread::spawn(move || match i % 2 {
-                    0 => robot_session(if i == 0 { SERVER4 } else { SERVER6 }),
+                    0 => robot_session(at(if i == 0 { SERVER4 } else { SERVER6 })),
                     _ => {
-                        let mut sk = tcp(SERVER4, 7);
+                        let mut sk = tcp(at(SERVER4), 7);
                         for round in 0..50u32 {
                             let msg = format!("client {i} round {round}\n");
                             sk.write_all(msg.as_bytes()).unwrap();
@@ -343,7 +264,7 @@ fn more_clients_than_the_pool_and_a_closed_port_are_refused_at_once() {
     let Some(ns) = Netns::create() else { return };
     let serve = Serve::start(&ns, &[]);
     ns.thread(|| {
-        let mut callers: Vec<TcpStream> = (0..4).map(|_| tcp(SERVER4, 8888)).collect();
+        let mut callers: Vec<TcpStream> = (0..4).map(|_| tcp(at(SERVER4), 8888)).collect();
         for sk in callers.iter_mut() {
             assert_eq!(read_line(sk), sockless::robot::WELCOME);
         }
@@ -507,11 +428,11 @@ fn with_5_percent_drop_and_1_percent_corruption() {
     );
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/seed_clients");
     ns.thread(move || {
-        robot_session(SERVER4);
-        robot_session(SERVER6);
-        let took = echo_one_mib(SERVER4);
+        robot_session(at(SERVER4));
+        robot_session(at(SERVER6));
+        let took = echo_one_mib(at(SERVER4));
         eprintln!("1 MiB through TCP 7 on TAP with 5% drop, 1% corruption: {took:?}");
-        assert_eq!(udp_exchange(SERVER4, 9999, b"lossy"), b"ok");
+        assert_eq!(udp_exchange(at(SERVER4), 9999, b"lossy"), b"ok");
         // And the tutorial's own robot client, which has no retry of its own.
         let out = Command::new("python3")
             .arg(dir.join("robot_client.py"))

@@ -121,7 +121,7 @@ fn main() -> ! {
             |nic| clock.at(nic.free_run()),
             |stack| {
                 services.poll(stack);
-                control.poll(stack, &services);
+                control.poll(stack, &mut services);
             },
         );
         if control.quit {
@@ -158,7 +158,7 @@ struct Control {
 }
 
 impl Control {
-    fn poll<const P: usize>(&mut self, stack: &mut Stack<'_>, services: &Services<P>) {
+    fn poll<const P: usize>(&mut self, stack: &mut Stack<'_>, services: &mut Services<P>) {
         let mut command = [0u8; 64];
         while let Ok((n, from)) = self.socket.recvfrom(stack, &mut command) {
             let mut reply = heapless::String::<REPLY>::new();
@@ -175,6 +175,8 @@ impl Control {
                         "nic       received {} sent {} rx errors {} rx oversize {} tx full {}",
                         nic.received, nic.sent, nic.rx_errors, nic.rx_oversize, nic.tx_full
                     );
+                    // Connections still open or closing (TIME-WAIT holds a socket 10 s).
+                    let _ = writeln!(reply, "busy {}", services.busy(stack));
                     let _ = writeln!(reply, "uptime {} s", stack.now().secs());
                     let _ = write!(reply, "stack used {} B", board::stack_used());
                 }
