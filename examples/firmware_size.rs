@@ -1,0 +1,242 @@
+//! How big the firmware is: flash and static RAM, IPv4-only and with IPv6.
+//!
+//! ```text
+//! cargo firmware-size            # = cargo run --example firmware_size --
+//! cargo firmware-size --check    # exit 1 if the IPv4-only build is over budget
+//! ```
+//!
+//! Builds `examples/firmware` as shipped (cargo profile `firmware`: opt-level "s", LTO)
+//! for each board and each configuration, reads the ELF's section headers and symbol
+//! table, and prints:
+//!
+//! * **flash** = `.vector_table` + `.text` + `.rodata` + `.data` (the initial values of
+//!   `.data` are stored in flash too);
+//! * **static RAM** = `.data` + `.bss` + `.uninit`, with the largest statics named.
+//!
+//! The call stack is not static; the firmware measures its deepest point at run time
+//! (`stack used` in the control port's `stats`).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+/// The issue's budget for every service at the shipped pool sizes, IPv4-only.
+const FLASH_BUDGET: u64 = 40 * 1024;
+const RAM_BUDGET: u64 = 48 * 1024;
+
+struct Build {
+    label: &'static str,
+    target: &'static str,
+    features: &'static [&'static str],
+    budget: bool,
+}
+
+const BUILDS: [Build; 4] = [
+    Build {
+        label: "IPv4-only, Cortex-M3 (mps2-an385)",
+        target: "thumbv7m-none-eabi",
+        features: &["--no-default-features", "--features", "lan9118"],
+        budget: true,
+    },
+    Build {
+        label: "IPv4-only, Cortex-M4F (mps2-an386)",
+        target: "thumbv7em-none-eabihf",
+        features: &["--no-default-features", "--features", "lan9118"],
+        budget: true,
+    },
+    Build {
+        label: "IPv4+IPv6, Cortex-M3 (mps2-an385)",
+        target: "thumbv7m-none-eabi",
+        features: &[],
+        budget: false,
+    },
+    Build {
+        label: "IPv4+IPv6, Cortex-M4F (mps2-an386)",
+        target: "thumbv7em-none-eabihf",
+        features: &[],
+        budget: false,
+    },
+];
+
+fn main() -> ExitCode {
+    let check = std::env::args().any(|a| a == "--check");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut rows = Vec::new();
+    for build in &BUILDS {
+        // Each configuration in its own target directory, so that none rebuilds another.
+        let dir = root.join("target/firmware-size").join(build.label.split(',').next().unwrap());
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "--quiet", "--example", "firmware", "--profile", "firmware"])
+            .args(["--target", build.target])
+            .args(build.features)
+            .arg("--target-dir")
+            .arg(&dir)
+            .current_dir(root)
+            .status()
+            .expect("cargo");
+        if !status.success() {
+            eprintln!("firmware_size: building {} failed", build.label);
+            return ExitCode::FAILURE;
+        }
+        let elf: PathBuf = dir.join(build.target).join("firmware/examples/firmware");
+        let bytes = std::fs::read(&elf).expect("the firmware ELF");
+        match Elf::parse(&bytes) {
+            Some(elf) => rows.push((build, elf)),
+            None => {
+                eprintln!("firmware_size: {} is not a 32-bit ELF", elf.display());
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+
+    println!(
+        "{:<36} {:>7} {:>7} {:>6} {:>6} {:>7} | {:>8} {:>10}",
+        "firmware (profile firmware)", "text", "rodata", "data", "bss", "vectors", "flash", "static RAM"
+    );
+    let mut over = false;
+    for (build, elf) in &rows {
+        let flash = elf.flash();
+        let ram = elf.ram();
+        let mark = |value: u64, budget: u64| {
+            if !build.budget {
+                ""
+            } else if value <= budget {
+                " ok"
+            } else {
+                " OVER"
+            }
+        };
+        if build.budget && (flash > FLASH_BUDGET || ram > RAM_BUDGET) {
+            over = true;
+        }
+        println!(
+            "{:<36} {:>7} {:>7} {:>6} {:>6} {:>7} | {:>8}{} {:>7}{}",
+            build.label,
+            elf.section(".text"),
+            elf.section(".rodata"),
+            elf.section(".data"),
+            elf.section(".bss") + elf.section(".uninit"),
+            elf.section(".vector_table"),
+            kib(flash),
+            mark(flash, FLASH_BUDGET),
+            kib(ram),
+            mark(ram, RAM_BUDGET),
+        );
+    }
+    println!(
+        "budget (IPv4-only): flash {} (text + rodata + data + vectors), static RAM {}",
+        kib(FLASH_BUDGET),
+        kib(RAM_BUDGET)
+    );
+    if let Some((_, elf)) = rows.first() {
+        println!("\nlargest statics (IPv4-only, Cortex-M3):");
+        for (name, size) in elf.statics.iter().take(6) {
+            println!("  {size:>6} B  {name}");
+        }
+    }
+    if check && over {
+        eprintln!("firmware_size: the IPv4-only firmware is over budget");
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
+}
+
+fn kib(bytes: u64) -> String {
+    format!("{:.1} KiB", bytes as f64 / 1024.0)
+}
+
+/// What the report needs of a 32-bit little-endian ELF: section sizes and data symbols.
+struct Elf {
+    sections: Vec<(String, u64)>,
+    /// Data objects in RAM, largest first.
+    statics: Vec<(String, u64)>,
+}
+
+impl Elf {
+    fn parse(b: &[u8]) -> Option<Elf> {
+        if b.get(..5)? != b"\x7fELF\x01" {
+            return None;
+        }
+        let u16_at = |o: usize| Some(u16::from_le_bytes(b.get(o..o + 2)?.try_into().ok()?));
+        let u32_at = |o: usize| Some(u32::from_le_bytes(b.get(o..o + 4)?.try_into().ok()?));
+        let shoff = u32_at(0x20)? as usize;
+        let shentsize = u16_at(0x2e)? as usize;
+        let shnum = u16_at(0x30)? as usize;
+        let shstrndx = u16_at(0x32)? as usize;
+        // (name offset, type, addr, offset, size, link, entsize) of each section.
+        let header = |i: usize| {
+            let h = shoff + i * shentsize;
+            Some((
+                u32_at(h)? as usize,
+                u32_at(h + 4)?,
+                u32_at(h + 12)?,
+                u32_at(h + 16)? as usize,
+                u32_at(h + 20)? as usize,
+                u32_at(h + 24)? as usize,
+                u32_at(h + 36)? as usize,
+            ))
+        };
+        let cstr = |at: usize| {
+            let rest = b.get(at..)?;
+            let end = rest.iter().position(|&c| c == 0)?;
+            Some(String::from_utf8_lossy(&rest[..end]).into_owned())
+        };
+        let names = header(shstrndx)?.3;
+        let mut sections = Vec::new();
+        let mut statics = Vec::new();
+        for i in 0..shnum {
+            let (name, kind, _, offset, size, link, entsize) = header(i)?;
+            sections.push((cstr(names + name)?, size as u64));
+            // SHT_SYMTAB: OBJECT symbols at RAM addresses (0x2000_0000 and up).
+            if kind == 2 && entsize == 16 {
+                let strings = header(link)?.3;
+                for s in (offset..offset + size).step_by(16) {
+                    let (name, value, size) = (u32_at(s)?, u32_at(s + 4)?, u32_at(s + 8)?);
+                    let info = *b.get(s + 12)?;
+                    if info & 0xf == 1 && value >= 0x2000_0000 && size > 0 {
+                        statics.push((demangle(&cstr(strings + name as usize)?), size as u64));
+                    }
+                }
+            }
+        }
+        statics.sort_by(|a, b| b.1.cmp(&a.1));
+        Some(Elf { sections, statics })
+    }
+
+    fn section(&self, name: &str) -> u64 {
+        self.sections
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, s)| s)
+            .sum()
+    }
+
+    fn flash(&self) -> u64 {
+        self.section(".vector_table")
+            + self.section(".text")
+            + self.section(".rodata")
+            + self.section(".data")
+    }
+
+    fn ram(&self) -> u64 {
+        self.section(".data") + self.section(".bss") + self.section(".uninit")
+    }
+}
+
+/// `_ZN8firmware8firmware8SERVICES17h…E` -> `firmware::firmware::SERVICES` (legacy
+/// mangling, enough for statics).
+fn demangle(sym: &str) -> String {
+    let Some(mut rest) = sym.strip_prefix("_ZN") else {
+        return sym.to_string();
+    };
+    let mut parts = Vec::new();
+    while let Some(digits) = rest.find(|c: char| !c.is_ascii_digit()).filter(|&n| n > 0) {
+        let len: usize = rest[..digits].parse().unwrap_or(0);
+        let part = rest.get(digits..digits + len).unwrap_or("");
+        rest = rest.get(digits + len..).unwrap_or("");
+        if part.starts_with('h') && part.len() == 17 {
+            break;
+        }
+        parts.push(part);
+    }
+    parts.join("::")
+}
