@@ -63,9 +63,18 @@ fn main() -> ExitCode {
     let mut rows = Vec::new();
     for build in &BUILDS {
         // Each configuration in its own target directory, so that none rebuilds another.
-        let dir = root.join("target/firmware-size").join(build.label.split(',').next().unwrap());
+        let dir = root
+            .join("target/firmware-size")
+            .join(build.label.split(',').next().unwrap());
         let status = Command::new(env!("CARGO"))
-            .args(["build", "--quiet", "--example", "firmware", "--profile", "firmware"])
+            .args([
+                "build",
+                "--quiet",
+                "--example",
+                "firmware",
+                "--profile",
+                "firmware",
+            ])
             .args(["--target", build.target])
             .args(build.features)
             .arg("--target-dir")
@@ -90,7 +99,14 @@ fn main() -> ExitCode {
 
     println!(
         "{:<36} {:>7} {:>7} {:>6} {:>6} {:>7} | {:>8} {:>10}",
-        "firmware (profile firmware)", "text", "rodata", "data", "bss", "vectors", "flash", "static RAM"
+        "firmware (profile firmware)",
+        "text",
+        "rodata",
+        "data",
+        "bss",
+        "vectors",
+        "flash",
+        "static RAM"
     );
     let mut over = false;
     for (build, elf) in &rows {

@@ -191,7 +191,41 @@ pub struct Lan9118<R: Registers, const FRAME: usize = 1514> {
 
 impl<R: Registers, const FRAME: usize> Lan9118<R, FRAME> {
     /// Check the chip, reset it, set its MAC address, enable TX and RX.
-    pub fn new(mut regs: R, mac_addr: EthernetAddress) -> Result<Self, InitError> {
+    ///
+    /// The driver holds two `FRAME`-byte buffers and is returned by value; on a small
+    /// call stack build it in place with [`init`](Self::init) instead.
+    pub fn new(regs: R, mac_addr: EthernetAddress) -> Result<Self, InitError> {
+        let regs = Self::start(regs, mac_addr)?;
+        Ok(Lan9118 {
+            regs,
+            rx: [0; FRAME],
+            tx: [0; FRAME],
+            stats: Lan9118Stats::default(),
+        })
+    }
+
+    /// [`new`](Self::new), building the driver where it lies (a `static`), so its
+    /// buffers never pass through the call stack.
+    pub fn init(
+        slot: &mut core::mem::MaybeUninit<Self>,
+        regs: R,
+        mac_addr: EthernetAddress,
+    ) -> Result<&mut Self, InitError> {
+        let regs = Self::start(regs, mac_addr)?;
+        let this = slot.as_mut_ptr();
+        // SAFETY: every field is written before the reference is made; the buffers are
+        // byte arrays, for which all-zero is a value.
+        unsafe {
+            core::ptr::addr_of_mut!((*this).regs).write(regs);
+            core::ptr::addr_of_mut!((*this).rx).write_bytes(0, 1);
+            core::ptr::addr_of_mut!((*this).tx).write_bytes(0, 1);
+            core::ptr::addr_of_mut!((*this).stats).write(Lan9118Stats::default());
+            Ok(slot.assume_init_mut())
+        }
+    }
+
+    /// The chip checks and set-up shared by [`new`](Self::new) and [`init`](Self::init).
+    fn start(mut regs: R, mac_addr: EthernetAddress) -> Result<R, InitError> {
         let byte_test = regs.read(reg::BYTE_TEST);
         if byte_test != BYTE_TEST_VALUE {
             return Err(InitError::NotFound { byte_test });
@@ -222,12 +256,7 @@ impl<R: Registers, const FRAME: usize> Lan9118<R, FRAME> {
         )?;
         regs.write(reg::TX_CFG, TX_CFG_TX_ON);
         regs.write(reg::INT_STS, u32::MAX);
-        Ok(Lan9118 {
-            regs,
-            rx: [0; FRAME],
-            tx: [0; FRAME],
-            stats: Lan9118Stats::default(),
-        })
+        Ok(regs)
     }
 
     /// The driver's counters.
@@ -616,6 +645,22 @@ mod tests {
             (1, 1, 1)
         );
         assert!(nic.regs.rx_words.is_empty(), "every word drained");
+    }
+
+    #[test]
+    fn init_in_place_is_new() {
+        let mut slot = core::mem::MaybeUninit::<Lan9118<Fake, 128>>::uninit();
+        let nic = Lan9118::init(&mut slot, Fake::new(), MAC).unwrap();
+        nic.regs.arrive(&[0x5a; 64], false);
+        let (rx, _) = nic.receive(Instant::ZERO).expect("a frame");
+        assert_eq!(rx.consume(|f| f.to_vec()), std::vec![0x5a; 64]);
+        let mut absent = Fake::new();
+        absent.byte_test = 0xffff_ffff;
+        let mut slot = core::mem::MaybeUninit::<Lan9118<Fake, 128>>::uninit();
+        assert!(matches!(
+            Lan9118::init(&mut slot, absent, MAC),
+            Err(InitError::NotFound { .. })
+        ));
     }
 
     #[test]

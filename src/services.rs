@@ -264,14 +264,15 @@ impl<const POOL: usize, const BUF: usize, const UDP: usize> ServiceStorage<POOL,
         let this = slot.as_mut_ptr();
         // SAFETY: every field is written before the reference is made: the TCP buffers
         // are plain byte arrays, for which all-zero is what `TcpBuffers::new()` builds;
-        // the UDP queues hold packet metadata, which is written with its real value.
+        // the UDP queues are built in place by `UdpBuffers::init`.
         unsafe {
             core::ptr::addr_of_mut!((*this).echo).write_bytes(0, 1);
             core::ptr::addr_of_mut!((*this).upper).write_bytes(0, 1);
             core::ptr::addr_of_mut!((*this).notice).write_bytes(0, 1);
             core::ptr::addr_of_mut!((*this).robot).write_bytes(0, 1);
-            core::ptr::addr_of_mut!((*this).udp_echo).write(UdpBuffers::new());
-            core::ptr::addr_of_mut!((*this).udp_ok).write(UdpBuffers::new());
+            type Uninit<const U: usize> = core::mem::MaybeUninit<UdpBuffers<8, U>>;
+            UdpBuffers::init(&mut *core::ptr::addr_of_mut!((*this).udp_echo).cast::<Uninit<UDP>>());
+            UdpBuffers::init(&mut *core::ptr::addr_of_mut!((*this).udp_ok).cast::<Uninit<UDP>>());
             slot.assume_init_mut()
         }
     }

@@ -46,6 +46,23 @@ impl<const PACKETS: usize, const BYTES: usize> UdpBuffers<PACKETS, BYTES> {
             tx: [0; BYTES],
         }
     }
+
+    /// Build the queues where they lie (a `static`), without building them on the call
+    /// stack first as [`new`](Self::new) does.
+    pub fn init(slot: &mut core::mem::MaybeUninit<Self>) -> &mut Self {
+        let this = slot.as_mut_ptr();
+        // SAFETY: every field is written before the reference is made: the metadata
+        // entry by entry with its real empty value, the payload bytes zeroed.
+        unsafe {
+            for i in 0..PACKETS {
+                core::ptr::addr_of_mut!((*this).rx_meta[i]).write(PacketMetadata::EMPTY);
+                core::ptr::addr_of_mut!((*this).tx_meta[i]).write(PacketMetadata::EMPTY);
+            }
+            core::ptr::addr_of_mut!((*this).rx).write_bytes(0, 1);
+            core::ptr::addr_of_mut!((*this).tx).write_bytes(0, 1);
+            slot.assume_init_mut()
+        }
+    }
 }
 
 /// Error returned by [`UdpSocket::bind`].

@@ -54,8 +54,8 @@ fn main() -> ! {
     // SAFETY: the LAN9118's registers on MPS2; this is their only user.
     let regs = unsafe { Mmio::new(LAN9118_BASE) };
     let mac = EthernetAddress([0x02, 0x00, 0x00, 0x00, 0x00, 0x15]);
-    let nic = match Lan9118::new(regs, mac) {
-        Ok(nic) => NIC.take().write(nic),
+    let nic = match Lan9118::init(NIC.take(), regs, mac) {
+        Ok(nic) => nic,
         Err(e) => {
             log::error!("{e}");
             board::exit(false)
@@ -91,7 +91,7 @@ fn main() -> ! {
             board::exit(false)
         }
     };
-    let control_buffers = CONTROL.take().write(UdpBuffers::new());
+    let control_buffers = UdpBuffers::init(CONTROL.take());
     let mut control = Control {
         socket: match UdpSocket::bind(&mut stack, CONTROL_PORT, control_buffers) {
             Ok(socket) => socket,
