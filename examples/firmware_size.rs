@@ -214,7 +214,7 @@ impl Elf {
                 }
             }
         }
-        statics.sort_by(|a, b| b.1.cmp(&a.1));
+        statics.sort_by_key(|s| std::cmp::Reverse(s.1));
         Some(Elf { sections, statics })
     }
 
