@@ -134,37 +134,49 @@ impl<R: phy::RxToken> phy::RxToken for GateRx<'_, R> {
     fn consume<T, F: FnOnce(&[u8]) -> T>(self, f: F) -> T {
         let (policies, table, syns) = (self.policies, self.table, self.syns);
         self.inner.consume(|frame| {
-            let Some(tcp) = tcp_header(frame).filter(|t| t.is_connect()) else {
-                return f(frame);
-            };
-            *syns += 1;
-            let Some(policy) = policies.iter_mut().find(|p| p.port == tcp.dst_port) else {
-                return f(frame);
-            };
-            // The table's states are those seen at the end of the last poll; this poll
-            // has moved no socket out of LISTEN except through SYNs counted here.
-            let budget = policy
-                .budget
-                .get_or_insert_with(|| listening_sockets(table, policy.port));
-            if *budget > 0 {
-                *budget -= 1;
-                return f(frame);
-            }
-            match policy.overflow {
-                Overflow::Refuse => {
-                    policy.refused += 1;
-                    f(frame)
-                }
-                Overflow::Queue => {
-                    policy.queued += 1;
-                    log::debug!("gate: port {} full, SYN dropped for a retry", policy.port);
-                    f(&[])
-                }
+            // One call of `f` (smoltcp's whole ingress path): a dropped SYN is an empty
+            // frame, which smoltcp ignores.
+            if admit(frame, policies, table, syns) {
+                f(frame)
+            } else {
+                f(&[])
             }
         })
     }
 
     fn meta(&self) -> smoltcp::phy::PacketMeta {
         self.inner.meta()
+    }
+}
+
+/// Whether `frame` goes on to the stack: everything does but a SYN to a full port in queue
+/// mode. Counts SYNs, and refusals and queued callers per port.
+fn admit(frame: &[u8], policies: &mut [PortPolicy], table: &[Slot], syns: &mut u32) -> bool {
+    let Some(tcp) = tcp_header(frame).filter(|t| t.is_connect()) else {
+        return true;
+    };
+    *syns += 1;
+    let Some(policy) = policies.iter_mut().find(|p| p.port == tcp.dst_port) else {
+        return true;
+    };
+    // The table's states are those seen at the end of the last poll; this poll has moved
+    // no socket out of LISTEN except through SYNs counted here.
+    let budget = policy
+        .budget
+        .get_or_insert_with(|| listening_sockets(table, policy.port));
+    if *budget > 0 {
+        *budget -= 1;
+        return true;
+    }
+    match policy.overflow {
+        Overflow::Refuse => {
+            policy.refused += 1;
+            true
+        }
+        Overflow::Queue => {
+            policy.queued += 1;
+            log::debug!("gate: port {} full, SYN dropped for a retry", policy.port);
+            false
+        }
     }
 }

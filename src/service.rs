@@ -180,23 +180,11 @@ impl<H: Handler, const POOL: usize> TcpService<H, POOL> {
                 // Whatever the handler thinks, a CLOSED socket carries nothing any more.
                 status = Status::Lost;
             }
-            match status {
-                Status::Open => i += 1,
-                status => {
-                    let (bytes_in, bytes_out) = conn.byte_counts(stack);
-                    self.stats.bytes_in += bytes_in;
-                    self.stats.bytes_out += bytes_out;
-                    match (status, conn.error(stack)) {
-                        (Status::Close, _) => self.stats.closed += 1,
-                        (_, Some(RecvError::TimedOut)) => self.stats.timed_out += 1,
-                        _ => self.stats.reset += 1,
-                    }
-                    if status == Status::Lost {
-                        log::info!("{}: connection lost", self.name);
-                    }
-                    conn.close(stack);
-                    self.conns.swap_remove(i);
-                }
+            if status == Status::Open {
+                i += 1;
+            } else {
+                finish(self.name, &mut self.stats, conn, status, stack);
+                self.conns.swap_remove(i);
             }
         }
         (self.stats.refused, self.stats.queued) = self.listener.overflow_counts(stack);
@@ -230,6 +218,29 @@ impl<H: Handler, const POOL: usize> TcpService<H, POOL> {
     pub fn name(&self) -> &'static str {
         self.name
     }
+}
+
+/// Count and close a connection whose conversation is over (not generic: one copy for
+/// every service).
+fn finish(
+    name: &str,
+    stats: &mut ServiceStats,
+    conn: &mut TcpSocket,
+    status: Status,
+    stack: &mut Stack<'_>,
+) {
+    let (bytes_in, bytes_out) = conn.byte_counts(stack);
+    stats.bytes_in += bytes_in;
+    stats.bytes_out += bytes_out;
+    match (status, conn.error(stack)) {
+        (Status::Close, _) => stats.closed += 1,
+        (_, Some(RecvError::TimedOut)) => stats.timed_out += 1,
+        _ => stats.reset += 1,
+    }
+    if status == Status::Lost {
+        log::info!("{name}: connection lost");
+    }
+    conn.close(stack);
 }
 
 /// The protocol of one UDP service: the reply to a datagram.
