@@ -248,16 +248,7 @@ fn exercise(board: Board) {
         .flat_map(|i| {
             [
                 thread::spawn(move || robot_session(server)),
-                thread::spawn(move || {
-                    let mut sk = tcp(server, 7);
-                    for round in 0..50 {
-                        let msg = format!("client {i} round {round}\n");
-                        sk.write_all(msg.as_bytes()).unwrap();
-                        let mut back = vec![0u8; msg.len()];
-                        sk.read_exact(&mut back).unwrap();
-                        assert_eq!(back, msg.as_bytes());
-                    }
-                }),
+                thread::spawn(move || kernel::echo_rounds(server, i, 50)),
             ]
         })
         .collect();

@@ -239,16 +239,7 @@ fn one_mib_through_echo_with_half_close_and_concurrent_clients() {
             .map(|i| {
                 thread::spawn(move || match i % 2 {
                     0 => robot_session(at(if i == 0 { SERVER4 } else { SERVER6 })),
-                    _ => {
-                        let mut sk = tcp(at(SERVER4), 7);
-                        for round in 0..50u32 {
-                            let msg = format!("client {i} round {round}\n");
-                            sk.write_all(msg.as_bytes()).unwrap();
-                            let mut back = vec![0u8; msg.len()];
-                            sk.read_exact(&mut back).unwrap();
-                            assert_eq!(back, msg.as_bytes());
-                        }
-                    }
+                    _ => kernel::echo_rounds(at(SERVER4), i, 50),
                 })
             })
             .collect();

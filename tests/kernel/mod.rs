@@ -99,6 +99,18 @@ pub fn robot_session(server: Server) {
     assert!(read_to_end(&mut sk).is_empty(), "the robot hangs up");
 }
 
+/// Client `i`: `rounds` short lines through the TCP echo, each read back before the next.
+pub fn echo_rounds(server: Server, i: usize, rounds: u32) {
+    let mut sk = tcp(server, 7);
+    for round in 0..rounds {
+        let msg = format!("client {i} round {round}\n");
+        sk.write_all(msg.as_bytes()).unwrap();
+        let mut back = vec![0u8; msg.len()];
+        sk.read_exact(&mut back).unwrap();
+        assert_eq!(back, msg.as_bytes());
+    }
+}
+
 /// 1 MiB of binary data through the TCP echo, byte-exact, ended by a half-close.
 pub fn echo_one_mib(server: Server) -> Duration {
     let data: Vec<u8> = (0..1u32 << 20)
