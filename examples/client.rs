@@ -119,9 +119,7 @@ fn main() -> ExitCode {
             }
         }
     }
-    if options.ips.is_empty() {
-        options.ips = vec![Host::CLIENT.ipv4, Host::CLIENT.ipv6];
-    }
+    options.default_addresses(&Host::CLIENT);
     let mut link = match TapLink::open(&options) {
         Ok(link) => link,
         Err(e) => {

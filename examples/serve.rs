@@ -97,9 +97,7 @@ fn main() -> ExitCode {
             }
         }
     }
-    if options.ips.is_empty() {
-        options.ips = vec![Host::SERVER.ipv4, Host::SERVER.ipv6];
-    }
+    options.default_addresses(&Host::SERVER);
 
     let mut link = match TapLink::open(&options) {
         Ok(link) => link,

@@ -282,6 +282,13 @@ impl TapOptions {
         host
     }
 
+    /// Without any `--ip`, use `host`'s own IPv4 and IPv6 addresses.
+    pub fn default_addresses(&mut self, host: &Host) {
+        if self.ips.is_empty() {
+            self.ips = std::vec![host.ipv4, host.ipv6];
+        }
+    }
+
     /// Give `stack` exactly the addresses asked for (if any were).
     pub fn apply_addresses(&self, stack: &mut Stack<'_>) {
         if self.ips.is_empty() {
@@ -366,6 +373,16 @@ mod tests {
             }
         }
         Ok(options)
+    }
+
+    #[test]
+    fn without_ip_the_hosts_own_addresses_are_used() {
+        let mut o = parse(&[]).unwrap();
+        o.default_addresses(&Host::SERVER);
+        assert_eq!(o.ips, std::vec![Host::SERVER.ipv4, Host::SERVER.ipv6]);
+        let mut o = parse(&["--ip", "10.0.0.1/8"]).unwrap();
+        o.default_addresses(&Host::SERVER);
+        assert_eq!(o.ips.len(), 1, "an explicit --ip wins");
     }
 
     #[test]
