@@ -69,6 +69,18 @@ pub fn sleep() {
 #[exception]
 fn SysTick() {}
 
+/// The interrupt half of the vector table, up to the last line the firmware uses (13):
+/// 14 words instead of cortex-m-rt's generic 240 (its `device` feature; `device.x` is
+/// empty because every entry is named here). Each goes to `DefaultHandler` below.
+#[unsafe(link_section = ".vector_table.interrupts")]
+#[unsafe(no_mangle)]
+pub static __INTERRUPTS: [unsafe extern "C" fn(); 14] = [DefaultHandler; 14];
+
+unsafe extern "C" {
+    /// cortex-m-rt's name for the handler `#[exception] DefaultHandler` defines below.
+    fn DefaultHandler();
+}
+
 #[exception]
 unsafe fn DefaultHandler(irqn: i16) {
     if irqn == 13 {

@@ -6,6 +6,7 @@ use cortex_m_rt::entry;
 use smoltcp::time::Duration;
 use smoltcp::wire::{EthernetAddress, IpCidr, Ipv4Address, Ipv4Cidr};
 use sockless::lan9118::{Lan9118, Lan9118Stats, Mmio};
+use sockless::service::Count;
 use sockless::services::{ServiceConfig, ServiceStorage, Services};
 use sockless::{Host, Stack, StackStorage, UdpBuffers, UdpSocket};
 
@@ -142,10 +143,13 @@ fn main() -> ! {
             |stack| services.poll(stack),
         );
     }
-    for report in services.reports() {
-        log::info!("{report}");
-    }
-    log::info!("stack used {} B; bye", board::stack_used());
+    // The run's result, the same text as `stats`: printed in every build (the size-tuned
+    // one has no log lines).
+    let mut text = heapless::String::<REPLY>::new();
+    control.nic = nic.stats();
+    control.stats(&mut text, &mut stack, &mut services);
+    board::print(&text);
+    board::print("bye");
     board::exit(true)
 }
 
@@ -158,6 +162,34 @@ struct Control {
 }
 
 impl Control {
+    /// The counters: one line per service, the driver's, connections busy, uptime, and the
+    /// call stack's high-water mark.
+    fn stats<const P: usize>(
+        &self,
+        out: &mut heapless::String<REPLY>,
+        stack: &mut Stack<'_>,
+        services: &mut Services<P>,
+    ) {
+        for report in services.reports() {
+            let _ = writeln!(out, "{report}");
+        }
+        // Numbers through `Count`: core's integer formatting would cost flash.
+        let nic = &self.nic;
+        let _ = writeln!(
+            out,
+            "nic       received {} sent {} rx errors {} rx oversize {} tx full {}",
+            Count(nic.received),
+            Count(nic.sent),
+            Count(nic.rx_errors),
+            Count(nic.rx_oversize),
+            Count(nic.tx_full)
+        );
+        // Connections still open or closing (TIME-WAIT holds a socket 10 s).
+        let _ = writeln!(out, "busy {}", Count(services.busy(stack) as u64));
+        let _ = writeln!(out, "uptime {} s", Count(stack.now().secs() as u64));
+        let _ = write!(out, "stack used {} B", Count(board::stack_used() as u64));
+    }
+
     fn poll<const P: usize>(&mut self, stack: &mut Stack<'_>, services: &mut Services<P>) {
         let mut command = [0u8; 64];
         while let Ok((n, from)) = self.socket.recvfrom(stack, &mut command) {
@@ -165,25 +197,12 @@ impl Control {
             let text = core::str::from_utf8(&command[..n]).unwrap_or("").trim();
             let mut words = text.split_whitespace();
             match (words.next(), words.next()) {
-                (Some("stats"), None) => {
-                    for report in services.reports() {
-                        let _ = writeln!(reply, "{report}");
-                    }
-                    let nic = &self.nic;
-                    let _ = writeln!(
-                        reply,
-                        "nic       received {} sent {} rx errors {} rx oversize {} tx full {}",
-                        nic.received, nic.sent, nic.rx_errors, nic.rx_oversize, nic.tx_full
-                    );
-                    // Connections still open or closing (TIME-WAIT holds a socket 10 s).
-                    let _ = writeln!(reply, "busy {}", services.busy(stack));
-                    let _ = writeln!(reply, "uptime {} s", stack.now().secs());
-                    let _ = write!(reply, "stack used {} B", board::stack_used());
-                }
+                (Some("stats"), None) => self.stats(&mut reply, stack, services),
                 (Some("log"), Some(level)) => match level.parse::<log::LevelFilter>() {
                     Ok(level) => {
                         log::set_max_level(level);
-                        let _ = write!(reply, "log {level}");
+                        let _ = reply.push_str("log ");
+                        let _ = reply.push_str(level.as_str());
                     }
                     Err(_) => {
                         let _ = write!(reply, "error: log off|error|warn|info|debug|trace");
