@@ -123,7 +123,8 @@ fn build(root: &Path, build: &Build) -> Result<Elf, String> {
     let out = cargo
         .args(["--target", build.target])
         .args(build.features)
-        .env("CARGO_TARGET_DIR", &dir)
+        .arg("--target-dir")
+        .arg(&dir)
         .current_dir(root)
         .output()
         .map_err(|e| format!("cannot run cargo: {e}"))?;

@@ -84,7 +84,6 @@ fn build_size_tuned(target: &str) -> Option<PathBuf> {
         .args(["build", "--example", "firmware", "--target", target])
         .args(["--no-default-features", "--features", "lan9118"])
         .current_dir(manifest_dir())
-        .env_remove("CARGO_TARGET_DIR")
         .output()
         .expect("scripts/cargo-size-tuned");
     if !out.status.success() {
