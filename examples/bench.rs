@@ -8,7 +8,7 @@
 //! to compare across machines. With root, a fifth part runs the services on a TAP device
 //! in a network namespace of its own and pushes 256 MiB through them with a kernel client.
 //!
-//! For profiling: `BENCH_PROFILE=pingpong` or `BENCH_PROFILE=bulk` runs only that sockless
+//! For profiling: `BENCH_PROFILE=pingpong`, `bulk` or `udp` runs only that sockless
 //! workload and exits (`BENCH_ROUNDS=N` sets the ping-pong round trips), e.g. under
 //! `valgrind --tool=callgrind` or `perf record`.
 
@@ -609,6 +609,12 @@ fn run(options: Options) -> ExitCode {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(50_000 / scale);
+    if std::env::var("BENCH_PROFILE").is_ok_and(|v| v == "udp") {
+        let buffers = leak(UdpBuffers::<4, 2048>::new());
+        let mut udp = UdpSocket::bind(&mut rig.tb.client, 0, buffers).unwrap();
+        sockless_udp(&mut rig, &mut udp, rounds);
+        return ExitCode::SUCCESS;
+    }
     if std::env::var("BENCH_PROFILE").is_ok_and(|v| v == "pingpong") {
         sockless_pingpong(&mut rig, &mut sk, rounds);
         return ExitCode::SUCCESS;

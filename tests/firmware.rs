@@ -107,8 +107,9 @@ fn build_size_tuned(target: &str) -> Option<PathBuf> {
 fn free_port_base() -> u16 {
     static NEXT: AtomicU16 = AtomicU16::new(0);
     let first = (std::process::id() % 20) as u16 + NEXT.fetch_add(7, Ordering::SeqCst);
-    (0..30)
-        .map(|i| 30_000 + (first + i) % 30 * 1000)
+    // Blocks 30000, 31000, ... 54000: the highest forwarded port (+9999) stays below 65536.
+    (0..25)
+        .map(|i| 30_000 + (first + i) % 25 * 1000)
         .find(|&base| {
             FORWARDED.iter().all(|p| {
                 TcpListener::bind(("127.0.0.1", base + p)).is_ok()
