@@ -21,7 +21,7 @@ use std::time::{Duration as WallDuration, Instant as WallClock};
 use sockless::services::{ECHO_PORT, ServiceConfig, ServiceStorage, Services};
 use sockless::smoltcp::time::Duration;
 use sockless::smoltcp::wire::IpEndpoint;
-use sockless::tcp::{ConnectError, RecvError, SendError, Shutdown as SlShutdown};
+use sockless::socket::{ConnectError, RecvError, SendError, Shutdown as SlShutdown};
 use sockless::{Host, StackStorage, TcpBuffers, TcpSocket, Testbed, UdpBuffers, UdpSocket, Wire};
 
 /// Frame size on the in-memory wire: a 64 KiB jumbo frame (see `--help`).

@@ -9,12 +9,16 @@ use std::io::{BufRead, Write};
 use std::process::ExitCode;
 use std::task::Poll;
 
-use sockless::client::{ChatSpec, Dir, TcpChat, Transcript, UdpChat};
 use sockless::services::{ECHO_PORT, OK_PORT};
 use sockless::smoltcp::time::{Duration, Instant};
 use sockless::smoltcp::wire::{IpAddress, IpEndpoint};
-use sockless::tap::{TapLink, TapOptions, poll_until_quiet};
+use sockless::tutorial::chat::{ChatSpec, Dir, TcpChat, Transcript, UdpChat};
+#[path = "common/tap_options.rs"]
+mod tap_options;
+
+use sockless::phy::tap::TapLink;
 use sockless::{Host, Stack, StackStorage, TcpBuffers, TcpSocket, UdpBuffers, UdpSocket};
+use tap_options::{TapOptions, poll_until_quiet};
 
 fn help() -> String {
     format!(
@@ -120,7 +124,7 @@ fn main() -> ExitCode {
         }
     }
     options.default_addresses(&Host::CLIENT);
-    let mut link = match TapLink::open(&options) {
+    let mut link = match TapLink::open(&options.config()) {
         Ok(link) => link,
         Err(e) => {
             eprintln!("client: {e}");

@@ -10,9 +10,9 @@
 use std::process::ExitCode;
 use std::time::Instant as WallClock;
 
-use sockless::client::Dir;
-use sockless::seed::{self, ClientSockets, Conversation, Verdict};
 use sockless::services::{ServiceConfig, ServiceStorage, Services};
+use sockless::tutorial::chat::Dir;
+use sockless::tutorial::conversations::{self, ClientSockets, Conversation, Verdict};
 use sockless::{Event, StackStorage, TcpBuffers, TcpSocket, Testbed, Trace, UdpBuffers, UdpSocket};
 
 const HELP: &str = "\
@@ -59,7 +59,7 @@ fn parse_args() -> Result<Option<Options>, String> {
                 return Ok(None);
             }
             "--list" => {
-                for c in &seed::CONVERSATIONS {
+                for c in &conversations::CONVERSATIONS {
                     println!("{:<9} {}", c.name, c.title);
                 }
                 return Ok(None);
@@ -69,7 +69,7 @@ fn parse_args() -> Result<Option<Options>, String> {
             "--no-trace" => options.trace = false,
             "--only" => {
                 let name = args.next().ok_or("--only needs a conversation name")?;
-                if seed::find(&name).is_none() {
+                if conversations::find(&name).is_none() {
                     return Err(format!("no conversation named {name:?} (see --list)"));
                 }
                 options.only.push(name);
@@ -136,7 +136,7 @@ fn main() -> ExitCode {
     let chosen: Vec<&Conversation> = if options.stdin {
         vec![stdin_conversation()]
     } else {
-        seed::CONVERSATIONS
+        conversations::CONVERSATIONS
             .iter()
             .filter(|c| options.only.is_empty() || options.only.iter().any(|n| n == c.name))
             .collect()
@@ -144,7 +144,7 @@ fn main() -> ExitCode {
     let mut passed = 0;
     for (i, conv) in chosen.iter().enumerate() {
         trace.clear();
-        let verdict = seed::play(conv, &mut tb, &mut services, &mut sockets, options.ipv6);
+        let verdict = conversations::play(conv, &mut tb, &mut services, &mut sockets, options.ipv6);
         print_conversation(i + 1, chosen.len(), conv, &verdict, &trace, options.trace);
         if verdict.passed() {
             passed += 1;
@@ -155,8 +155,8 @@ fn main() -> ExitCode {
     for report in services.reports() {
         println!("  {report}");
     }
-    let wire = tb.wire.stats(sockless::wire::End::A);
-    let back = tb.wire.stats(sockless::wire::End::B);
+    let wire = tb.wire.stats(sockless::phy::End::A);
+    let back = tb.wire.stats(sockless::phy::End::B);
     println!(
         "  wire      client->server {} frames, server->client {} frames, dropped {}, corrupted {}, TCP retransmissions {}",
         wire.sent,
@@ -204,7 +204,7 @@ fn stdin_conversation() -> &'static Conversation {
         title: "the input('>>:') loop, lines from stdin, to the 6969 server",
         lines: Box::leak(lines.into_boxed_slice()),
         expect: Box::leak(expect.into_boxed_slice()),
-        ..*seed::find("input").expect("the input conversation")
+        ..*conversations::find("input").expect("the input conversation")
     }))
 }
 

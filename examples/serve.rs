@@ -11,8 +11,12 @@ use std::time::Instant as WallClock;
 
 use sockless::services::{ServiceConfig, ServiceStorage, Services};
 use sockless::smoltcp::time::{Duration, Instant};
-use sockless::tap::{TapLink, TapOptions, poll_until_quiet};
+#[path = "common/tap_options.rs"]
+mod tap_options;
+
+use sockless::phy::tap::TapLink;
 use sockless::{Host, Stack, StackStorage};
+use tap_options::{TapOptions, poll_until_quiet};
 
 const POOL: usize = 4;
 /// Socket buffer sizes `--buffer-size` can choose, in bytes each way per connection.
@@ -99,7 +103,7 @@ fn main() -> ExitCode {
     }
     options.default_addresses(&Host::SERVER);
 
-    let mut link = match TapLink::open(&options) {
+    let mut link = match TapLink::open(&options.config()) {
         Ok(link) => link,
         Err(e) => {
             eprintln!("serve: {e}");

@@ -13,8 +13,9 @@
 //!   close, abort, accept, timeouts, UDP) on two hosts, stale descriptors included.
 #![allow(dead_code)]
 
-use sockless::line::{Framed, LineFramer};
-use sockless::robot;
+use sockless::phy::End;
+use sockless::services::line_framer::{Framed, LineFramer};
+use sockless::services::robot_menu as robot;
 use sockless::services::{ServiceConfig, ServiceStorage, Services};
 use sockless::smoltcp::phy::ChecksumCapabilities;
 use sockless::smoltcp::time::Duration;
@@ -23,8 +24,7 @@ use sockless::smoltcp::wire::{
     EthernetRepr, Icmpv4Packet, Icmpv4Repr, IpAddress, IpEndpoint, IpProtocol, Ipv4Address,
     Ipv4Packet, Ipv4Repr, TcpControl, TcpPacket, TcpRepr, TcpSeqNumber, UdpPacket, UdpRepr,
 };
-use sockless::tcp::Shutdown;
-use sockless::wire::End;
+use sockless::socket::Shutdown;
 use sockless::{
     Host, Listener, StackStorage, TcpBuffers, TcpSocket, Testbed, UdpBuffers, UdpSocket, Wire,
 };
@@ -315,7 +315,7 @@ pub fn stream(data: &[u8]) {
         match sk.recv(c, &mut buf) {
             Ok(0) => return true,
             Ok(n) => replies.extend_from_slice(&buf[..n]),
-            Err(sockless::tcp::RecvError::WouldBlock) => {}
+            Err(sockless::socket::RecvError::WouldBlock) => {}
             Err(_) => return true,
         }
         next == pieces.len() && sk.send_queue(c) == 0 && replies.ends_with(b"\n")

@@ -11,16 +11,23 @@
 //! every byte of memory ([`StackStorage`], [`TcpBuffers`], [`UdpBuffers`]), the stack
 //! runs only when [`Stack::poll`] is called, and every verb returns at once.
 //!
-//! The layers, bottom up:
+//! The layers, bottom up; each is a folder, and none imports a layer above it:
 //!
-//! * [`wire`]: static phys. An in-memory Ethernet [`Wire`] joining two stacks and a
-//!   single-stack [`Loopback`], both on heapless queues of fixed-size frames.
-//! * [`stack`]: an smoltcp `Interface` plus a `SocketSet` over caller storage, with a
-//!   socket table that tracks TCP state changes, timeouts and the lifecycle trace.
-//! * [`tcp`] and [`udp`]: the tutorial's socket verbs (`listen`, `accept`, `connect`,
-//!   `recv`, `send`, `sendall`, `sendto`, `recvfrom`, ...) as non-blocking calls.
-//! * [`trace`]: a fixed-size record of the lifecycle events the tutorial talks about.
+//! * [`phy`]: where frames come from. An in-memory [`Wire`](phy::Wire) joining two
+//!   stacks, a [`Loopback`](phy::Loopback), a Linux TAP device ([`phy::tap`], feature
+//!   `std`) and the LAN9118 Ethernet chip of Arm's MPS2 boards (`phy::lan9118`, feature
+//!   `lan9118`), all in fixed memory.
+//! * [`stack`]: an smoltcp `Interface` and `SocketSet` over caller storage
+//!   ([`StackStorage`]), with a socket table that tracks TCP state changes, timeouts, the
+//!   listeners' SYN gate and the lifecycle [`Trace`].
+//! * [`socket`]: the tutorial's socket verbs (`listen`, `accept`, `connect`, `recv`,
+//!   `send`, `sendall`, `sendto`, `recvfrom`, ...) as non-blocking calls, each error the
+//!   `errno` Python would raise.
+//! * [`services`]: the tutorial's servers (echo, upper, notice, UDP `ok`, the robot) as
+//!   poll-driven state machines on one stack, one small file each.
 //! * [`testbed`]: two hosts on a wire, driven by a virtual clock, deterministically.
+//! * [`tutorial`]: the tutorial's clients and its conversations as data, played on the
+//!   testbed.
 //!
 //! Everything here is `#![no_std]` and never allocates: it builds for
 //! `thumbv6m-none-eabi` as it does for a desktop.
@@ -80,35 +87,19 @@
 #[cfg(any(test, all(feature = "std", not(target_os = "none"))))]
 extern crate std;
 
-pub mod client;
-pub mod gate;
-pub mod host;
-#[cfg(feature = "lan9118")]
-pub mod lan9118;
-pub mod line;
-pub mod retransmit;
-pub mod robot;
-pub mod seed;
-pub mod segment;
-pub mod service;
+pub mod phy;
 pub mod services;
+pub mod socket;
 pub mod stack;
-#[cfg(all(feature = "std", not(target_os = "none")))]
-pub mod tap;
-pub mod tcp;
 pub mod testbed;
-pub mod trace;
-pub mod udp;
-pub mod wire;
+pub mod tutorial;
 
-pub use gate::Overflow;
-pub use host::Host;
-pub use stack::{SocketError, Stack, StackStorage};
-pub use tcp::{Listener, TcpBuffers, TcpSocket};
+pub use phy::{Faults, Loopback, Wire};
+pub use socket::{Listener, TcpBuffers, TcpSocket, UdpBuffers, UdpSocket};
+pub use stack::{
+    Event, EventKind, Host, Observer, Overflow, SocketError, Stack, StackStorage, Trace,
+};
 pub use testbed::Testbed;
-pub use trace::{Event, EventKind, Observer, Trace};
-pub use udp::{UdpBuffers, UdpSocket};
-pub use wire::{Faults, Loopback, Wire};
 
 /// smoltcp, re-exported so that users name the same version of its types.
 pub use smoltcp;

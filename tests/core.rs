@@ -2,8 +2,8 @@
 
 use sockless::smoltcp::time::Duration;
 use sockless::smoltcp::wire::{IpAddress, IpEndpoint};
-use sockless::tcp::{AcceptError, ConnectError, RecvError, SendError, Shutdown};
-use sockless::udp::RecvFromError;
+use sockless::socket::RecvFromError;
+use sockless::socket::{AcceptError, ConnectError, RecvError, SendError, Shutdown};
 use sockless::{
     EventKind, Host, Listener, StackStorage, TcpBuffers, TcpSocket, Testbed, Trace, UdpBuffers,
     UdpSocket,
@@ -177,7 +177,7 @@ fn backlog_two_with_three_connects_refuses_the_third() {
         .map(|sk| sk.connect_status(&mut tb.client))
         .collect();
     assert_eq!(outcomes, vec![Ok(()), Ok(()), Err(ConnectError::Refused)]);
-    assert_eq!(ConnectError::Refused.errno(), 111);
+    assert_eq!(ConnectError::Refused.errno().code(), 111);
     assert_eq!(listener.pending(&mut tb.server), 2);
 
     // Accepting one frees a backlog place: a new connect now succeeds.
@@ -461,7 +461,7 @@ fn udp_sendto_recvfrom_and_truncation() {
     // A datagram larger than the whole transmit buffer is refused, not cut.
     assert_eq!(
         client.sendto(&mut tb.client, &[0u8; 4096], server_v4(9999)),
-        Err(sockless::udp::SendToError::TooLarge)
+        Err(sockless::socket::SendToError::TooLarge)
     );
     server.close(&mut tb.server);
     assert_eq!(
@@ -541,7 +541,7 @@ fn full_wire_drops_and_counts_and_tcp_recovers() {
     })
     .unwrap();
     assert!(got == data, "data altered");
-    let stats = tb.wire.stats(sockless::wire::End::A);
+    let stats = tb.wire.stats(sockless::phy::End::A);
     assert!(stats.dropped_full > 0, "expected drops, got {stats:?}");
     assert_eq!(stats.dropped_oversize, 0);
 }
@@ -562,7 +562,7 @@ fn full_stack_storage_is_an_error() {
     );
     assert_eq!(
         Listener::<2>::listen(&mut tb.server, 7, 2, &mut pool).unwrap_err(),
-        sockless::tcp::ListenError::NoSlot
+        sockless::socket::ListenError::NoSlot
     );
 }
 

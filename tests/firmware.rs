@@ -271,7 +271,7 @@ impl Drop for Board {
 fn exercise(board: Board) {
     let server = board.server;
     // The tutorial's conversations (connect_ex needs a port QEMU does not forward).
-    for conv in &sockless::seed::CONVERSATIONS {
+    for conv in &sockless::tutorial::conversations::CONVERSATIONS {
         kernel::play(server, conv);
     }
     robot_session(server);
@@ -300,7 +300,7 @@ fn exercise(board: Board) {
     board.wait_until_idle();
     let mut callers: Vec<_> = (0..POOL).map(|_| tcp(server, 8888)).collect();
     for sk in callers.iter_mut() {
-        assert_eq!(read_line(sk), sockless::robot::WELCOME);
+        assert_eq!(read_line(sk), sockless::services::robot_menu::WELCOME);
     }
     let mut extra = tcp(server, 8888);
     let mut byte = [0u8; 1];
@@ -310,7 +310,7 @@ fn exercise(board: Board) {
     }
     for sk in callers.iter_mut() {
         sk.write_all(b"1003\n").unwrap();
-        assert_eq!(read_line(sk), sockless::robot::MENU[2].2);
+        assert_eq!(read_line(sk), sockless::services::robot_menu::MENU[2].2);
     }
     drop(callers);
     drop(extra);

@@ -7,12 +7,12 @@ mod support;
 
 use std::task::Poll;
 
-use sockless::client::{ChatSpec, TcpChat};
-use sockless::robot;
+use sockless::phy::End;
+use sockless::services::robot_menu as robot;
 use sockless::services::{ECHO_PORT, OK_PORT, ServiceConfig};
 use sockless::smoltcp::time::Duration;
-use sockless::tcp::{RecvError, SendError};
-use sockless::wire::End;
+use sockless::socket::{RecvError, SendError};
+use sockless::tutorial::chat::{ChatSpec, TcpChat};
 use sockless::{Faults, Host, TcpSocket};
 use support::Rig;
 
@@ -36,7 +36,7 @@ fn connect_patiently(rig: &mut Rig, port: u16) -> TcpSocket {
     sk.set_timeout(&mut rig.tb.client, Some(Duration::from_secs(3600)));
     sk.connect(&mut rig.tb.client, Rig::server_v4(port))
         .unwrap();
-    rig.run_until(|c| sk.connect_status(c) != Err(sockless::tcp::ConnectError::WouldBlock));
+    rig.run_until(|c| sk.connect_status(c) != Err(sockless::socket::ConnectError::WouldBlock));
     sk.connect_status(&mut rig.tb.client).expect("connected");
     sk
 }
@@ -58,7 +58,7 @@ fn echo_through(rig: &mut Rig, data: &[u8]) -> Vec<u8> {
                     Err(e) => panic!("send after {sent} bytes: {e}"),
                 }
             } else if !closed {
-                sk.shutdown(c, sockless::tcp::Shutdown::Write);
+                sk.shutdown(c, sockless::socket::Shutdown::Write);
                 closed = true;
             }
             let mut buf = [0u8; 4096];
@@ -303,7 +303,7 @@ fn a_flood_of_10x_the_pool_is_refused_without_disturbing_existing_sessions() {
         talkers.iter().all(|t| t.got.len() > 20_000)
             && flood
                 .iter()
-                .all(|sk| sk.connect_status(c) != Err(sockless::tcp::ConnectError::WouldBlock))
+                .all(|sk| sk.connect_status(c) != Err(sockless::socket::ConnectError::WouldBlock))
     });
     let outcomes: Vec<_> = flood
         .iter()
@@ -312,7 +312,7 @@ fn a_flood_of_10x_the_pool_is_refused_without_disturbing_existing_sessions() {
     let accepted = outcomes.iter().filter(|o| o.is_ok()).count();
     let refused = outcomes
         .iter()
-        .filter(|o| **o == Err(sockless::tcp::ConnectError::Refused))
+        .filter(|o| **o == Err(sockless::socket::ConnectError::Refused))
         .count();
     assert_eq!((accepted, refused), (2, 38), "2 free sockets, 38 refused");
     assert_eq!(rig.services.echo.stats().refused, 38);
@@ -368,7 +368,7 @@ fn queue_mode_makes_extra_clients_wait_and_then_serves_them() {
     for sk in &waiting {
         assert_eq!(
             sk.connect_status(&mut rig.tb.client),
-            Err(sockless::tcp::ConnectError::WouldBlock),
+            Err(sockless::socket::ConnectError::WouldBlock),
             "still waiting, not refused"
         );
     }
@@ -412,7 +412,7 @@ fn a_hundred_thousand_echo_cycles_leave_every_pool_as_it_was() {
         rig.run_until(|c| {
             if !sent && sk.connect_status(c).is_ok() {
                 sk.sendall(c, &msg).unwrap();
-                sk.shutdown(c, sockless::tcp::Shutdown::Write);
+                sk.shutdown(c, sockless::socket::Shutdown::Write);
                 sent = true;
             }
             match sk.recv(c, &mut buf[got..]) {

@@ -4,16 +4,16 @@ mod support;
 
 use std::task::Poll;
 
-use sockless::client::{ChatError, ChatSpec, TcpChat};
-use sockless::robot;
-use sockless::seed::{self, ClientSockets};
+use sockless::services::robot_menu as robot;
 use sockless::services::{
     ECHO_PORT, NOTICE, NOTICE_PORT, OK_PORT, ROBOT_LINE, ROBOT_PORT, ServiceConfig, UPPER_PORT,
 };
 use sockless::smoltcp::socket::tcp::State;
 use sockless::smoltcp::time::Duration;
-use sockless::tcp::{ConnectError, RecvError, Shutdown};
-use sockless::udp::RecvFromError;
+use sockless::socket::RecvFromError;
+use sockless::socket::{ConnectError, RecvError, Shutdown};
+use sockless::tutorial::chat::{ChatError, ChatSpec, TcpChat};
+use sockless::tutorial::conversations::{self, ClientSockets};
 use sockless::{EventKind, Host};
 use support::Rig;
 
@@ -365,8 +365,8 @@ fn every_seed_conversation_gets_its_expected_replies() {
             tcp: Some(rig.socket()),
             udp: Some(rig.udp_socket()),
         };
-        for conv in &seed::CONVERSATIONS {
-            let verdict = seed::play(conv, rig.tb, rig.services, &mut sockets, ipv6);
+        for conv in &conversations::CONVERSATIONS {
+            let verdict = conversations::play(conv, rig.tb, rig.services, &mut sockets, ipv6);
             assert!(
                 verdict.passed(),
                 "{} (ipv6 {ipv6}): {:?}\n{:?}",
@@ -390,10 +390,10 @@ fn a_conversation_with_a_wrong_expectation_fails() {
         tcp: Some(rig.socket()),
         udp: Some(rig.udp_socket()),
     };
-    let mut conv = *seed::find("hello").unwrap();
+    let mut conv = *conversations::find("hello").unwrap();
     conv.expect = &[b"HELLO WORLD", b"not what the server says"];
-    let verdict = seed::play(&conv, rig.tb, rig.services, &mut sockets, false);
-    assert_eq!(verdict.failure, Some(seed::Failure::WrongReplies));
+    let verdict = conversations::play(&conv, rig.tb, rig.services, &mut sockets, false);
+    assert_eq!(verdict.failure, Some(conversations::Failure::WrongReplies));
 }
 
 /// `cargo run --example demo` itself: exit status 0 and the summary line.

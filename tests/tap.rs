@@ -210,7 +210,7 @@ fn every_service_answers_kernel_sockets_over_ipv4_and_ipv6() {
 
             robot_session(at(host));
             // And every conversation of the tutorial, as the demo plays it in-process.
-            for conv in &sockless::seed::CONVERSATIONS {
+            for conv in &sockless::tutorial::conversations::CONVERSATIONS {
                 kernel::play(at(host), conv);
             }
         }
@@ -257,7 +257,7 @@ fn more_clients_than_the_pool_and_a_closed_port_are_refused_at_once() {
     ns.thread(|| {
         let mut callers: Vec<TcpStream> = (0..4).map(|_| tcp(at(SERVER4), 8888)).collect();
         for sk in callers.iter_mut() {
-            assert_eq!(read_line(sk), sockless::robot::WELCOME);
+            assert_eq!(read_line(sk), sockless::services::robot_menu::WELCOME);
         }
         let start = Instant::now();
         let fifth = TcpStream::connect((SERVER4, 8888));
@@ -269,7 +269,7 @@ fn more_clients_than_the_pool_and_a_closed_port_are_refused_at_once() {
         // The four are still served.
         for sk in callers.iter_mut() {
             sk.write_all(b"1003\n").unwrap();
-            assert_eq!(read_line(sk), sockless::robot::MENU[2].2);
+            assert_eq!(read_line(sk), sockless::services::robot_menu::MENU[2].2);
         }
         let start = Instant::now();
         let closed = TcpStream::connect((SERVER4, 8005));
@@ -315,9 +315,9 @@ fn ping_nc_socat_and_a_capture() {
     assert_eq!(
         robot.lines().collect::<Vec<_>>(),
         vec![
-            sockless::robot::WELCOME,
-            sockless::robot::MENU[1].2,
-            sockless::robot::GOODBYE
+            sockless::services::robot_menu::WELCOME,
+            sockless::services::robot_menu::MENU[1].2,
+            sockless::services::robot_menu::GOODBYE
         ]
     );
     let socat = |addr: &str, input: &[u8]| -> Vec<u8> {
@@ -389,12 +389,12 @@ fn the_tutorials_python_clients() {
     );
     let robot = python("robot_client.py", SERVER4, "1\n1001\n0\n9\nexit\n");
     let expected = [
-        sockless::robot::WELCOME,
-        sockless::robot::MENU_LIST,
-        sockless::robot::MENU[0].2,
-        sockless::robot::TRANSFER,
-        sockless::robot::RETRY,
-        sockless::robot::GOODBYE,
+        sockless::services::robot_menu::WELCOME,
+        sockless::services::robot_menu::MENU_LIST,
+        sockless::services::robot_menu::MENU[0].2,
+        sockless::services::robot_menu::TRANSFER,
+        sockless::services::robot_menu::RETRY,
+        sockless::services::robot_menu::GOODBYE,
     ]
     .iter()
     .enumerate()
@@ -437,7 +437,9 @@ fn with_5_percent_drop_and_1_percent_corruption() {
             })
             .unwrap();
         assert!(out.status.success());
-        assert!(String::from_utf8_lossy(&out.stdout).contains(sockless::robot::GOODBYE));
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains(sockless::services::robot_menu::GOODBYE)
+        );
     });
     serve.stop();
 }

@@ -5,8 +5,8 @@ use core::fmt::Write as _;
 use cortex_m_rt::entry;
 use smoltcp::time::Duration;
 use smoltcp::wire::{EthernetAddress, IpCidr, Ipv4Address, Ipv4Cidr};
-use sockless::lan9118::{Lan9118, Lan9118Stats, Mmio};
-use sockless::service::Count;
+use sockless::phy::lan9118::{Lan9118, Lan9118Stats, Mmio};
+use sockless::services::Count;
 use sockless::services::{ServiceConfig, ServiceStorage, Services};
 use sockless::{Host, Stack, StackStorage, UdpBuffers, UdpSocket};
 

@@ -9,8 +9,8 @@ use std::net::{Shutdown, TcpStream, UdpSocket};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use sockless::client::Framing;
-use sockless::seed::{Client, Conversation};
+use sockless::tutorial::chat::Framing;
+use sockless::tutorial::conversations::{Client, Conversation};
 
 pub const TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -85,13 +85,13 @@ pub fn udp_exchange(server: Server, port: u16, msg: &[u8]) -> Vec<u8> {
 /// A robot session as the tutorial's client has it: greeting, menu, a code, 0, exit.
 pub fn robot_session(server: Server) {
     let mut sk = tcp(server, 8888);
-    assert_eq!(read_line(&mut sk), sockless::robot::WELCOME);
+    assert_eq!(read_line(&mut sk), sockless::services::robot_menu::WELCOME);
     for (input, reply) in [
-        ("1", sockless::robot::MENU_LIST),
-        ("1001", sockless::robot::MENU[0].2),
-        ("0", sockless::robot::TRANSFER),
-        ("hello", sockless::robot::RETRY),
-        ("exit", sockless::robot::GOODBYE),
+        ("1", sockless::services::robot_menu::MENU_LIST),
+        ("1001", sockless::services::robot_menu::MENU[0].2),
+        ("0", sockless::services::robot_menu::TRANSFER),
+        ("hello", sockless::services::robot_menu::RETRY),
+        ("exit", sockless::services::robot_menu::GOODBYE),
     ] {
         sk.write_all(format!("{input}\n").as_bytes()).unwrap();
         assert_eq!(read_line(&mut sk), reply, "after {input:?}");

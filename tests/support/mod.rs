@@ -6,7 +6,7 @@ use sockless::services::{ServiceConfig, ServiceStorage, Services};
 use sockless::smoltcp::socket::tcp::State;
 use sockless::smoltcp::time::Duration;
 use sockless::smoltcp::wire::{IpAddress, IpEndpoint};
-use sockless::tcp::{ConnectError, RecvError, SendError};
+use sockless::socket::{ConnectError, RecvError, SendError};
 use sockless::{Host, StackStorage, TcpBuffers, TcpSocket, Testbed, Trace, UdpBuffers, UdpSocket};
 
 pub const LIMIT: Duration = Duration::from_secs(600);

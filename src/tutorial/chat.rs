@@ -23,9 +23,10 @@ use heapless::Vec;
 use smoltcp::time::Duration;
 use smoltcp::wire::IpEndpoint;
 
+use crate::socket::{
+    ConnectError, RecvError, RecvFromError, SendError, SendToError, TcpSocket, UdpSocket,
+};
 use crate::stack::Stack;
-use crate::tcp::{ConnectError, RecvError, SendError, TcpSocket};
-use crate::udp::{RecvFromError, SendToError, UdpSocket};
 
 /// Which way a message went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

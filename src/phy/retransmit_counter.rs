@@ -10,7 +10,7 @@
 
 use heapless::Deque;
 
-use crate::segment::tcp_header;
+use super::tcp_header::tcp_header;
 
 /// Which flow a segment belongs to, within one direction of one link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -8,7 +8,7 @@
 //!
 //! Both are reasonable, so each listener chooses ([`Overflow`]). `Queue` needs one thing
 //! smoltcp has no hook for: seeing a SYN before the stack does. So while it polls, the
-//! [`Stack`](crate::Stack) hands smoltcp its device wrapped in a `Gate`: at the first
+//! [`Stack`](super::Stack) hands smoltcp its device wrapped in a `Gate`: at the first
 //! SYN of a poll for a listening port it counts that port's LISTEN sockets, lets that
 //! many SYNs through, and for the rest counts them as refused (`Refuse`: smoltcp sends the
 //! RST) or drops them (`Queue`: smoltcp sees an empty frame and ignores it). Everything
@@ -17,8 +17,8 @@
 use smoltcp::phy::{self, Device, DeviceCapabilities};
 use smoltcp::time::Instant;
 
-use crate::segment::tcp_header;
-use crate::stack::{Slot, listening_sockets};
+use super::table::TableView;
+use crate::phy::tcp_header;
 
 /// What a listener does with a connection request when every socket is taken.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -65,7 +65,7 @@ pub(crate) struct Gate<'g, D: Device + ?Sized> {
     inner: &'g mut D,
     policies: &'g mut [PortPolicy],
     /// The stack's socket table, to count a port's LISTEN sockets when a SYN comes.
-    table: &'g [Slot],
+    table: TableView<'g>,
     /// Connection requests seen, whatever the port: the only frames that can move a
     /// socket out of LISTEN.
     syns: &'g mut u32,
@@ -75,7 +75,7 @@ impl<'g, D: Device + ?Sized> Gate<'g, D> {
     pub(crate) fn new(
         inner: &'g mut D,
         policies: &'g mut [PortPolicy],
-        table: &'g [Slot],
+        table: TableView<'g>,
         syns: &'g mut u32,
     ) -> Self {
         for policy in policies.iter_mut() {
@@ -126,7 +126,7 @@ impl<D: Device + ?Sized> Device for Gate<'_, D> {
 pub struct GateRx<'g, R: phy::RxToken> {
     inner: R,
     policies: &'g mut [PortPolicy],
-    table: &'g [Slot],
+    table: TableView<'g>,
     syns: &'g mut u32,
 }
 
@@ -151,7 +151,7 @@ impl<R: phy::RxToken> phy::RxToken for GateRx<'_, R> {
 
 /// Whether `frame` goes on to the stack: everything does but a SYN to a full port in queue
 /// mode. Counts SYNs, and refusals and queued callers per port.
-fn admit(frame: &[u8], policies: &mut [PortPolicy], table: &[Slot], syns: &mut u32) -> bool {
+fn admit(frame: &[u8], policies: &mut [PortPolicy], table: TableView<'_>, syns: &mut u32) -> bool {
     let Some(tcp) = tcp_header(frame).filter(|t| t.is_connect()) else {
         return true;
     };
@@ -163,7 +163,7 @@ fn admit(frame: &[u8], policies: &mut [PortPolicy], table: &[Slot], syns: &mut u
     // no socket out of LISTEN except through SYNs counted here.
     let budget = policy
         .budget
-        .get_or_insert_with(|| listening_sockets(table, policy.port));
+        .get_or_insert_with(|| table.listening(policy.port));
     if *budget > 0 {
         *budget -= 1;
         return true;

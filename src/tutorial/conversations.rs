@@ -11,13 +11,12 @@ use core::task::Poll;
 use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::IpEndpoint;
 
-use crate::client::{ChatError, ChatSpec, TcpChat, Transcript, UdpChat, UdpChatError};
-use crate::host::Host;
-use crate::robot;
+use super::chat::{ChatError, ChatSpec, TcpChat, Transcript, UdpChat, UdpChatError};
+use crate::services::robot_menu as robot;
 use crate::services::{ECHO_PORT, NOTICE, OK_PORT, Services};
-use crate::tcp::{ConnectError, TcpSocket};
+use crate::socket::{ConnectError, TcpSocket, UdpSocket};
+use crate::stack::Host;
 use crate::testbed::{RunError, Testbed};
-use crate::udp::UdpSocket;
 
 /// What kind of client a conversation uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -296,11 +295,11 @@ pub fn play<'a, const F: usize, const D: usize, const P: usize>(
             };
             let errno = match status {
                 Ok(()) => 0,
-                Err(e) => e.errno(),
+                Err(e) => e.errno().code(),
             };
             let mut digits = heapless::String::<12>::new();
             let _ = core::fmt::write(&mut digits, format_args!("{errno}"));
-            transcript.push(crate::client::Dir::Received, digits.as_bytes());
+            transcript.push(super::chat::Dir::Received, digits.as_bytes());
             (transcript, run.err().map(Failure::Run))
         }
     };

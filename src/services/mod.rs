@@ -18,18 +18,31 @@
 //! [`ServiceStorage::SIZE`] is the exact figure. The stack needs
 //! [`ServiceStorage::SOCKETS`] socket slots.
 
+mod driver;
+mod echo;
+pub mod line_framer;
+mod notice;
+mod relay;
+mod report;
+mod robot;
+pub mod robot_menu;
+mod udp_ok;
+mod upper;
+
 use core::fmt;
 
-use smoltcp::socket::tcp;
 use smoltcp::time::Duration;
 
-use crate::gate::Overflow;
-use crate::line::{Framed, LineFramer};
-use crate::robot;
-use crate::service::{DatagramHandler, Handler, Report, Status, TcpService, UdpService};
-use crate::stack::Stack;
-use crate::tcp::{ListenError, RecvError, TcpBuffers, TcpSocket};
-use crate::udp::{BindError, UdpBuffers};
+pub use driver::{DATAGRAM_MAX, DatagramHandler, Handler, Status, TcpService, UdpService};
+pub use echo::{Echo, UdpEcho};
+pub use notice::Notice;
+pub use report::{Count, Report, ServiceStats};
+pub use robot::Robot;
+pub use udp_ok::UdpOk;
+pub use upper::Upper;
+
+use crate::socket::{BindError, ListenError, TcpBuffers, UdpBuffers};
+use crate::stack::{Overflow, Stack};
 
 /// TCP and UDP port of the echo service.
 pub const ECHO_PORT: u16 = 7;
@@ -48,9 +61,6 @@ pub const NOTICE: &str = "不要回答,不要回答,不要回答";
 /// The longest robot input line, in bytes (a trailing `\r` included).
 pub const ROBOT_LINE: usize = 256;
 
-/// How many bytes a byte-stream service moves per step (a stack buffer).
-const CHUNK: usize = 512;
-
 /// Settings shared by the services.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ServiceConfig {
@@ -68,157 +78,6 @@ impl Default for ServiceConfig {
             idle_timeout: Some(Duration::from_secs(60)),
             overflow: Overflow::Refuse,
         }
-    }
-}
-
-/// Echo every byte back (RFC 862), then close when the client does.
-#[derive(Debug, Default)]
-pub struct Echo;
-
-/// Echo every byte back with ASCII letters upper-cased (Python's `bytes.upper()`).
-///
-/// Bytes of multi-byte UTF-8 characters are all `>= 0x80` and pass unchanged, so a
-/// character split across two reads is never corrupted.
-#[derive(Debug, Default)]
-pub struct Upper;
-
-/// No room to send: a full transmit buffer on a live connection waits for the peer's
-/// ACKs; anything else means the connection is gone.
-fn wait_for_room(conn: &mut TcpSocket, stack: &mut Stack<'_>) -> Status {
-    match conn.state(stack) {
-        Some(tcp::State::Established | tcp::State::CloseWait) => Status::Open,
-        _ => Status::Lost,
-    }
-}
-
-/// Move bytes from the receive to the transmit side, transformed, never reading more
-/// than can be queued (so nothing is held between polls).
-fn relay(conn: &mut TcpSocket, stack: &mut Stack<'_>, transform: fn(&mut [u8])) -> Status {
-    let mut chunk = [0u8; CHUNK];
-    loop {
-        let room = conn.send_space(stack).min(CHUNK);
-        if room == 0 {
-            return wait_for_room(conn, stack);
-        }
-        match conn.recv(stack, &mut chunk[..room]) {
-            Ok(0) => return Status::Close,
-            Ok(n) => {
-                transform(&mut chunk[..n]);
-                if conn.sendall(stack, &chunk[..n]).is_err() {
-                    return Status::Lost;
-                }
-            }
-            Err(RecvError::WouldBlock) => return Status::Open,
-            Err(_) => return Status::Lost,
-        }
-    }
-}
-
-impl Handler for Echo {
-    type Session = ();
-    fn open(&mut self, _: &mut TcpSocket, _: &mut Stack<'_>) {}
-    fn serve(&mut self, _: &mut (), conn: &mut TcpSocket, stack: &mut Stack<'_>) -> Status {
-        relay(conn, stack, |_| {})
-    }
-}
-
-impl Handler for Upper {
-    type Session = ();
-    fn open(&mut self, _: &mut TcpSocket, _: &mut Stack<'_>) {}
-    fn serve(&mut self, _: &mut (), conn: &mut TcpSocket, stack: &mut Stack<'_>) -> Status {
-        relay(conn, stack, |bytes| bytes.make_ascii_uppercase())
-    }
-}
-
-/// Read one message, answer [`NOTICE`], close (the tutorial's first server).
-#[derive(Debug, Default)]
-pub struct Notice;
-
-impl Handler for Notice {
-    type Session = ();
-    fn open(&mut self, _: &mut TcpSocket, _: &mut Stack<'_>) {}
-    fn serve(&mut self, _: &mut (), conn: &mut TcpSocket, stack: &mut Stack<'_>) -> Status {
-        let mut message = [0u8; 1024];
-        match conn.recv(stack, &mut message) {
-            Ok(0) => Status::Close,
-            Ok(_) => match conn.sendall(stack, NOTICE.as_bytes()) {
-                Ok(()) => Status::Close,
-                Err(_) => Status::Lost,
-            },
-            Err(RecvError::WouldBlock) => Status::Open,
-            Err(_) => Status::Lost,
-        }
-    }
-}
-
-/// The 10086 robot on a connection: frames lines, answers each with [`robot::answer`].
-#[derive(Debug, Default)]
-pub struct Robot;
-
-impl Handler for Robot {
-    type Session = LineFramer<ROBOT_LINE>;
-
-    fn open(&mut self, conn: &mut TcpSocket, stack: &mut Stack<'_>) -> Self::Session {
-        // A fresh connection's transmit buffer is empty and larger than MAX_REPLY.
-        say(conn, stack, robot::WELCOME);
-        LineFramer::new()
-    }
-
-    fn serve(
-        &mut self,
-        framer: &mut Self::Session,
-        conn: &mut TcpSocket,
-        stack: &mut Stack<'_>,
-    ) -> Status {
-        loop {
-            // Read a line only when its answer is sure to fit: no output buffer needed.
-            if conn.send_space(stack) < robot::MAX_REPLY {
-                return wait_for_room(conn, stack);
-            }
-            let reply = match conn.recv_with(stack, |data| framer.feed(data)) {
-                Ok(Some(None)) => continue,
-                Ok(Some(Some(Framed::Line))) => robot::answer(framer.line()),
-                Ok(Some(Some(Framed::TooLong))) => robot::too_long(),
-                // End of stream: answer a last unterminated line, then hang up.
-                Ok(None) => {
-                    if framer.finish() == Some(Framed::Line) {
-                        say(conn, stack, robot::answer(framer.line()).text);
-                    }
-                    return Status::Close;
-                }
-                Err(RecvError::WouldBlock) => return Status::Open,
-                Err(_) => return Status::Lost,
-            };
-            say(conn, stack, reply.text);
-            if reply.hang_up {
-                return Status::Close;
-            }
-        }
-    }
-}
-
-/// Queue one line; the caller made sure it fits.
-fn say(conn: &mut TcpSocket, stack: &mut Stack<'_>, text: &str) {
-    let _ = conn.send_vectored(stack, &[text.as_bytes(), b"\n"]);
-}
-
-/// UDP echo (RFC 862): the datagram back to its sender.
-#[derive(Debug, Default)]
-pub struct UdpEcho;
-
-impl DatagramHandler for UdpEcho {
-    fn reply<'b>(&mut self, buf: &'b mut [u8], len: usize) -> Option<&'b [u8]> {
-        Some(&buf[..len])
-    }
-}
-
-/// The tutorial's UDP server: `ok` to every datagram.
-#[derive(Debug, Default)]
-pub struct UdpOk;
-
-impl DatagramHandler for UdpOk {
-    fn reply<'b>(&mut self, _: &'b mut [u8], _: usize) -> Option<&'b [u8]> {
-        Some(b"ok")
     }
 }
 
@@ -245,7 +104,7 @@ impl<const POOL: usize, const BUF: usize, const UDP: usize> ServiceStorage<POOL,
     /// Zeroed buffers (a `const fn`: a `static` on a microcontroller, in `.bss`).
     pub const fn new() -> Self {
         assert!(
-            BUF >= robot::MAX_REPLY,
+            BUF >= robot_menu::MAX_REPLY,
             "the robot needs room for its longest reply"
         );
         ServiceStorage {

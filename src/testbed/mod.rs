@@ -20,9 +20,8 @@ use core::fmt;
 
 use smoltcp::time::{Duration, Instant};
 
-use crate::host::Host;
-use crate::stack::{Stack, StackStorage};
-use crate::wire::{End, Wire};
+use crate::phy::{End, Wire};
+use crate::stack::{Host, Stack, StackStorage};
 
 /// How many poll rounds [`Testbed::settle`] allows before it decides the stacks are
 /// talking forever (a bug, not a network condition).

@@ -1,0 +1,27 @@
+//! The tutorial's first server, TCP 9999: one message in, the notice out, close.
+
+use super::NOTICE;
+use super::driver::{Handler, Status};
+use crate::socket::{RecvError, TcpSocket};
+use crate::stack::Stack;
+
+/// Read one message, answer [`NOTICE`], close (the tutorial's first server).
+#[derive(Debug, Default)]
+pub struct Notice;
+
+impl Handler for Notice {
+    type Session = ();
+    fn open(&mut self, _: &mut TcpSocket, _: &mut Stack<'_>) {}
+    fn serve(&mut self, _: &mut (), conn: &mut TcpSocket, stack: &mut Stack<'_>) -> Status {
+        let mut message = [0u8; 1024];
+        match conn.recv(stack, &mut message) {
+            Ok(0) => Status::Close,
+            Ok(_) => match conn.sendall(stack, NOTICE.as_bytes()) {
+                Ok(()) => Status::Close,
+                Err(_) => Status::Lost,
+            },
+            Err(RecvError::WouldBlock) => Status::Open,
+            Err(_) => Status::Lost,
+        }
+    }
+}

@@ -1,0 +1,27 @@
+//! The socket layer: the tutorial's verbs on a [`Stack`](crate::stack::Stack).
+//!
+//! Under Berkeley sockets a socket is a file descriptor into the kernel, and each verb is
+//! a system call that may block. Here a socket is a small handle into its stack's table
+//! (a slot and a generation), its memory is the caller's ([`buffers`]), and every verb
+//! takes the stack and returns at once: `WouldBlock` where Python would wait.
+//!
+//! * [`Listener`]: `bind` + `listen(backlog)` + `accept()` on a fixed pool of sockets.
+//! * [`TcpSocket`]: a connection, accepted or connected: `connect`, `recv`, `send`,
+//!   `sendall`, `shutdown`, `close`, `settimeout`...
+//! * [`UdpSocket`]: `bind`, `sendto`, `recvfrom`.
+//! * [`errors`]: each verb's error enum, every variant the [`Errno`] Python would raise.
+
+pub mod buffers;
+pub mod errors;
+mod tcp_listener;
+mod tcp_stream;
+mod udp;
+
+pub use buffers::{TcpBuffers, UdpBuffers};
+pub use errors::{
+    AcceptError, BindError, ConnectError, Errno, ListenError, RecvError, RecvFromError,
+    SendAllError, SendError, SendToError,
+};
+pub use tcp_listener::Listener;
+pub use tcp_stream::{Shutdown, TcpSocket};
+pub use udp::UdpSocket;

@@ -1,0 +1,392 @@
+//! A TCP connection with the tutorial's verbs: `connect`, `recv`, `send`, `sendall`,
+//! `shutdown`, `close`.
+//!
+//! A [`TcpSocket`] is either a client's `sk` (made with [`TcpSocket::new`] on its own
+//! buffers) or the `conn` that [`Listener::accept`](super::Listener::accept) returns (on a
+//! buffer of the listener's pool). Every call is non-blocking, as after Python's
+//! `sk.setblocking(False)`: where Python would wait, these return `WouldBlock` and the
+//! program polls the stack and tries again. "Blocking" is a loop the program writes
+//! around `poll`, e.g. [`Testbed::run`](crate::testbed::Testbed::run).
+//! [`TcpSocket::set_timeout`] is `settimeout`: how long `connect` and `recv` may keep
+//! returning `WouldBlock` before they give up with `TimedOut`.
+//!
+//! A [`TcpSocket`] is a descriptor: a slot number and a generation. After `close` its slot
+//! may carry another connection, and the old descriptor gets `Closed` (`EBADF`) instead.
+
+use smoltcp::socket::tcp;
+use smoltcp::time::Duration;
+use smoltcp::wire::IpEndpoint;
+
+use super::buffers::TcpBuffers;
+use super::errors::{ConnectError, RecvError, SendAllError, SendError};
+use crate::stack::{
+    DEFAULT_CONNECT_TIMEOUT, EventKind, Outcome, Owner, SocketError, SocketId, Stack, TcpParts,
+};
+
+/// Which half of a connection [`TcpSocket::shutdown`] closes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shutdown {
+    /// `SHUT_RD`: stop reading; what arrives is discarded, `recv` returns end of stream.
+    Read,
+    /// `SHUT_WR`: send FIN; the peer sees end of stream, we can still read.
+    Write,
+    /// `SHUT_RDWR`: both.
+    Both,
+}
+
+/// A TCP connection: the `conn` of `conn, addr = sk.accept()`, or a client's `sk`.
+#[derive(Debug, PartialEq, Eq)]
+pub struct TcpSocket {
+    id: SocketId,
+}
+
+impl TcpSocket {
+    /// A new, unconnected socket on `buffers` (Python: `sk = socket.socket()`).
+    pub fn new<'a, const RX: usize, const TX: usize>(
+        stack: &mut Stack<'a>,
+        buffers: &'a mut TcpBuffers<RX, TX>,
+    ) -> Result<Self, SocketError> {
+        let id = stack.add(buffers.socket(), Owner::Client, 0)?;
+        Ok(TcpSocket { id })
+    }
+
+    pub(crate) fn from_id(id: SocketId) -> Self {
+        TcpSocket { id }
+    }
+
+    /// This socket's slot in the stack's table (what `sk.fileno()` is to the kernel).
+    pub fn fileno(&self) -> u8 {
+        self.id.index
+    }
+
+    fn parts<'s, 'a>(&self, stack: &'s mut Stack<'a>) -> Option<TcpParts<'s, 'a>> {
+        let mut parts = stack.tcp(self.id)?;
+        parts.observe();
+        Some(parts)
+    }
+
+    /// Start connecting to `remote` from an ephemeral port (Python: `sk.connect(addr)`,
+    /// non-blocking: the SYN leaves on the next poll). Follow with
+    /// [`connect_status`](Self::connect_status).
+    ///
+    /// A client socket may be connected again once its previous connection is fully
+    /// CLOSED: after TIME-WAIT (10 s) if this side closed first. Before that,
+    /// `InvalidState`.
+    pub fn connect(
+        &mut self,
+        stack: &mut Stack<'_>,
+        remote: impl Into<IpEndpoint>,
+    ) -> Result<(), ConnectError> {
+        let remote = remote.into();
+        let port = stack.ephemeral_port();
+        let mut p = self.parts(stack).ok_or(ConnectError::Closed)?;
+        // Only a fully CLOSED socket: smoltcp would also reconnect one in TIME-WAIT, which
+        // abandons the old connection's last ACK and leaves the peer stuck in LAST-ACK.
+        if p.socket.state() != tcp::State::Closed {
+            return Err(ConnectError::InvalidState);
+        }
+        p.socket.connect(p.cx, remote, port).map_err(|e| match e {
+            tcp::ConnectError::InvalidState => ConnectError::InvalidState,
+            tcp::ConnectError::Unaddressable => ConnectError::Unaddressable,
+        })?;
+        let timeout = p.slot.recv_timeout().unwrap_or(DEFAULT_CONNECT_TIMEOUT);
+        p.slot.start_connect(p.now, timeout);
+        p.tracer.emit(p.index, EventKind::Connect { remote });
+        p.observe();
+        Ok(())
+    }
+
+    /// How the connection attempt stands (Python: `sk.connect_ex(addr)` returns 0 or an
+    /// errno; here `Ok(())` or the error, whose [`errno`](ConnectError::errno) is that
+    /// number).
+    pub fn connect_status(&self, stack: &mut Stack<'_>) -> Result<(), ConnectError> {
+        let p = self.parts(stack).ok_or(ConnectError::Closed)?;
+        match p.socket.state() {
+            tcp::State::SynSent | tcp::State::SynReceived => Err(ConnectError::WouldBlock),
+            tcp::State::Closed | tcp::State::Listen => Err(match p.slot.outcome() {
+                Some(Outcome::Refused) => ConnectError::Refused,
+                Some(Outcome::TimedOut) => ConnectError::TimedOut,
+                Some(Outcome::Reset | Outcome::Aborted) => ConnectError::Reset,
+                Some(Outcome::Finished) | None => ConnectError::InvalidState,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Python: `sk.settimeout(t)`. `connect` fails with `TimedOut` if the handshake takes
+    /// longer than `t`, and `recv` once it has returned `WouldBlock` for `t` in a row.
+    /// `None` waits forever (the connect timeout is then 20 s).
+    pub fn set_timeout(&mut self, stack: &mut Stack<'_>, timeout: Option<Duration>) {
+        if let Some(p) = self.parts(stack) {
+            p.slot.set_recv_timeout(timeout);
+            p.tracer.touch();
+        }
+    }
+
+    /// Reset the connection if nothing is sent or received for `timeout`, in any state
+    /// where a silent peer could hold the socket forever (not LISTEN nor TIME-WAIT).
+    /// A server's defence against clients that vanish; the kernel's analogue is
+    /// `SO_KEEPALIVE` plus a timer in the application.
+    pub fn set_idle_timeout(&mut self, stack: &mut Stack<'_>, timeout: Option<Duration>) {
+        if let Some(p) = self.parts(stack) {
+            p.slot.set_idle_timeout(timeout, p.now);
+            p.tracer.touch();
+        }
+    }
+
+    /// Receive up to `buf.len()` bytes (Python: `data = conn.recv(bufsize)`).
+    ///
+    /// `Ok(0)` is end of stream: the peer sent FIN and every byte was read (Python's
+    /// `b''`).
+    pub fn recv(&mut self, stack: &mut Stack<'_>, buf: &mut [u8]) -> Result<usize, RecvError> {
+        let got = self.recv_with(stack, |data| {
+            let n = data.len().min(buf.len());
+            buf[..n].copy_from_slice(&data[..n]);
+            (n, n)
+        })?;
+        Ok(got.unwrap_or(0))
+    }
+
+    /// Receive in place: `f` sees the bytes waiting (at least one) and returns
+    /// `(consumed, result)`; only `consumed` bytes leave the buffer. A line framer uses it
+    /// to take bytes up to a newline and leave the rest.
+    ///
+    /// `Ok(Some(result))` when `f` ran, `Ok(None)` at end of stream.
+    pub fn recv_with<R>(
+        &mut self,
+        stack: &mut Stack<'_>,
+        f: impl FnOnce(&[u8]) -> (usize, R),
+    ) -> Result<Option<R>, RecvError> {
+        let p = self.parts(stack).ok_or(RecvError::Closed)?;
+        if p.slot.read_shut() {
+            // SHUT_RD: throw away whatever arrives.
+            while let Ok(n) = p.socket.recv(|d| (d.len(), d.len())) {
+                if n == 0 {
+                    break;
+                }
+            }
+            return Ok(None);
+        }
+        if p.socket.can_recv() {
+            let (n, r) = p
+                .socket
+                .recv(|data| {
+                    let (n, r) = f(data);
+                    let n = n.min(data.len());
+                    (n, (n, r))
+                })
+                .map_err(|_| RecvError::NotConnected)?;
+            if n > 0 {
+                p.slot.received(n, p.now);
+                p.tracer.emit(p.index, EventKind::Recv { bytes: n as u32 });
+            }
+            return Ok(Some(r));
+        }
+        match p.socket.state() {
+            // Connected (or about to be), no data for now.
+            tcp::State::SynSent
+            | tcp::State::SynReceived
+            | tcp::State::Established
+            | tcp::State::FinWait1
+            | tcp::State::FinWait2 => {
+                if p.slot.recv_waits(p.now) {
+                    p.tracer.emit(p.index, EventKind::TimedOut);
+                    Err(RecvError::TimedOut)
+                } else {
+                    Err(RecvError::WouldBlock)
+                }
+            }
+            // The peer's FIN arrived and everything was read.
+            tcp::State::CloseWait
+            | tcp::State::Closing
+            | tcp::State::LastAck
+            | tcp::State::TimeWait => Ok(None),
+            tcp::State::Closed | tcp::State::Listen => match p.slot.outcome() {
+                Some(Outcome::Finished) => Ok(None),
+                Some(Outcome::Reset | Outcome::Refused | Outcome::Aborted) => Err(RecvError::Reset),
+                Some(Outcome::TimedOut) => Err(RecvError::TimedOut),
+                None => Err(RecvError::NotConnected),
+            },
+        }
+    }
+
+    /// Bytes that [`send`](Self::send) could queue right now.
+    pub fn send_space(&self, stack: &mut Stack<'_>) -> usize {
+        match self.parts(stack) {
+            Some(p) if p.socket.may_send() => p.socket.send_capacity() - p.socket.send_queue(),
+            _ => 0,
+        }
+    }
+
+    /// Bytes received and waiting to be read.
+    pub fn recv_queue(&self, stack: &mut Stack<'_>) -> usize {
+        self.parts(stack).map_or(0, |p| p.socket.recv_queue())
+    }
+
+    /// Bytes queued for sending and not yet acknowledged by the peer.
+    pub fn send_queue(&self, stack: &mut Stack<'_>) -> usize {
+        self.parts(stack).map_or(0, |p| p.socket.send_queue())
+    }
+
+    /// Queue as much of `data` as fits (Python: `conn.send(data)`, which "may send less
+    /// than the whole string"). Returns how many bytes were queued, at least one.
+    pub fn send(&mut self, stack: &mut Stack<'_>, data: &[u8]) -> Result<usize, SendError> {
+        self.send_vectored(stack, &[data])
+    }
+
+    /// Queue as much of the concatenation of `parts` as fits, as one send (Python:
+    /// `sk.sendmsg(parts)`): a line and its `\n` without copying them together.
+    pub fn send_vectored(
+        &mut self,
+        stack: &mut Stack<'_>,
+        parts: &[&[u8]],
+    ) -> Result<usize, SendError> {
+        let p = self.parts(stack).ok_or(SendError::Closed)?;
+        let wanted: usize = parts.iter().map(|part| part.len()).sum();
+        let mut queued = 0;
+        for part in parts {
+            match p.socket.send_slice(part) {
+                Ok(n) => {
+                    queued += n;
+                    if n < part.len() {
+                        break;
+                    }
+                }
+                Err(tcp::SendError::InvalidState) => {
+                    return Err(match p.socket.state() {
+                        tcp::State::SynSent | tcp::State::SynReceived => SendError::WouldBlock,
+                        tcp::State::FinWait1
+                        | tcp::State::FinWait2
+                        | tcp::State::Closing
+                        | tcp::State::LastAck
+                        | tcp::State::TimeWait => SendError::Shutdown,
+                        _ => match p.slot.outcome() {
+                            Some(Outcome::Reset | Outcome::Refused | Outcome::Aborted) => {
+                                SendError::Reset
+                            }
+                            Some(Outcome::TimedOut) => SendError::TimedOut,
+                            Some(Outcome::Finished) => SendError::Shutdown,
+                            None => SendError::NotConnected,
+                        },
+                    });
+                }
+            }
+        }
+        if queued == 0 && wanted > 0 {
+            return Err(SendError::WouldBlock);
+        }
+        if queued > 0 {
+            p.slot.sent(queued, p.now);
+            p.tracer.emit(
+                p.index,
+                EventKind::Send {
+                    bytes: queued as u32,
+                },
+            );
+        }
+        Ok(queued)
+    }
+
+    /// Queue all of `data` (Python: `conn.sendall(data)`, "a loop of send until all is
+    /// sent"). Without blocking, "all" can only mean "all that fits": if the buffer
+    /// fills first, the error says how much was queued and the caller polls and calls
+    /// again with the rest.
+    pub fn sendall(&mut self, stack: &mut Stack<'_>, data: &[u8]) -> Result<(), SendAllError> {
+        let mut sent = 0;
+        while sent < data.len() {
+            match self.send(stack, &data[sent..]) {
+                Ok(n) => sent += n,
+                Err(cause) => return Err(SendAllError { sent, cause }),
+            }
+        }
+        Ok(())
+    }
+
+    /// Python: `sk.shutdown(how)`. `Write` sends FIN once the queued data is out; the
+    /// peer reads to end of stream, and we can go on reading its data.
+    pub fn shutdown(&mut self, stack: &mut Stack<'_>, how: Shutdown) {
+        if let Some(mut p) = self.parts(stack) {
+            if matches!(how, Shutdown::Read | Shutdown::Both) {
+                p.slot.shut_read();
+                p.tracer.touch();
+            }
+            if matches!(how, Shutdown::Write | Shutdown::Both) {
+                p.socket.close();
+                p.observe();
+            }
+        }
+    }
+
+    /// Python: `conn.close()`. Sends FIN after the queued data (a graceful close); the
+    /// connection finishes in the background. An accepted socket goes back to its
+    /// listener's pool once CLOSED; this descriptor then gets `Closed` errors. A client
+    /// socket stays the program's and may `connect` again.
+    pub fn close(&mut self, stack: &mut Stack<'_>) {
+        if let Some(mut p) = self.parts(stack) {
+            p.socket.close();
+            if p.slot.release() {
+                p.tracer.touch();
+                p.tracer.pool_changed();
+            }
+            p.observe();
+        }
+    }
+
+    /// Drop the connection at once with an RST (Python: `SO_LINGER` 0, then `close`).
+    pub fn abort(&mut self, stack: &mut Stack<'_>) {
+        if let Some(mut p) = self.parts(stack) {
+            if p.socket.state() != tcp::State::Closed {
+                p.socket.abort();
+                p.slot.set_outcome(Outcome::Aborted);
+                p.tracer.emit(p.index, EventKind::Aborted);
+                p.observe();
+            }
+            if p.slot.release() {
+                p.tracer.touch();
+                p.tracer.pool_changed();
+            }
+        }
+    }
+
+    /// Why the connection failed, if it did (Python: `sk.getsockopt(SOL_SOCKET,
+    /// SO_ERROR)`): `Reset` (an RST, or refused) or `TimedOut`.
+    pub fn error(&self, stack: &mut Stack<'_>) -> Option<RecvError> {
+        match self.parts(stack)?.slot.outcome()? {
+            Outcome::Reset | Outcome::Refused | Outcome::Aborted => Some(RecvError::Reset),
+            Outcome::TimedOut => Some(RecvError::TimedOut),
+            Outcome::Finished => None,
+        }
+    }
+
+    /// Bytes received and sent on this connection so far (what `recv` returned and
+    /// `send` queued).
+    pub fn byte_counts(&self, stack: &mut Stack<'_>) -> (u64, u64) {
+        self.parts(stack).map_or((0, 0), |p| p.slot.byte_counts())
+    }
+
+    /// Python: `conn.getpeername()`. `None` when not connected.
+    pub fn peer_addr(&self, stack: &mut Stack<'_>) -> Option<IpEndpoint> {
+        self.parts(stack)?.socket.remote_endpoint()
+    }
+
+    /// Python: `sk.getsockname()`. `None` when not connected.
+    pub fn local_addr(&self, stack: &mut Stack<'_>) -> Option<IpEndpoint> {
+        self.parts(stack)?.socket.local_endpoint()
+    }
+
+    /// The RFC 793 state (`None` once the descriptor is stale).
+    pub fn state(&self, stack: &mut Stack<'_>) -> Option<tcp::State> {
+        Some(self.parts(stack)?.socket.state())
+    }
+
+    /// Tune the underlying smoltcp socket (Nagle, ACK delay, keep-alive...).
+    pub fn with_socket<R>(
+        &mut self,
+        stack: &mut Stack<'_>,
+        f: impl FnOnce(&mut tcp::Socket<'_>) -> R,
+    ) -> Option<R> {
+        let p = self.parts(stack)?;
+        p.tracer.touch();
+        Some(f(p.socket))
+    }
+}

@@ -1,0 +1,134 @@
+//! UDP with the tutorial's verbs: `bind`, `sendto`, `recvfrom`.
+//!
+//! UDP maps onto smoltcp almost one to one: a bound socket with a queue of received
+//! datagrams and a queue of datagrams to send. Two differences from the kernel:
+//!
+//! * The queues are the caller's [`UdpBuffers`](super::UdpBuffers): `PACKETS` datagrams and `BYTES` bytes of
+//!   payload each way. When the receive queue is full, new datagrams are dropped, as a
+//!   kernel does when `SO_RCVBUF` is full.
+//! * A datagram larger than the buffer given to [`UdpSocket::recvfrom`] is never cut
+//!   silently (Python, like C, would return the first `bufsize` bytes and drop the rest):
+//!   the first bytes are copied and [`RecvFromError::Truncated`] says how large it was.
+//!
+//! As for TCP, every call returns at once: `WouldBlock` where Python would wait.
+
+use smoltcp::socket::udp;
+use smoltcp::wire::IpEndpoint;
+
+use super::buffers::UdpBuffers;
+use super::errors::{BindError, RecvFromError, SendToError};
+use crate::stack::{EventKind, Owner, SocketId, Stack};
+
+/// A bound UDP socket (Python: `sk = socket.socket(AF_INET, SOCK_DGRAM); sk.bind(addr)`).
+#[derive(Debug, PartialEq, Eq)]
+pub struct UdpSocket {
+    id: SocketId,
+    port: u16,
+}
+
+impl UdpSocket {
+    /// A socket bound to `port` on every address of the stack. A client that only sends
+    /// binds an ephemeral port: pass 0 (Python binds one implicitly at the first
+    /// `sendto`).
+    pub fn bind<'a, const PACKETS: usize, const BYTES: usize>(
+        stack: &mut Stack<'a>,
+        port: u16,
+        buffers: &'a mut UdpBuffers<PACKETS, BYTES>,
+    ) -> Result<Self, BindError> {
+        let port = if port == 0 {
+            stack.ephemeral_port()
+        } else {
+            port
+        };
+        let mut socket = buffers.socket();
+        socket.bind(port).map_err(|_| BindError::Unaddressable)?;
+        let id = stack.add(socket, Owner::Udp, port)?;
+        stack.tracer().emit(id.index, EventKind::Bind { port });
+        Ok(UdpSocket { id, port })
+    }
+
+    /// Python: `sk.getsockname()` (the port; the address is every address of the stack).
+    pub fn local_port(&self) -> u16 {
+        self.port
+    }
+
+    /// Python: `sk.fileno()`: this socket's slot in the stack's table.
+    pub fn fileno(&self) -> u8 {
+        self.id.index
+    }
+
+    /// Queue one datagram to `to` (Python: `sk.sendto(data, addr)`).
+    pub fn sendto(
+        &mut self,
+        stack: &mut Stack<'_>,
+        data: &[u8],
+        to: impl Into<IpEndpoint>,
+    ) -> Result<(), SendToError> {
+        let to = to.into();
+        let index = self.id.index;
+        let (socket, _, tracer) = stack.udp(self.id).ok_or(SendToError::Closed)?;
+        if data.len() > socket.payload_send_capacity() {
+            return Err(SendToError::TooLarge);
+        }
+        socket.send_slice(data, to).map_err(|e| match e {
+            udp::SendError::BufferFull => SendToError::WouldBlock,
+            udp::SendError::Unaddressable => SendToError::Unaddressable,
+        })?;
+        tracer.emit(
+            index,
+            EventKind::SendTo {
+                bytes: data.len() as u32,
+                to,
+            },
+        );
+        Ok(())
+    }
+
+    /// Take one datagram (Python: `data, addr = sk.recvfrom(bufsize)`): its length and
+    /// its sender. See [`RecvFromError::Truncated`] for one larger than `buf`.
+    pub fn recvfrom(
+        &mut self,
+        stack: &mut Stack<'_>,
+        buf: &mut [u8],
+    ) -> Result<(usize, IpEndpoint), RecvFromError> {
+        let index = self.id.index;
+        let (socket, _, tracer) = stack.udp(self.id).ok_or(RecvFromError::Closed)?;
+        let (data, meta) = socket.recv().map_err(|_| RecvFromError::WouldBlock)?;
+        let from = meta.endpoint;
+        let copied = data.len().min(buf.len());
+        buf[..copied].copy_from_slice(&data[..copied]);
+        tracer.emit(
+            index,
+            EventKind::RecvFrom {
+                bytes: data.len() as u32,
+                from,
+            },
+        );
+        if copied < data.len() {
+            return Err(RecvFromError::Truncated {
+                copied,
+                size: data.len(),
+                from,
+            });
+        }
+        Ok((copied, from))
+    }
+
+    /// Whether a datagram is waiting to be received.
+    pub fn can_recv(&self, stack: &mut Stack<'_>) -> bool {
+        stack.udp(self.id).is_some_and(|(s, _, _)| s.can_recv())
+    }
+
+    /// Whether another datagram can be queued for sending right now.
+    pub fn can_send(&self, stack: &mut Stack<'_>) -> bool {
+        stack.udp(self.id).is_some_and(|(s, _, _)| s.can_send())
+    }
+
+    /// Python: `sk.close()`: unbind. Later calls on this descriptor get `Closed`.
+    pub fn close(&mut self, stack: &mut Stack<'_>) {
+        if let Some((socket, slot, _)) = stack.udp(self.id) {
+            socket.close();
+            slot.invalidate();
+        }
+    }
+}

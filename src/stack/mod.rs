@@ -1,0 +1,414 @@
+//! The stack: one smoltcp `Interface` and its sockets, on memory the caller owns.
+//!
+//! Under Berkeley sockets the kernel keeps a table of sockets, indexed by file descriptor,
+//! and allocates their buffers as it pleases. smoltcp keeps no such table of its own beyond
+//! a [`SocketSet`] over a slice the caller provides; nothing in it watches the clock for
+//! the program, and nothing tells the program how a connection ended. [`Stack`] adds that
+//! thin layer, still without a heap. Its parts, one file each:
+//!
+//! * [`storage`]: [`StackStorage<N>`], the caller's memory for `N` sockets.
+//! * `table`: the socket table, one entry per socket: who owns it, a generation that
+//!   makes a closed descriptor stale (`EBADF`, not someone else's connection), the last
+//!   TCP state seen, the timers (connect deadline, `settimeout`, idle timeout).
+//! * `lifecycle`: what a TCP state change means (SYN received, established, FIN sent,
+//!   closed, reset...), a pure function.
+//! * `events` and [`trace`]: where those events go ([`Observer`], [`Trace`]), and the
+//!   activity count drivers read to know whether anything happened.
+//! * [`gate`]: what a listener does with a SYN when its pool is full ([`Overflow`]).
+//! * [`host`]: who the stack is on the link ([`Host`]).
+//!
+//! [`Stack::poll`] runs smoltcp, then compares the TCP sockets' states with the last ones
+//! seen, logs each change (`tcp#3 state=SYN-SENT=>ESTABLISHED`), reports it to the
+//! [`Observer`], and fires the timers that expired. [`Stack::poll_at`] includes those
+//! timers, so a driver that sleeps until then never misses one.
+//!
+//! Time is whatever the caller says it is: [`Stack::poll`] takes `now`. On a board that is
+//! a hardware counter, on a desktop the wall clock, in tests a virtual clock
+//! ([`Testbed`](crate::testbed::Testbed)).
+
+mod events;
+pub mod gate;
+pub mod host;
+mod lifecycle;
+pub mod storage;
+mod table;
+pub mod trace;
+
+use smoltcp::iface::{Config, Interface, PollResult, SocketSet};
+use smoltcp::phy::Device;
+use smoltcp::socket::{AnySocket, tcp, udp};
+use smoltcp::time::{Duration, Instant};
+use smoltcp::wire::HardwareAddress;
+
+use events::Events;
+pub(crate) use events::Tracer;
+pub use gate::Overflow;
+use gate::{Gate, MAX_PORTS, PortPolicy};
+pub use host::Host;
+pub use storage::{SocketError, StackStorage};
+use table::SocketTable;
+pub(crate) use table::{Outcome, Owner, Slot, SocketId};
+pub use trace::{Event, EventKind, Observer, Trace};
+
+/// How long `connect` waits for the handshake when no timeout was set with
+/// [`TcpSocket::set_timeout`](crate::socket::TcpSocket::set_timeout).
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The first ephemeral port handed to `connect` (IANA's dynamic range).
+pub const EPHEMERAL_PORT_FIRST: u16 = 49152;
+
+/// A TCP socket with its table entry, as the facade sees it during one call.
+pub(crate) struct TcpParts<'s, 'a> {
+    pub(crate) socket: &'s mut tcp::Socket<'a>,
+    pub(crate) slot: &'s mut Slot,
+    pub(crate) cx: &'s mut smoltcp::iface::Context,
+    pub(crate) tracer: Tracer<'s>,
+    pub(crate) index: u8,
+    pub(crate) now: Instant,
+}
+
+impl TcpParts<'_, '_> {
+    /// Bring the table up to date with the socket's state (events, outcome).
+    pub(crate) fn observe(&mut self) {
+        observe(self.socket, self.slot, &self.tracer, self.index);
+    }
+}
+
+/// An smoltcp interface, its sockets and its socket table, on caller storage.
+pub struct Stack<'a> {
+    host: Host,
+    iface: Interface,
+    sockets: SocketSet<'a>,
+    table: SocketTable<'a>,
+    now: Instant,
+    next_port: u16,
+    events: Events<'a>,
+    ports: heapless::Vec<PortPolicy, MAX_PORTS>,
+    /// The activity count when the table was last watched.
+    watched: u64,
+    /// The earliest timer `watch` must fire (connect or idle deadline).
+    next_timer: Option<Instant>,
+    /// When the table was last watched, and whether a connection was live then (smoltcp
+    /// changes live sockets on its own timers: TIME-WAIT, retransmission).
+    watched_at: Instant,
+    live: bool,
+}
+
+impl<'a> Stack<'a> {
+    /// A stack for `host` on `device`, with its sockets in `storage`.
+    ///
+    /// `device` is only asked for its capabilities here; it is passed again to every
+    /// [`poll`](Self::poll), so the stack never holds on to it.
+    pub fn new<D: Device + ?Sized, const N: usize>(
+        host: Host,
+        device: &mut D,
+        storage: &'a mut StackStorage<'a, N>,
+        now: Instant,
+    ) -> Self {
+        let mut config = Config::new(HardwareAddress::Ethernet(host.mac));
+        config.random_seed = host.random_seed;
+        let mut iface = Interface::new(config, device, now);
+        iface.update_ip_addrs(|addrs| {
+            // Two addresses fit the default `iface-max-addr-count` of smoltcp.
+            let _ = addrs.push(host.ipv4);
+            #[cfg(feature = "ipv6")]
+            let _ = addrs.push(host.ipv6);
+        });
+        let StackStorage { sockets, table } = storage;
+        let port_spread = (host.random_seed % 1024) as u16;
+        Stack {
+            host,
+            iface,
+            sockets: SocketSet::new(&mut sockets[..]),
+            table: SocketTable::new(&mut table[..]),
+            now,
+            next_port: EPHEMERAL_PORT_FIRST + port_spread,
+            events: Events::new(host.name),
+            ports: heapless::Vec::new(),
+            watched: u64::MAX,
+            next_timer: None,
+            watched_at: now,
+            live: false,
+        }
+    }
+
+    /// Report lifecycle events to `observer` from now on (or to nobody).
+    pub fn set_observer(&mut self, observer: Option<&'a dyn Observer>) {
+        self.events.set_observer(observer);
+    }
+
+    /// Who this stack is.
+    pub fn host(&self) -> &Host {
+        &self.host
+    }
+
+    /// The time of the last poll.
+    pub fn now(&self) -> Instant {
+        self.now
+    }
+
+    /// How many sockets the storage holds, and how many are taken.
+    pub fn capacity(&self) -> (usize, usize) {
+        self.table.capacity()
+    }
+
+    /// How many lifecycle events this stack has produced so far (whether or not an
+    /// observer records them): a driver compares it before and after the program's turn
+    /// to know whether the program did anything.
+    pub fn activity(&self) -> u64 {
+        self.events.activity()
+    }
+
+    /// A count that moves whenever a listener's socket changes state or an accepted
+    /// socket is closed: while it stands still, no listener has anything to do.
+    pub(crate) fn pool_epoch(&self) -> u64 {
+        self.events.pool_epoch()
+    }
+
+    /// The smoltcp interface, for what this crate does not wrap (routes, extra addresses).
+    pub fn interface(&mut self) -> &mut Interface {
+        &mut self.iface
+    }
+
+    /// Run the stack at time `now`: take in every frame `device` has, send what the
+    /// sockets have queued, then update the socket table (state changes, timers).
+    ///
+    /// Returns `true` if anything may have changed for a socket user.
+    pub fn poll<D: Device + ?Sized>(&mut self, now: Instant, device: &mut D) -> bool {
+        self.now = now;
+        let mut syns = 0;
+        let mut gate = Gate::new(device, &mut self.ports, self.table.view(), &mut syns);
+        let changed = self.iface.poll(now, &mut gate, &mut self.sockets);
+        // The table only needs a look if smoltcp changed something, the program did, or a
+        // timer is due: most polls of a busy stack change nothing.
+        let due =
+            self.next_timer.is_some_and(|t| now >= t) || (self.live && now != self.watched_at);
+        let aborted = (changed == PollResult::SocketStateChanged
+            || due
+            || self.events.activity() != self.watched)
+            && self.watch(syns > 0);
+        if aborted {
+            // A timer aborted a connection: let its RST go out now.
+            self.iface.poll_egress(now, device, &mut self.sockets);
+        }
+        changed == PollResult::SocketStateChanged || aborted
+    }
+
+    /// Poll on `device` and let `app` act, again and again, until neither has anything
+    /// more to do at this instant (at most 64 rounds, so a busy program cannot starve the
+    /// caller's loop): the shape of every real host's inner loop. `clock` reads the time
+    /// before each poll (it is given the device: a board's clock may be on its chip).
+    pub fn poll_until_quiet<D: Device + ?Sized>(
+        &mut self,
+        device: &mut D,
+        mut clock: impl FnMut(&mut D) -> Instant,
+        mut app: impl FnMut(&mut Stack<'a>),
+    ) {
+        for _ in 0..64 {
+            let now = clock(device);
+            let changed = self.poll(now, device);
+            let before = self.activity();
+            app(self);
+            if !changed && self.activity() == before {
+                break;
+            }
+        }
+    }
+
+    /// When [`poll`](Self::poll) must run next at the latest (`None`: only when a frame
+    /// arrives). Includes the socket table's timers as well as smoltcp's own.
+    pub fn poll_at(&mut self) -> Option<Instant> {
+        let smoltcp = self.iface.poll_at(self.now, &self.sockets);
+        self.table
+            .iter()
+            .filter(|slot| slot.handle().is_some())
+            .filter_map(Slot::next_deadline)
+            .chain(smoltcp)
+            .min()
+    }
+
+    /// How long the caller may sleep before the next [`poll`](Self::poll), from `now`.
+    pub fn poll_delay(&mut self, now: Instant) -> Option<Duration> {
+        self.poll_at()
+            .map(|at| if at > now { at - now } else { Duration::ZERO })
+    }
+
+    /// Choose what `port`'s listener does with a SYN when no socket is free (see
+    /// [`gate`]). `false` if nothing listens on `port`.
+    pub fn set_overflow(&mut self, port: u16, overflow: Overflow) -> bool {
+        match self.ports.iter_mut().find(|p| p.port == port) {
+            Some(policy) => {
+                policy.overflow = overflow;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Connection requests to `port` refused and queued (dropped for a retry) because no
+    /// socket was free, since the listener started.
+    pub fn overflow_counts(&self, port: u16) -> (u64, u64) {
+        self.ports
+            .iter()
+            .find(|p| p.port == port)
+            .map_or((0, 0), |p| (p.refused, p.queued))
+    }
+
+    /// Start keeping a policy for a listening port (once per port).
+    pub(crate) fn register_port(&mut self, port: u16) -> bool {
+        self.ports.iter().any(|p| p.port == port) || self.ports.push(PortPolicy::new(port)).is_ok()
+    }
+
+    // ---- crate-internal: the socket layer's access to sockets and the table ----------
+
+    pub(crate) fn tracer(&self) -> Tracer<'_> {
+        self.events.at(self.now)
+    }
+
+    /// Whether `n` more sockets fit.
+    pub(crate) fn has_room(&self, n: usize) -> bool {
+        self.table.has_room(n)
+    }
+
+    /// Put `socket` in a free slot, for `owner` (on a listener's `port`).
+    pub(crate) fn add<T: AnySocket<'a>>(
+        &mut self,
+        socket: T,
+        owner: Owner,
+        port: u16,
+    ) -> Result<SocketId, SocketError> {
+        // The set has exactly as many slots as the table, and both fill together, so the
+        // set has a free slot whenever the table has one, and `add` (which panics when
+        // full) cannot fail.
+        self.table.free_index().ok_or(SocketError::NoSlot)?;
+        let handle = self.sockets.add(socket);
+        self.table.insert(handle, owner, port, self.now)
+    }
+
+    /// The TCP socket of `id` with its slot, if `id` is still current and names a TCP
+    /// socket.
+    pub(crate) fn tcp(&mut self, id: SocketId) -> Option<TcpParts<'_, 'a>> {
+        let slot = self.table.get_mut(id)?;
+        let socket = tcp::Socket::downcast_mut(self.sockets.get_mut::<Socket<'a>>(slot.handle()?))?;
+        Some(TcpParts {
+            socket,
+            slot,
+            cx: self.iface.context(),
+            tracer: self.events.at(self.now),
+            index: id.index,
+            now: self.now,
+        })
+    }
+
+    /// The TCP socket in slot `index`, whatever its generation (for listeners, which own
+    /// their slots).
+    pub(crate) fn tcp_at(&mut self, index: u8) -> Option<TcpParts<'_, 'a>> {
+        let slot = self.table.at_mut(index)?;
+        let socket = tcp::Socket::downcast_mut(self.sockets.get_mut::<Socket<'a>>(slot.handle()?))?;
+        Some(TcpParts {
+            socket,
+            slot,
+            cx: self.iface.context(),
+            tracer: self.events.at(self.now),
+            index,
+            now: self.now,
+        })
+    }
+
+    /// The UDP socket of `id` with its slot, if `id` is still current and names a UDP
+    /// socket.
+    pub(crate) fn udp(
+        &mut self,
+        id: SocketId,
+    ) -> Option<(&mut udp::Socket<'a>, &mut Slot, Tracer<'_>)> {
+        let slot = self.table.get_mut(id)?;
+        let socket = udp::Socket::downcast_mut(self.sockets.get_mut::<Socket<'a>>(slot.handle()?))?;
+        Some((socket, slot, self.events.at(self.now)))
+    }
+
+    /// A local port for `connect`, cycling through the ephemeral range.
+    pub(crate) fn ephemeral_port(&mut self) -> u16 {
+        let port = self.next_port;
+        self.next_port = if port == u16::MAX {
+            EPHEMERAL_PORT_FIRST
+        } else {
+            port + 1
+        };
+        port
+    }
+
+    /// Compare each TCP socket's state with the last one seen; fire expired timers.
+    ///
+    /// Only slots smoltcp may have changed are visited: a CLOSED socket changes only by a
+    /// call of the program (which observes it then), and a LISTEN one only on a SYN.
+    fn watch(&mut self, syns_arrived: bool) -> bool {
+        let tracer = self.events.at(self.now);
+        let now = self.now;
+        let mut aborted_any = false;
+        let mut next_timer: Option<Instant> = None;
+        let mut live = false;
+        for (index, slot) in self.table.iter_mut() {
+            let Some(handle) = slot.handle() else {
+                continue;
+            };
+            if slot.owner() == Owner::Udp
+                || slot.state() == tcp::State::Closed
+                || (slot.state() == tcp::State::Listen && !syns_arrived)
+            {
+                continue;
+            }
+            let Some(socket) = tcp::Socket::downcast_mut(self.sockets.get_mut::<Socket>(handle))
+            else {
+                continue;
+            };
+            observe(socket, slot, &tracer, index);
+
+            if slot.connect_expired(now) {
+                slot.set_outcome(Outcome::TimedOut);
+                socket.abort();
+                tracer.emit(index, EventKind::TimedOut);
+                observe(socket, slot, &tracer, index);
+                aborted_any = true;
+            } else if let Some(idle) = slot.idle_expired(now) {
+                log::info!(
+                    "{}: tcp#{index} idle for {idle} in state {}: reset",
+                    tracer.host(),
+                    slot.state()
+                );
+                slot.set_outcome(Outcome::TimedOut);
+                socket.abort();
+                tracer.emit(index, EventKind::TimedOut);
+                observe(socket, slot, &tracer, index);
+                aborted_any = true;
+            }
+            next_timer = next_timer
+                .into_iter()
+                .chain(slot.next_watch_deadline())
+                .min();
+            live |= !matches!(slot.state(), tcp::State::Closed | tcp::State::Listen);
+        }
+        self.next_timer = next_timer;
+        self.live = live;
+        self.watched_at = now;
+        self.watched = self.events.activity();
+        aborted_any
+    }
+}
+
+type Socket<'a> = smoltcp::socket::Socket<'a>;
+
+/// Bring `slot` up to date with `socket`'s state: log the change, emit its events.
+pub(crate) fn observe(socket: &tcp::Socket<'_>, slot: &mut Slot, tracer: &Tracer<'_>, index: u8) {
+    let old = slot.state();
+    let new = socket.state();
+    let Some(change) = slot.observe(new, tracer.now) else {
+        return;
+    };
+    log::debug!("{}: tcp#{index} state={old}=>{new}", tracer.host());
+    if slot.owner().is_pool() {
+        tracer.pool_changed();
+    }
+    for kind in change.events {
+        tracer.emit(index, kind);
+    }
+}
