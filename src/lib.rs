@@ -13,8 +13,8 @@
 //!
 //! The layers, bottom up; each is a folder, and none imports a layer above it:
 //!
-//! * [`phy`]: where frames come from. An in-memory [`Wire`](phy::Wire) joining two
-//!   stacks, a [`Loopback`](phy::Loopback), a Linux TAP device ([`phy::tap`], feature
+//! * [`phy`]: where frames come from. An in-memory [`Wire`] joining two
+//!   stacks, a [`Loopback`], a Linux TAP device (`phy::tap`, feature
 //!   `std`) and the LAN9118 Ethernet chip of Arm's MPS2 boards (`phy::lan9118`, feature
 //!   `lan9118`), all in fixed memory.
 //! * [`stack`]: an smoltcp `Interface` and `SocketSet` over caller storage

@@ -30,7 +30,7 @@ pub struct WireStats {
     /// Frames dropped because they were larger than `FRAME` (a device misconfiguration;
     /// smoltcp itself never emits one, since the device reports `FRAME` as its MTU).
     pub dropped_oversize: u64,
-    /// Frames dropped on purpose by fault injection ([`Wire::set_faults`]).
+    /// Frames dropped on purpose by fault injection ([`Wire::set_faults`](super::Wire::set_faults)).
     pub dropped_fault: u64,
     /// Frames with one bit flipped by fault injection.
     pub corrupted: u64,

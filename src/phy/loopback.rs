@@ -8,7 +8,7 @@ use super::frame_queue::{ETHERNET_FRAME, Frame, Lane, Queue, TxToken, WireStats,
 /// A single-stack loopback device: every frame transmitted is received back.
 ///
 /// The heap-free counterpart of smoltcp's `phy::Loopback`, with the same drop-and-count
-/// behaviour as [`Wire`] when full.
+/// behaviour as [`Wire`](super::Wire) when full.
 pub struct Loopback<const FRAME: usize = ETHERNET_FRAME, const DEPTH: usize = 64> {
     lane: Lane<FRAME, DEPTH>,
     scratch: [u8; FRAME],

@@ -9,9 +9,9 @@
 //!   injection ([`Faults`]) and counters ([`WireStats`]); the [`Testbed`](crate::testbed)
 //!   runs on it.
 //! * [`Loopback`]: one queue a single stack sends into and receives from.
-//! * [`tap`] (feature `std`, hosts only): a Linux TAP device, the real-network counterpart
+//! * `tap` (feature `std`, hosts only): a Linux TAP device, the real-network counterpart
 //!   of the wire, with capture and fault injection.
-//! * [`lan9118`] (feature `lan9118`): the driver of the Ethernet chip on Arm's MPS2 boards,
+//! * `lan9118` (feature `lan9118`): the driver of the Ethernet chip on Arm's MPS2 boards,
 //!   for firmware.
 //!
 //! Below the stack but above the bytes, two readers look at frames without trusting them:

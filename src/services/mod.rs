@@ -11,7 +11,7 @@
 //!
 //! Each TCP service has a pool of `POOL` connections (4 by default) on buffers of `BUF`
 //! bytes each way, and resets connections idle for [`ServiceConfig::idle_timeout`]. See
-//! [`service`](crate::service) for what happens to client `POOL + 1`.
+//! [`driver`](TcpService) for what happens to client `POOL + 1`.
 //!
 //! Memory, all in one [`ServiceStorage<POOL, BUF>`]: `4 * POOL * 2 * BUF` bytes of TCP
 //! buffers plus two [`UdpBuffers`] (about 17 KiB), i.e. 81 KiB at the defaults (4, 2048);
@@ -68,7 +68,7 @@ pub struct ServiceConfig {
     /// (`None`: never).
     pub idle_timeout: Option<Duration>,
     /// What a TCP service does with a client beyond its pool: refuse (RST) or queue
-    /// (drop the SYN for the client to retry). See [`gate`](crate::gate).
+    /// (drop the SYN for the client to retry). See [`gate`](crate::stack::gate).
     pub overflow: Overflow,
 }
 
