@@ -35,9 +35,9 @@ use smoltcp::time::Duration;
 
 pub use driver::{DATAGRAM_MAX, DatagramHandler, Handler, Status, TcpService, UdpService};
 pub use echo::{Echo, UdpEcho};
-pub use notice::Notice;
+pub use notice::{NOTICE, Notice};
 pub use report::{Count, Report, ServiceStats};
-pub use robot::Robot;
+pub use robot::{ROBOT_LINE, Robot};
 pub use udp_ok::UdpOk;
 pub use upper::Upper;
 
@@ -54,12 +54,6 @@ pub const NOTICE_PORT: u16 = 9999;
 pub const OK_PORT: u16 = 9999;
 /// TCP port of the robot (the tutorial's 8888).
 pub const ROBOT_PORT: u16 = 8888;
-
-/// The notice server's one reply.
-pub const NOTICE: &str = "不要回答,不要回答,不要回答";
-
-/// The longest robot input line, in bytes (a trailing `\r` included).
-pub const ROBOT_LINE: usize = 256;
 
 /// Settings shared by the services.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,9 +1,11 @@
 //! The tutorial's first server, TCP 9999: one message in, the notice out, close.
 
-use super::NOTICE;
 use super::driver::{Handler, Status};
 use crate::socket::{RecvError, TcpSocket};
 use crate::stack::Stack;
+
+/// The notice server's one reply.
+pub const NOTICE: &str = "不要回答,不要回答,不要回答";
 
 /// Read one message, answer [`NOTICE`], close (the tutorial's first server).
 #[derive(Debug, Default)]

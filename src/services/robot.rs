@@ -4,13 +4,15 @@
 //! lines ([`LineFramer`]) and sends each answer, reading a line only when its answer
 //! surely fits in the transmit buffer, so it needs no output buffer of its own.
 
-use super::ROBOT_LINE;
 use super::driver::{Handler, Status};
 use super::line_framer::{Framed, LineFramer};
 use super::relay::wait_for_room;
 use super::robot_menu;
 use crate::socket::{RecvError, TcpSocket};
 use crate::stack::Stack;
+
+/// The longest robot input line, in bytes (a trailing `\r` included).
+pub const ROBOT_LINE: usize = 256;
 
 /// The 10086 robot on a connection: frames lines, answers each with [`robot_menu::answer`].
 #[derive(Debug, Default)]

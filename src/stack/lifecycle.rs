@@ -9,8 +9,17 @@
 use heapless::Vec;
 use smoltcp::socket::tcp::State;
 
-use super::table::Outcome;
 use super::trace::EventKind;
+
+/// How the last TCP connection of a slot ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    Finished,
+    Refused,
+    Reset,
+    TimedOut,
+    Aborted,
+}
 
 /// The meaning of one state change.
 #[derive(Debug, Clone, PartialEq, Eq)]

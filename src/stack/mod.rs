@@ -45,9 +45,11 @@ pub(crate) use events::Tracer;
 pub use gate::Overflow;
 use gate::{Gate, MAX_PORTS, PortPolicy};
 pub use host::Host;
-pub use storage::{SocketError, StackStorage};
+pub(crate) use lifecycle::Outcome;
+pub use storage::StackStorage;
+pub use table::SocketError;
 use table::SocketTable;
-pub(crate) use table::{Outcome, Owner, Slot, SocketId};
+pub(crate) use table::{Owner, Slot, SocketId};
 pub use trace::{Event, EventKind, Observer, Trace};
 
 /// How long `connect` waits for the handshake when no timeout was set with

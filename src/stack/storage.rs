@@ -4,29 +4,11 @@
 //! will ever hold is room in a [`StackStorage<N>`] that the caller provides once, for the
 //! stack's whole life: a `static` on a board, a local in a test.
 
-use core::fmt;
 use core::mem::MaybeUninit;
 
 use smoltcp::iface::SocketStorage;
 
 use super::table::Slot;
-
-/// Error returned when a socket cannot be created: the stack's table is full.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SocketError {
-    /// Every slot of the [`StackStorage`] is in use (`EMFILE`).
-    NoSlot,
-}
-
-impl fmt::Display for SocketError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            SocketError::NoSlot => write!(f, "no free socket slot in the stack storage"),
-        }
-    }
-}
-
-impl core::error::Error for SocketError {}
 
 /// The caller-owned memory of a [`Stack`](super::Stack) with room for `N` sockets
 /// (`N` at most 255: a descriptor is one byte).

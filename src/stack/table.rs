@@ -17,12 +17,13 @@
 //!
 //! Time sums saturate ([`later`]): a timeout of `Duration::MAX` is "never", not a wrap.
 
+use core::fmt;
+
 use smoltcp::iface::SocketHandle;
 use smoltcp::socket::tcp::State;
 use smoltcp::time::{Duration, Instant};
 
-use super::lifecycle::{self, Lifecycle};
-use super::storage::SocketError;
+use super::lifecycle::{self, Lifecycle, Outcome};
 
 /// Who owns a socket slot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,15 +49,22 @@ impl Owner {
     }
 }
 
-/// How the last TCP connection of a slot ended.
+/// Error returned when a socket cannot be created: the stack's table is full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Outcome {
-    Finished,
-    Refused,
-    Reset,
-    TimedOut,
-    Aborted,
+pub enum SocketError {
+    /// Every slot of the [`StackStorage`] is in use (`EMFILE`).
+    NoSlot,
 }
+
+impl fmt::Display for SocketError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SocketError::NoSlot => write!(f, "no free socket slot in the stack storage"),
+        }
+    }
+}
+
+impl core::error::Error for SocketError {}
 
 /// A reference to one slot of a stack's table, valid for one generation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
