@@ -52,7 +52,7 @@ impl Owner {
 /// Error returned when a socket cannot be created: the stack's table is full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SocketError {
-    /// Every slot of the [`StackStorage`] is in use (`EMFILE`).
+    /// Every slot of the [`StackStorage`](super::StackStorage) is in use (`EMFILE`).
     NoSlot,
 }
 
