@@ -10,13 +10,13 @@ use std::process::ExitCode;
 use std::task::Poll;
 
 use sockless::services::{ECHO_PORT, OK_PORT};
-use sockless::smoltcp::time::{Duration, Instant};
+use sockless::smoltcp::time::Duration;
 use sockless::smoltcp::wire::{IpAddress, IpEndpoint};
 use sockless::tutorial::chat::{ChatSpec, Dir, TcpChat, Transcript, UdpChat};
 #[path = "common/tap_options.rs"]
 mod tap_options;
 
-use sockless::phy::tap::TapLink;
+use sockless::phy::tap::{TapLink, wall_clock};
 use sockless::{Host, Stack, StackStorage, TcpBuffers, TcpSocket, UdpBuffers, UdpSocket};
 use tap_options::{TapOptions, poll_until_quiet};
 
@@ -138,7 +138,7 @@ fn main() -> ExitCode {
         name: "client",
         ..Host::CLIENT
     });
-    let mut stack = Stack::new(host, link.device(), &mut storage, Instant::now());
+    let mut stack = Stack::new(host, link.device(), &mut storage, wall_clock());
     options.apply_addresses(&mut stack);
 
     let mut printed = 0;
@@ -192,7 +192,7 @@ fn drive(
             }
             return r;
         }
-        let delay = stack.poll_delay(Instant::now());
+        let delay = stack.poll_delay(wall_clock());
         link.wait(delay.map(|d| d.min(Duration::from_secs(1))))
             .or_else(|e| {
                 if e.kind() == std::io::ErrorKind::Interrupted {

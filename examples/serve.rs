@@ -10,11 +10,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant as WallClock;
 
 use sockless::services::{ServiceConfig, ServiceStorage, Services};
-use sockless::smoltcp::time::{Duration, Instant};
+use sockless::smoltcp::time::Duration;
 #[path = "common/tap_options.rs"]
 mod tap_options;
 
-use sockless::phy::tap::TapLink;
+use sockless::phy::tap::{TapLink, wall_clock};
 use sockless::{Host, Stack, StackStorage};
 use tap_options::{TapOptions, poll_until_quiet};
 
@@ -140,7 +140,7 @@ fn serve<const BUF: usize>(
         name: "serve",
         ..Host::SERVER
     });
-    let mut stack = Stack::new(host, link.device(), &mut storage, Instant::now());
+    let mut stack = Stack::new(host, link.device(), &mut storage, wall_clock());
     options.apply_addresses(&mut stack);
     let mut services = match Services::<POOL>::start(&mut stack, &mut service_storage, config) {
         Ok(s) => s,
@@ -170,7 +170,7 @@ fn serve<const BUF: usize>(
         // Sleep until a frame comes or the stack's next deadline; wake at least every
         // second to notice a signal that raced with the wait.
         let delay = stack
-            .poll_delay(Instant::now())
+            .poll_delay(wall_clock())
             .map_or(Duration::from_secs(1), |d| d.min(Duration::from_secs(1)));
         if let Err(e) = link.wait(Some(delay))
             && e.kind() != std::io::ErrorKind::Interrupted

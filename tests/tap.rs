@@ -6,8 +6,16 @@
 //! Python clients. Nothing outside the namespace is touched; the namespace is deleted at
 //! the end.
 //!
-//! Needs root (CAP_NET_ADMIN). Without it every test says so loudly and passes as
-//! skipped, unless `SOCKLESS_REQUIRE_TAP=1` (set by `.ci/run`), which makes a skip fail.
+//! Needs root (CAP_NET_ADMIN), `/dev/net/tun` and the tools `ip`, `ping`, `nc`, `socat`
+//! and `python3`, so every test is `#[ignore]`d: a plain `cargo test` lists them as
+//! ignored. Run them with
+//!
+//! ```text
+//! sudo -E cargo test --test tap -- --include-ignored
+//! ```
+//!
+//! Run that way without root or a tool, each test says so loudly and returns, unless
+//! `SOCKLESS_REQUIRE_TAP=1` (set by `.ci/run`), which makes a missing one fail.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpStream};
@@ -26,6 +34,33 @@ const SERVER6: &str = "fdaa::1";
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
+/// The first tool these tests run that this machine lacks, if any.
+fn missing_tool() -> Option<&'static str> {
+    let tools: [(&str, &[&str], &'static str); 5] = [
+        ("ip", &["-V"], "no `ip` command (Debian: iproute2)"),
+        ("ping", &["-V"], "no `ping` command (Debian: iputils-ping)"),
+        ("nc", &["-h"], "no `nc` command (Debian: netcat-openbsd)"),
+        ("socat", &["-V"], "no `socat` command (Debian: socat)"),
+        ("python3", &["-V"], "no `python3`"),
+    ];
+    tools
+        .into_iter()
+        .find(|(tool, args, _)| Command::new(tool).args(*args).output().is_err())
+        .map(|(_, _, why)| why)
+}
+
+/// A test that needs root and the tools: ignored by a plain `cargo test` (see the
+/// module docs).
+macro_rules! tap_test {
+    ($(#[$meta:meta])* fn $name:ident() $body:block) => {
+        $(#[$meta])*
+        #[test]
+        #[ignore = "needs root, /dev/net/tun, ip, ping, nc, socat, python3: \
+                    sudo -E cargo test --test tap -- --include-ignored"]
+        fn $name() $body
+    };
+}
+
 /// A network namespace of this test's own, with `tap0` inside.
 struct Netns {
     name: String,
@@ -38,10 +73,8 @@ impl Netns {
             Some("not root (CAP_NET_ADMIN is needed for a namespace and a TAP device)")
         } else if !std::path::Path::new("/dev/net/tun").exists() {
             Some("no /dev/net/tun")
-        } else if Command::new("ip").arg("-V").output().is_err() {
-            Some("no `ip` command (iproute2)")
         } else {
-            None
+            missing_tool()
         };
         if let Some(why) = why {
             if std::env::var("SOCKLESS_REQUIRE_TAP").as_deref() == Ok("1") {
@@ -182,264 +215,270 @@ fn at(host: &'static str) -> Server {
     Server { host, port_base: 0 }
 }
 
-#[test]
-fn every_service_answers_kernel_sockets_over_ipv4_and_ipv6() {
-    let Some(ns) = Netns::create() else { return };
-    let serve = Serve::start(&ns, &[]);
-    ns.thread(|| {
-        for host in [SERVER4, SERVER6] {
-            let mut sk = tcp(at(host), 7);
-            sk.write_all(b"echo \x00\xff bytes").unwrap();
-            sk.shutdown(Shutdown::Write).unwrap();
-            assert_eq!(read_to_end(&mut sk), b"echo \x00\xff bytes");
+tap_test! {
+    fn every_service_answers_kernel_sockets_over_ipv4_and_ipv6() {
+        let Some(ns) = Netns::create() else { return };
+        let serve = Serve::start(&ns, &[]);
+        ns.thread(|| {
+            for host in [SERVER4, SERVER6] {
+                let mut sk = tcp(at(host), 7);
+                sk.write_all(b"echo \x00\xff bytes").unwrap();
+                sk.shutdown(Shutdown::Write).unwrap();
+                assert_eq!(read_to_end(&mut sk), b"echo \x00\xff bytes");
 
-            let mut sk = tcp(at(host), 6969);
-            sk.write_all("Hello world 世界,你好".as_bytes()).unwrap();
-            sk.shutdown(Shutdown::Write).unwrap();
-            assert_eq!(read_to_end(&mut sk), "HELLO WORLD 世界,你好".as_bytes());
+                let mut sk = tcp(at(host), 6969);
+                sk.write_all("Hello world 世界,你好".as_bytes()).unwrap();
+                sk.shutdown(Shutdown::Write).unwrap();
+                assert_eq!(read_to_end(&mut sk), "HELLO WORLD 世界,你好".as_bytes());
 
-            let mut sk = tcp(at(host), 9999);
-            sk.write_all("请求占领地球".as_bytes()).unwrap();
-            assert_eq!(read_to_end(&mut sk), sockless::services::NOTICE.as_bytes());
+                let mut sk = tcp(at(host), 9999);
+                sk.write_all("请求占领地球".as_bytes()).unwrap();
+                assert_eq!(read_to_end(&mut sk), sockless::services::NOTICE.as_bytes());
 
-            assert_eq!(udp_exchange(at(host), 9999, "数据".as_bytes()), b"ok");
-            assert_eq!(
-                udp_exchange(at(host), 7, b"datagram \x01\x02"),
-                b"datagram \x01\x02"
-            );
+                assert_eq!(udp_exchange(at(host), 9999, "数据".as_bytes()), b"ok");
+                assert_eq!(
+                    udp_exchange(at(host), 7, b"datagram \x01\x02"),
+                    b"datagram \x01\x02"
+                );
 
-            robot_session(at(host));
-            // And every conversation of the tutorial, as the demo plays it in-process.
-            for conv in &sockless::tutorial::conversations::CONVERSATIONS {
-                kernel::play(at(host), conv);
+                robot_session(at(host));
+                // And every conversation of the tutorial, as the demo plays it in-process.
+                for conv in &sockless::tutorial::conversations::CONVERSATIONS {
+                    kernel::play(at(host), conv);
+                }
             }
-        }
-    });
-    // Per address: one robot session, one seed robot call; one `ok` and the seed's two.
-    let summary = serve.stop();
-    assert!(
-        summary.contains("robot     accepted 4 refused 0"),
-        "{summary}"
-    );
-    assert!(
-        summary.contains("udp-ok    datagrams 6 answered 6"),
-        "{summary}"
-    );
-}
-
-#[test]
-fn one_mib_through_echo_with_half_close_and_concurrent_clients() {
-    let Some(ns) = Netns::create() else { return };
-    let serve = Serve::start(&ns, &[]);
-    ns.thread(|| {
-        let took = echo_one_mib(at(SERVER4));
-        eprintln!("1 MiB through TCP 7 on TAP: {took:?}");
-        // Four clients at once (the pool size), on different services.
-        let workers: Vec<_> = (0..4)
-            .map(|i| {
-                thread::spawn(move || match i % 2 {
-                    0 => robot_session(at(if i == 0 { SERVER4 } else { SERVER6 })),
-                    _ => kernel::echo_rounds(at(SERVER4), i, 50),
-                })
-            })
-            .collect();
-        for w in workers {
-            w.join().unwrap();
-        }
-    });
-    serve.stop();
-}
-
-#[test]
-fn more_clients_than_the_pool_and_a_closed_port_are_refused_at_once() {
-    let Some(ns) = Netns::create() else { return };
-    let serve = Serve::start(&ns, &[]);
-    ns.thread(|| {
-        let mut callers: Vec<TcpStream> = (0..4).map(|_| tcp(at(SERVER4), 8888)).collect();
-        for sk in callers.iter_mut() {
-            assert_eq!(read_line(sk), sockless::services::robot_menu::WELCOME);
-        }
-        let start = Instant::now();
-        let fifth = TcpStream::connect((SERVER4, 8888));
-        assert_eq!(
-            fifth.map(|_| ()).map_err(|e| e.kind()),
-            Err(std::io::ErrorKind::ConnectionRefused)
+        });
+        // Per address: one robot session, one seed robot call; one `ok` and the seed's two.
+        let summary = serve.stop();
+        assert!(
+            summary.contains("robot     accepted 4 refused 0"),
+            "{summary}"
         );
-        assert!(start.elapsed() < Duration::from_secs(1));
-        // The four are still served.
-        for sk in callers.iter_mut() {
-            sk.write_all(b"1003\n").unwrap();
-            assert_eq!(read_line(sk), sockless::services::robot_menu::MENU[2].2);
-        }
-        let start = Instant::now();
-        let closed = TcpStream::connect((SERVER4, 8005));
-        assert_eq!(
-            closed.map(|_| ()).map_err(|e| e.kind()),
-            Err(std::io::ErrorKind::ConnectionRefused)
+        assert!(
+            summary.contains("udp-ok    datagrams 6 answered 6"),
+            "{summary}"
         );
-        assert!(start.elapsed() < Duration::from_secs(1), "refused at once");
-    });
-    serve.stop();
-}
-
-#[test]
-fn ping_nc_socat_and_a_capture() {
-    let Some(ns) = Netns::create() else { return };
-    let pcap = std::env::temp_dir().join(format!("{}.pcap", ns.name));
-    let serve = Serve::start(&ns, &["--pcap", pcap.to_str().unwrap()]);
-    for host in [SERVER4, SERVER6] {
-        let out = run(&mut ns.cmd(&["ping", "-c", "2", "-W", "2", host]));
-        assert!(String::from_utf8_lossy(&out.stdout).contains("2 received"));
     }
-    let nc = |args: &[&str], input: &[u8]| -> Vec<u8> {
-        let mut argv = vec!["timeout", "10", "nc"];
-        argv.extend_from_slice(args);
-        let mut child = ns
-            .cmd(&argv)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("nc");
-        child.stdin.take().unwrap().write_all(input).unwrap();
-        let out = child.wait_with_output().unwrap();
-        out.stdout
-    };
-    assert_eq!(nc(&["-N", SERVER4, "7"], b"through nc\n"), b"through nc\n");
-    assert_eq!(
-        nc(&[SERVER6, "9999"], "请求占领地球".as_bytes()),
-        sockless::services::NOTICE.as_bytes()
-    );
-    assert_eq!(nc(&["-u", "-w", "1", SERVER4, "9999"], b"hi\n"), b"ok");
-    let robot = nc(&["-N", SERVER4, "8888"], b"1002\r\nexit\r\n");
-    let robot = String::from_utf8(robot).unwrap();
-    assert_eq!(
-        robot.lines().collect::<Vec<_>>(),
-        vec![
-            sockless::services::robot_menu::WELCOME,
-            sockless::services::robot_menu::MENU[1].2,
-            sockless::services::robot_menu::GOODBYE
-        ]
-    );
-    let socat = |addr: &str, input: &[u8]| -> Vec<u8> {
-        let mut child = ns
-            .cmd(&["timeout", "10", "socat", "-t", "2", "-", addr])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("socat");
-        child.stdin.take().unwrap().write_all(input).unwrap();
-        child.wait_with_output().unwrap().stdout
-    };
-    assert_eq!(
-        socat("TCP:192.168.69.1:6969", "socat 你好".as_bytes()),
-        "SOCAT 你好".as_bytes()
-    );
-    assert_eq!(socat("UDP6:[fdaa::1]:7", b"udp over v6"), b"udp over v6");
-    serve.stop();
-    // The capture is a pcap file with our traffic in it.
-    let bytes = std::fs::read(&pcap).unwrap();
-    assert_eq!(&bytes[..4], &[0xd4, 0xc3, 0xb2, 0xa1], "pcap magic");
-    assert!(bytes.len() > 1000);
-    let _ = std::fs::remove_file(pcap);
 }
 
-#[test]
-fn the_tutorials_python_clients() {
-    let Some(ns) = Netns::create() else { return };
-    let serve = Serve::start(&ns, &[]);
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/seed_clients");
-    let python = |script: &str, host: &str, input: &str| -> String {
-        let path = dir.join(script);
-        let mut child = ns
-            .cmd(&["timeout", "20", "python3", path.to_str().unwrap(), host])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("python3");
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "{script}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    };
-    assert_eq!(
-        python("notice_client.py", SERVER4, ""),
-        "不要回答,不要回答,不要回答\n"
-    );
-    assert_eq!(
-        python("hello_client.py", SERVER6, ""),
-        "recv: HELLO WORLD\nrecv: 世界,你好\n"
-    );
-    assert_eq!(
-        python("input_client.py", SERVER4, "hi\nsockless\n"),
-        ">>:recv: HI\n>>:recv: SOCKLESS\n>>:"
-    );
-    assert_eq!(
-        python("udp_client.py", SERVER4, "你好\nhello\nexit\nnot sent\n"),
-        "数据:ok\n数据:ok\n数据:"
-    );
-    let robot = python("robot_client.py", SERVER4, "1\n1001\n0\n9\nexit\n");
-    let expected = [
-        sockless::services::robot_menu::WELCOME,
-        sockless::services::robot_menu::MENU_LIST,
-        sockless::services::robot_menu::MENU[0].2,
-        sockless::services::robot_menu::TRANSFER,
-        sockless::services::robot_menu::RETRY,
-        sockless::services::robot_menu::GOODBYE,
-    ]
-    .iter()
-    .enumerate()
-    .map(|(i, r)| {
-        if i == 0 {
-            format!("receive: {r}\n")
-        } else {
-            format!("please input:receive: {r}\n")
+tap_test! {
+    fn one_mib_through_echo_with_half_close_and_concurrent_clients() {
+        let Some(ns) = Netns::create() else { return };
+        let serve = Serve::start(&ns, &[]);
+        ns.thread(|| {
+            let took = echo_one_mib(at(SERVER4));
+            eprintln!("1 MiB through TCP 7 on TAP: {took:?}");
+            // Four clients at once (the pool size), on different services.
+            let workers: Vec<_> = (0..4)
+                .map(|i| {
+                    thread::spawn(move || match i % 2 {
+                        0 => robot_session(at(if i == 0 { SERVER4 } else { SERVER6 })),
+                        _ => kernel::echo_rounds(at(SERVER4), i, 50),
+                    })
+                })
+                .collect();
+            for w in workers {
+                w.join().unwrap();
+            }
+        });
+        serve.stop();
+    }
+}
+
+tap_test! {
+    fn more_clients_than_the_pool_and_a_closed_port_are_refused_at_once() {
+        let Some(ns) = Netns::create() else { return };
+        let serve = Serve::start(&ns, &[]);
+        ns.thread(|| {
+            let mut callers: Vec<TcpStream> = (0..4).map(|_| tcp(at(SERVER4), 8888)).collect();
+            for sk in callers.iter_mut() {
+                assert_eq!(read_line(sk), sockless::services::robot_menu::WELCOME);
+            }
+            let start = Instant::now();
+            let fifth = TcpStream::connect((SERVER4, 8888));
+            assert_eq!(
+                fifth.map(|_| ()).map_err(|e| e.kind()),
+                Err(std::io::ErrorKind::ConnectionRefused)
+            );
+            assert!(start.elapsed() < Duration::from_secs(1));
+            // The four are still served.
+            for sk in callers.iter_mut() {
+                sk.write_all(b"1003\n").unwrap();
+                assert_eq!(read_line(sk), sockless::services::robot_menu::MENU[2].2);
+            }
+            let start = Instant::now();
+            let closed = TcpStream::connect((SERVER4, 8005));
+            assert_eq!(
+                closed.map(|_| ()).map_err(|e| e.kind()),
+                Err(std::io::ErrorKind::ConnectionRefused)
+            );
+            assert!(start.elapsed() < Duration::from_secs(1), "refused at once");
+        });
+        serve.stop();
+    }
+}
+
+tap_test! {
+    fn ping_nc_socat_and_a_capture() {
+        let Some(ns) = Netns::create() else { return };
+        let pcap = std::env::temp_dir().join(format!("{}.pcap", ns.name));
+        let serve = Serve::start(&ns, &["--pcap", pcap.to_str().unwrap()]);
+        for host in [SERVER4, SERVER6] {
+            let out = run(&mut ns.cmd(&["ping", "-c", "2", "-W", "2", host]));
+            assert!(String::from_utf8_lossy(&out.stdout).contains("2 received"));
         }
-    })
-    .collect::<String>();
-    assert_eq!(robot, expected);
-    serve.stop();
+        let nc = |args: &[&str], input: &[u8]| -> Vec<u8> {
+            let mut argv = vec!["timeout", "10", "nc"];
+            argv.extend_from_slice(args);
+            let mut child = ns
+                .cmd(&argv)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()
+                .expect("nc");
+            child.stdin.take().unwrap().write_all(input).unwrap();
+            let out = child.wait_with_output().unwrap();
+            out.stdout
+        };
+        assert_eq!(nc(&["-N", SERVER4, "7"], b"through nc\n"), b"through nc\n");
+        assert_eq!(
+            nc(&[SERVER6, "9999"], "请求占领地球".as_bytes()),
+            sockless::services::NOTICE.as_bytes()
+        );
+        assert_eq!(nc(&["-u", "-w", "1", SERVER4, "9999"], b"hi\n"), b"ok");
+        let robot = nc(&["-N", SERVER4, "8888"], b"1002\r\nexit\r\n");
+        let robot = String::from_utf8(robot).unwrap();
+        assert_eq!(
+            robot.lines().collect::<Vec<_>>(),
+            vec![
+                sockless::services::robot_menu::WELCOME,
+                sockless::services::robot_menu::MENU[1].2,
+                sockless::services::robot_menu::GOODBYE
+            ]
+        );
+        let socat = |addr: &str, input: &[u8]| -> Vec<u8> {
+            let mut child = ns
+                .cmd(&["timeout", "10", "socat", "-t", "2", "-", addr])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()
+                .expect("socat");
+            child.stdin.take().unwrap().write_all(input).unwrap();
+            child.wait_with_output().unwrap().stdout
+        };
+        assert_eq!(
+            socat("TCP:192.168.69.1:6969", "socat 你好".as_bytes()),
+            "SOCAT 你好".as_bytes()
+        );
+        assert_eq!(socat("UDP6:[fdaa::1]:7", b"udp over v6"), b"udp over v6");
+        serve.stop();
+        // The capture is a pcap file with our traffic in it.
+        let bytes = std::fs::read(&pcap).unwrap();
+        assert_eq!(&bytes[..4], &[0xd4, 0xc3, 0xb2, 0xa1], "pcap magic");
+        assert!(bytes.len() > 1000);
+        let _ = std::fs::remove_file(pcap);
+    }
 }
 
-#[test]
-fn with_5_percent_drop_and_1_percent_corruption() {
-    let Some(ns) = Netns::create() else { return };
-    let serve = Serve::start(
-        &ns,
-        &["--drop-chance", "5", "--corrupt-chance", "1", "--seed", "7"],
-    );
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/seed_clients");
-    ns.thread(move || {
-        robot_session(at(SERVER4));
-        robot_session(at(SERVER6));
-        let took = echo_one_mib(at(SERVER4));
-        eprintln!("1 MiB through TCP 7 on TAP with 5% drop, 1% corruption: {took:?}");
-        assert_eq!(udp_exchange(at(SERVER4), 9999, b"lossy"), b"ok");
-        // And the tutorial's own robot client, which has no retry of its own.
-        let out = Command::new("python3")
-            .arg(dir.join("robot_client.py"))
-            .arg(SERVER4)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .and_then(|mut c| {
-                c.stdin.take().unwrap().write_all(b"1\n0\nexit\n")?;
-                c.wait_with_output()
-            })
-            .unwrap();
-        assert!(out.status.success());
-        assert!(
-            String::from_utf8_lossy(&out.stdout).contains(sockless::services::robot_menu::GOODBYE)
+tap_test! {
+    fn the_tutorials_python_clients() {
+        let Some(ns) = Netns::create() else { return };
+        let serve = Serve::start(&ns, &[]);
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/seed_clients");
+        let python = |script: &str, host: &str, input: &str| -> String {
+            let path = dir.join(script);
+            let mut child = ns
+                .cmd(&["timeout", "20", "python3", path.to_str().unwrap(), host])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("python3");
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(input.as_bytes())
+                .unwrap();
+            let out = child.wait_with_output().unwrap();
+            assert!(
+                out.status.success(),
+                "{script}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8(out.stdout).unwrap()
+        };
+        assert_eq!(
+            python("notice_client.py", SERVER4, ""),
+            "不要回答,不要回答,不要回答\n"
         );
-    });
-    serve.stop();
+        assert_eq!(
+            python("hello_client.py", SERVER6, ""),
+            "recv: HELLO WORLD\nrecv: 世界,你好\n"
+        );
+        assert_eq!(
+            python("input_client.py", SERVER4, "hi\nsockless\n"),
+            ">>:recv: HI\n>>:recv: SOCKLESS\n>>:"
+        );
+        assert_eq!(
+            python("udp_client.py", SERVER4, "你好\nhello\nexit\nnot sent\n"),
+            "数据:ok\n数据:ok\n数据:"
+        );
+        let robot = python("robot_client.py", SERVER4, "1\n1001\n0\n9\nexit\n");
+        let expected = [
+            sockless::services::robot_menu::WELCOME,
+            sockless::services::robot_menu::MENU_LIST,
+            sockless::services::robot_menu::MENU[0].2,
+            sockless::services::robot_menu::TRANSFER,
+            sockless::services::robot_menu::RETRY,
+            sockless::services::robot_menu::GOODBYE,
+        ]
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            if i == 0 {
+                format!("receive: {r}\n")
+            } else {
+                format!("please input:receive: {r}\n")
+            }
+        })
+        .collect::<String>();
+        assert_eq!(robot, expected);
+        serve.stop();
+    }
+}
+
+tap_test! {
+    fn with_5_percent_drop_and_1_percent_corruption() {
+        let Some(ns) = Netns::create() else { return };
+        let serve = Serve::start(
+            &ns,
+            &["--drop-chance", "5", "--corrupt-chance", "1", "--seed", "7"],
+        );
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/seed_clients");
+        ns.thread(move || {
+            robot_session(at(SERVER4));
+            robot_session(at(SERVER6));
+            let took = echo_one_mib(at(SERVER4));
+            eprintln!("1 MiB through TCP 7 on TAP with 5% drop, 1% corruption: {took:?}");
+            assert_eq!(udp_exchange(at(SERVER4), 9999, b"lossy"), b"ok");
+            // And the tutorial's own robot client, which has no retry of its own.
+            let out = Command::new("python3")
+                .arg(dir.join("robot_client.py"))
+                .arg(SERVER4)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()
+                .and_then(|mut c| {
+                    c.stdin.take().unwrap().write_all(b"1\n0\nexit\n")?;
+                    c.wait_with_output()
+                })
+                .unwrap();
+            assert!(out.status.success());
+            assert!(
+                String::from_utf8_lossy(&out.stdout).contains(sockless::services::robot_menu::GOODBYE)
+            );
+        });
+        serve.stop();
+    }
 }

@@ -173,7 +173,7 @@ pub fn poll_until_quiet<D: Device + ?Sized>(
     device: &mut D,
     app: impl FnMut(&mut Stack<'_>),
 ) {
-    stack.poll_until_quiet(device, |_| sockless::smoltcp::time::Instant::now(), app);
+    stack.poll_until_quiet(device, |_| sockless::phy::tap::wall_clock(), app);
 }
 
 #[cfg(test)]

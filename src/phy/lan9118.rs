@@ -1,10 +1,13 @@
-//! A polling driver for the SMSC LAN9118 Ethernet controller, as an smoltcp [`Device`]
-//! (feature `lan9118`).
+//! A driver for the SMSC LAN9118 Ethernet controller, as an smoltcp [`Device`] (feature
+//! `lan9118`).
 //!
 //! The LAN9118 is the MAC+PHY on Arm's MPS2 boards, which QEMU emulates (`mps2-an385`,
 //! `mps2-an386`, at `0x4020_0000`). On a desktop the kernel's driver moves frames between
 //! the card and socket buffers; here this module is the whole driver: frames go straight
-//! between the chip's FIFOs and smoltcp, one 32-bit word at a time, polled (no interrupts).
+//! between the chip's FIFOs and smoltcp, one 32-bit word at a time, whenever the stack
+//! polls. The chip's RX interrupt is only a wake-up: firmware that sleeps (`wfi`) enables
+//! it ([`Lan9118::enable_rx_interrupt`]) and acknowledges it before each drain
+//! ([`Lan9118::ack_interrupts`]); no work is done in the interrupt handler.
 //!
 //! * **Registers.** All access goes through the [`Registers`] trait (`read(offset)`,
 //!   `write(offset, value)`), so the same driver runs on memory-mapped hardware
@@ -16,6 +19,9 @@
 //!   the driver's buffer, is drained from the FIFO and counted, never handed to smoltcp.
 //! * **Transmit** writes TX command A and B, then the frame as little-endian words; if the
 //!   TX FIFO has no room the frame is dropped and counted. TX status words are drained.
+//!
+//! * **Interrupt.** [`Lan9118::enable_rx_interrupt`] routes "RX status FIFO not empty"
+//!   to the IRQ pin; [`Lan9118::ack_interrupts`] clears it.
 //!
 //! Memory: one receive and one transmit buffer of `FRAME` bytes each, inside the driver.
 

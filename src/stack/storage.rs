@@ -14,7 +14,7 @@ use super::table::Slot;
 /// (`N` at most 255: a descriptor is one byte).
 ///
 /// Each socket costs `size_of::<SocketStorage>()` (a few hundred bytes, mostly the TCP
-/// socket's state) plus a table entry of 72 bytes on a 64-bit host (56 on a 32-bit
+/// socket's state) plus a table entry of 112 bytes on a 64-bit host (about as much on a 32-bit
 /// microcontroller); the data buffers are separate ([`TcpBuffers`](crate::socket::TcpBuffers),
 /// [`UdpBuffers`](crate::socket::UdpBuffers)) and sized by their own const generics.
 /// [`StackStorage::SIZE`] gives the exact figure for a build.

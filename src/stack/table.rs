@@ -438,6 +438,13 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_slot_is_as_large_as_the_docs_say() {
+        // StackStorage's docs: 112 bytes on a 64-bit host.
+        #[cfg(target_pointer_width = "64")]
+        assert_eq!(core::mem::size_of::<Slot>(), 112);
+    }
+
+    #[test]
     fn time_sums_saturate() {
         let now = Instant::from_secs(5);
         assert_eq!(later(now, Duration::MAX).total_micros(), i64::MAX);

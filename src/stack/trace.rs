@@ -78,7 +78,8 @@ pub enum EventKind {
     FinReceived,
     /// The connection finished cleanly (=> CLOSED after LAST-ACK or TIME-WAIT).
     Closed,
-    /// The connection was reset (an RST arrived, or the stack gave up).
+    /// The connection was reset: an RST arrived (or the socket fell to CLOSED without a
+    /// clean close).
     Reset,
     /// `connect` was answered with an RST: nobody listens there.
     Refused,
