@@ -118,7 +118,8 @@ impl<H: Handler, const POOL: usize> TcpService<H, POOL> {
                 self.conns.swap_remove(i);
             }
         }
-        (self.stats.refused, self.stats.queued) = self.listener.overflow_counts(stack);
+        let counts = self.listener.syn_counts(stack);
+        (self.stats.refused, self.stats.queued) = (counts.refused, counts.queued);
     }
 
     /// The service's counters.

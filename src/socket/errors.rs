@@ -32,6 +32,8 @@ pub enum Errno {
     EADDRINUSE,
     /// 101: Network is unreachable.
     ENETUNREACH,
+    /// 103: Software caused connection abort.
+    ECONNABORTED,
     /// 104: Connection reset by peer (`ConnectionResetError`).
     ECONNRESET,
     /// 105: No buffer space available (a fixed table is full).
@@ -60,6 +62,7 @@ impl Errno {
             Errno::EMSGSIZE => 90,
             Errno::EADDRINUSE => 98,
             Errno::ENETUNREACH => 101,
+            Errno::ECONNABORTED => 103,
             Errno::ECONNRESET => 104,
             Errno::ENOBUFS => 105,
             Errno::EISCONN => 106,
@@ -81,6 +84,7 @@ impl Errno {
             Errno::EMSGSIZE => "Message too long",
             Errno::EADDRINUSE => "Address already in use",
             Errno::ENETUNREACH => "Network is unreachable",
+            Errno::ECONNABORTED => "Software caused connection abort",
             Errno::ECONNRESET => "Connection reset by peer",
             Errno::ENOBUFS => "No buffer space available",
             Errno::EISCONN => "Transport endpoint is already connected",
@@ -147,6 +151,8 @@ errno_enum! {
         /// The stack already keeps a policy for its maximum of listening ports
         /// ([`MAX_PORTS`](crate::stack::gate::MAX_PORTS)).
         TooManyPorts = ENOBUFS,
+        /// Another listener of this stack holds the port (`EADDRINUSE`).
+        AddrInUse = EADDRINUSE,
     }
 }
 
@@ -170,6 +176,8 @@ errno_enum! {
         TimedOut = ETIMEDOUT,
         /// The connection was established, then reset before it was checked.
         Reset = ECONNRESET,
+        /// The program cancelled the connect (`close` or `shutdown` during it).
+        Aborted = ECONNABORTED,
         /// Port 0, an unspecified address, or no source address for that family.
         Unaddressable = ENETUNREACH,
         /// The socket is connected, connecting, or its last connection is still closing
@@ -222,6 +230,8 @@ errno_enum! {
         Unaddressable = EINVAL,
         /// The stack has no free socket slot (`EMFILE`).
         NoSlot = EMFILE,
+        /// Another UDP socket of this stack is bound to the port (`EADDRINUSE`).
+        AddrInUse = EADDRINUSE,
     }
 }
 

@@ -27,13 +27,18 @@
 
 use heapless::Vec;
 use smoltcp::socket::tcp;
-use smoltcp::time::Instant;
 use smoltcp::wire::{IpAddress, IpEndpoint, IpListenEndpoint};
 
 use super::buffers::TcpBuffers;
 use super::errors::{AcceptError, ListenError};
 use super::tcp_stream::TcpSocket;
-use crate::stack::{EventKind, Overflow, Owner, SocketId, Stack};
+use crate::stack::{EventKind, Outcome, Overflow, Owner, Stack, SynCounts};
+
+/// A connection `accept` can hand out: the handshake is done (the peer may have sent its
+/// FIN already).
+fn is_ready(state: tcp::State) -> bool {
+    matches!(state, tcp::State::Established | tcp::State::CloseWait)
+}
 
 /// A listening TCP port with a pool of up to `POOL` sockets (see the module docs).
 ///
@@ -65,6 +70,9 @@ impl<const POOL: usize> Listener<POOL> {
         }
         if pool.len() > POOL {
             return Err(ListenError::PoolTooLarge);
+        }
+        if stack.is_listening_port(port) {
+            return Err(ListenError::AddrInUse);
         }
         if !stack.has_room(pool.len()) {
             return Err(ListenError::NoSlot);
@@ -99,16 +107,52 @@ impl<const POOL: usize> Listener<POOL> {
         self.port
     }
 
-    /// What to do with a connection request when every socket is taken: refuse it
-    /// (RST, the default) or drop it so that the client retries (see
+    /// What to do with a connection request when every socket is taken: drop it so
+    /// that the client retries (the default, as Linux does) or refuse it with RST (see
     /// [`gate`](crate::stack::gate)).
     pub fn set_overflow(&self, stack: &mut Stack<'_>, overflow: Overflow) {
         stack.set_overflow(self.port, overflow);
     }
 
-    /// Connection requests refused and queued so far because no socket was free.
-    pub fn overflow_counts(&self, stack: &Stack<'_>) -> (u64, u64) {
-        stack.overflow_counts(self.port)
+    /// What happened to the connection requests so far: accepted, queued, refused, each
+    /// attempt counted once.
+    pub fn syn_counts(&self, stack: &Stack<'_>) -> SynCounts {
+        stack.syn_counts(self.port)
+    }
+
+    /// Python: `sk.close()` on the listening socket. The port is free again at once.
+    /// Connections not yet accepted are reset (as Linux does); accepted ones stay the
+    /// program's and leave the stack when closed; sockets still closing finish on
+    /// their own. The pool's buffers stay lent to the stack until the stack is dropped
+    /// (they were lent for its life); the listener's sockets leave its storage.
+    pub fn close(self, stack: &mut Stack<'_>) {
+        for &index in self.pool.iter() {
+            let Some(mut p) = stack.tcp_at(index) else {
+                continue;
+            };
+            p.observe();
+            match p.slot.owner() {
+                Owner::Spare | Owner::Listening => {
+                    // A pending connection gets an RST; an idle socket just goes.
+                    if !matches!(p.socket.state(), tcp::State::Closed | tcp::State::Listen) {
+                        p.socket.abort();
+                        p.slot.set_outcome(Outcome::Aborted);
+                        p.tracer.emit(index, EventKind::Aborted);
+                        p.observe();
+                        p.slot.detach();
+                        p.slot.release();
+                    } else {
+                        p.socket.abort();
+                        stack.remove(index);
+                    }
+                }
+                Owner::Released if p.socket.state() == tcp::State::Closed => stack.remove(index),
+                Owner::Accepted | Owner::Released => p.slot.detach(),
+                _ => {}
+            }
+        }
+        stack.release_port(self.port);
+        stack.tracer().touch();
     }
 
     /// Python: `sk.getsockname()` (the unspecified address: every address of the stack).
@@ -125,19 +169,18 @@ impl<const POOL: usize> Listener<POOL> {
             return Err(AcceptError::WouldBlock);
         }
         self.arm(stack);
-        let mut oldest: Option<(u8, Instant)> = None;
+        // First come, first served: the handshake that finished first (the kernel's
+        // accept queue). Handshakes seen finished by the same poll go by socket number.
+        let mut oldest: Option<(u8, u32)> = None;
         for &index in self.pool.iter() {
             let Some(p) = stack.tcp_at(index) else {
                 continue;
             };
-            let ready = p.slot.owner() == Owner::Listening
-                && matches!(
-                    p.socket.state(),
-                    tcp::State::Established | tcp::State::CloseWait
-                );
-            let at = p.slot.last_activity();
-            if ready && oldest.is_none_or(|(_, oldest)| at < oldest) {
-                oldest = Some((index, at));
+            let ready = p.slot.owner() == Owner::Listening && is_ready(p.socket.state());
+            let order = p.slot.ready_order();
+            let older = |(_, first): (u8, u32)| (order.wrapping_sub(first) as i32) < 0;
+            if ready && oldest.is_none_or(older) {
+                oldest = Some((index, order));
             }
         }
         let Some((index, _)) = oldest else {
@@ -156,15 +199,15 @@ impl<const POOL: usize> Listener<POOL> {
             .remote_endpoint()
             .unwrap_or(IpEndpoint::new(IpAddress::v4(0, 0, 0, 0), 0));
         p.tracer.emit(index, EventKind::Accept { peer });
-        let generation = p.slot.generation();
         self.arm(stack);
-        Ok(TcpSocket::from_id(SocketId { index, generation }))
+        Ok(TcpSocket::from_id(stack.socket_id(index)))
     }
 
-    /// Connections established and waiting for `accept`.
+    /// Connections established and waiting for `accept` (a handshake still under way,
+    /// SYN-RECEIVED, is not one yet).
     pub fn pending(&mut self, stack: &mut Stack<'_>) -> usize {
         self.count(stack, |owner, state| {
-            owner == Owner::Listening && state != tcp::State::Listen
+            owner == Owner::Listening && is_ready(state)
         })
     }
 

@@ -21,6 +21,7 @@ use super::buffers::TcpBuffers;
 use super::errors::{ConnectError, RecvError, SendAllError, SendError};
 use crate::stack::{
     DEFAULT_CONNECT_TIMEOUT, EventKind, Outcome, Owner, SocketError, SocketId, Stack, TcpParts,
+    silence,
 };
 
 /// Which half of a connection [`TcpSocket::shutdown`] closes.
@@ -79,9 +80,13 @@ impl TcpSocket {
     ) -> Result<(), ConnectError> {
         let remote = remote.into();
         let port = stack.ephemeral_port();
+        // A previous connection in TIME-WAIT leaves its duty to a record, as a kernel's
+        // would: the socket is free for this one (smoltcp would reconnect it anyway,
+        // abandoning the old connection's last ACK).
+        if self.state(stack) == Some(tcp::State::TimeWait) {
+            stack.end_time_wait(self.id);
+        }
         let mut p = self.parts(stack).ok_or(ConnectError::Closed)?;
-        // Only a fully CLOSED socket: smoltcp would also reconnect one in TIME-WAIT, which
-        // abandons the old connection's last ACK and leaves the peer stuck in LAST-ACK.
         if p.socket.state() != tcp::State::Closed {
             return Err(ConnectError::InvalidState);
         }
@@ -107,6 +112,7 @@ impl TcpSocket {
                 Some(Outcome::Refused) => ConnectError::Refused,
                 Some(Outcome::TimedOut) => ConnectError::TimedOut,
                 Some(Outcome::Reset | Outcome::Aborted) => ConnectError::Reset,
+                Some(Outcome::Cancelled) => ConnectError::Aborted,
                 Some(Outcome::Finished) | None => ConnectError::InvalidState,
             }),
             _ => Ok(()),
@@ -205,7 +211,7 @@ impl TcpSocket {
                 Some(Outcome::Finished) => Ok(None),
                 Some(Outcome::Reset | Outcome::Refused | Outcome::Aborted) => Err(RecvError::Reset),
                 Some(Outcome::TimedOut) => Err(RecvError::TimedOut),
-                None => Err(RecvError::NotConnected),
+                Some(Outcome::Cancelled) | None => Err(RecvError::NotConnected),
             },
         }
     }
@@ -266,7 +272,7 @@ impl TcpSocket {
                             }
                             Some(Outcome::TimedOut) => SendError::TimedOut,
                             Some(Outcome::Finished) => SendError::Shutdown,
-                            None => SendError::NotConnected,
+                            Some(Outcome::Cancelled) | None => SendError::NotConnected,
                         },
                     });
                 }
@@ -304,6 +310,9 @@ impl TcpSocket {
 
     /// Python: `sk.shutdown(how)`. `Write` sends FIN once the queued data is out; the
     /// peer reads to end of stream, and we can go on reading its data.
+    ///
+    /// During a connect (SYN-SENT), `Write` cancels it, as Linux does: nothing more is
+    /// sent, and [`connect_status`](Self::connect_status) says `Aborted`.
     pub fn shutdown(&mut self, stack: &mut Stack<'_>, how: Shutdown) {
         if let Some(mut p) = self.parts(stack) {
             if matches!(how, Shutdown::Read | Shutdown::Both) {
@@ -311,19 +320,23 @@ impl TcpSocket {
                 p.tracer.touch();
             }
             if matches!(how, Shutdown::Write | Shutdown::Both) {
-                p.socket.close();
-                p.observe();
+                close_or_cancel(&mut p);
             }
         }
     }
 
     /// Python: `conn.close()`. Sends FIN after the queued data (a graceful close); the
     /// connection finishes in the background. An accepted socket goes back to its
-    /// listener's pool once CLOSED; this descriptor then gets `Closed` errors. A client
-    /// socket stays the program's and may `connect` again.
+    /// listener's pool once CLOSED (or at once in TIME-WAIT, which a record keeps), and
+    /// this descriptor gets `Closed` (`EBADF`) from now on, as in Python; closing twice
+    /// does nothing. During a connect, nothing more is sent (no RST, as Linux).
+    ///
+    /// A client socket (from [`new`](Self::new)) differs from Python's: it stays the
+    /// program's, on the buffers it was given, and may `connect` again (Python needs a
+    /// new socket object; here that would need new buffers).
     pub fn close(&mut self, stack: &mut Stack<'_>) {
         if let Some(mut p) = self.parts(stack) {
-            p.socket.close();
+            close_or_cancel(&mut p);
             if p.slot.release() {
                 p.tracer.touch();
                 p.tracer.pool_changed();
@@ -354,7 +367,7 @@ impl TcpSocket {
         match self.parts(stack)?.slot.outcome()? {
             Outcome::Reset | Outcome::Refused | Outcome::Aborted => Some(RecvError::Reset),
             Outcome::TimedOut => Some(RecvError::TimedOut),
-            Outcome::Finished => None,
+            Outcome::Finished | Outcome::Cancelled => None,
         }
     }
 
@@ -389,4 +402,17 @@ impl TcpSocket {
         p.tracer.touch();
         Some(f(p.socket))
     }
+}
+
+/// `close` for smoltcp: a FIN after the queued data, except during a connect, which is
+/// cancelled without a word (smoltcp would send an RST for a SYN-SENT socket it closes).
+fn close_or_cancel(p: &mut TcpParts<'_, '_>) {
+    if p.socket.state() == tcp::State::SynSent {
+        p.slot.set_outcome(Outcome::Cancelled);
+        silence(p.socket);
+        p.tracer.emit(p.index, EventKind::Closed);
+    } else {
+        p.socket.close();
+    }
+    p.observe();
 }

@@ -36,10 +36,21 @@ impl UdpSocket {
         buffers: &'a mut UdpBuffers<PACKETS, BYTES>,
     ) -> Result<Self, BindError> {
         let port = if port == 0 {
-            stack.ephemeral_port()
+            // The next ephemeral port no UDP socket of this stack holds.
+            let mut candidate = stack.ephemeral_port();
+            for _ in 0..u16::MAX {
+                if !stack.is_udp_port(candidate) {
+                    break;
+                }
+                candidate = stack.ephemeral_port();
+            }
+            candidate
         } else {
             port
         };
+        if stack.is_udp_port(port) {
+            return Err(BindError::AddrInUse);
+        }
         let mut socket = buffers.socket();
         socket.bind(port).map_err(|_| BindError::Unaddressable)?;
         let id = stack.add(socket, Owner::Udp, port)?;
@@ -124,11 +135,13 @@ impl UdpSocket {
         stack.udp(self.id).is_some_and(|(s, _, _)| s.can_send())
     }
 
-    /// Python: `sk.close()`: unbind. Later calls on this descriptor get `Closed`.
+    /// Python: `sk.close()`: unbind and free the socket's slot in the stack (the port
+    /// may be bound again at once). Later calls on this descriptor get `Closed`; closing
+    /// twice does nothing.
     pub fn close(&mut self, stack: &mut Stack<'_>) {
-        if let Some((socket, slot, _)) = stack.udp(self.id) {
+        if let Some((socket, _, _)) = stack.udp(self.id) {
             socket.close();
-            slot.invalidate();
+            stack.remove(self.id.index);
         }
     }
 }

@@ -1,98 +1,211 @@
-//! What happens to a connection request when a listener has no socket free.
+//! The listener's gate: what happens to a connection request before smoltcp sees it.
 //!
 //! A kernel answers SYNs itself and keeps finished handshakes in the accept queue; when
 //! that queue is full it *drops* further SYNs, and the client's TCP simply tries again a
 //! second later, and again, until there is room or its `connect` times out. smoltcp
 //! instead answers a SYN that finds no socket in LISTEN with an RST, so the client's
-//! `connect` fails at once with "connection refused" (smoltcp #1120, #852).
+//! `connect` fails at once with "connection refused" (smoltcp #1120, #852). And smoltcp
+//! hands a segment to the *first* socket that accepts it, where any LISTEN socket accepts
+//! any SYN: a retransmitted SYN (its SYN-ACK was lost) would be taken by a second socket
+//! while the first still waits in SYN-RECEIVED for the same client.
 //!
-//! Both are reasonable, so each listener chooses ([`Overflow`]). `Queue` needs one thing
-//! smoltcp has no hook for: seeing a SYN before the stack does. So while it polls, the
-//! [`Stack`](super::Stack) hands smoltcp its device wrapped in a `Gate`: at the first
-//! SYN of a poll for a listening port it counts that port's LISTEN sockets, lets that
-//! many SYNs through, and for the rest counts them as refused (`Refuse`: smoltcp sends the
-//! RST) or drops them (`Queue`: smoltcp sees an empty frame and ignores it). Everything
-//! else passes untouched.
+//! So while it polls, the [`Stack`](super::Stack) hands smoltcp its device wrapped in a
+//! `Gate`, which reads every incoming TCP segment exactly as smoltcp will (the same
+//! checksums, flags and IPv6 headers: [`tcp_header`]) and decides:
+//!
+//! * a segment of a 4-tuple in TIME-WAIT goes to the [`time_wait`](super::time_wait)
+//!   records (ACK a FIN again, absorb the rest, let a newer SYN through);
+//! * a SYN whose 4-tuple already has a socket (or already came in this poll) is dropped:
+//!   it never takes a second socket, and the first one's SYN-ACK retransmission answers
+//!   the client;
+//! * a new SYN to a listening port takes one of that port's LISTEN sockets; when there is
+//!   none, the port's [`Overflow`] decides: `Queue` (the default, as Linux does) drops
+//!   it for the client to retry, `Refuse` lets smoltcp answer with RST;
+//! * everything else passes untouched.
+//!
+//! Each connection attempt is counted once per port, whatever its retransmissions:
+//! accepted (given a socket), queued (dropped for a retry at least once), refused.
+//! Frames smoltcp itself will drop (a bad checksum, SYN+FIN, not for our address) are
+//! not connection attempts and count for nothing.
 
-use smoltcp::phy::{self, Device, DeviceCapabilities};
+use heapless::{Deque, Vec};
+use smoltcp::phy::{self, ChecksumCapabilities, Device, DeviceCapabilities, TxToken as _};
 use smoltcp::time::Instant;
+use smoltcp::wire::{
+    EthernetAddress, EthernetFrame, EthernetProtocol, EthernetRepr, IpAddress, IpCidr, IpEndpoint,
+    IpProtocol, TcpControl, TcpPacket, TcpRepr, TcpSeqNumber,
+};
 
 use super::table::TableView;
-use crate::phy::tcp_header;
+use super::time_wait::{TimeWaitTable, Verdict};
+use crate::phy::{TcpHeader, tcp_header};
 
 /// What a listener does with a connection request when every socket is taken.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Overflow {
-    /// Answer with RST: the client's `connect` fails at once with `ECONNREFUSED`
-    /// (smoltcp's behaviour).
-    #[default]
-    Refuse,
     /// Drop the SYN: the client retransmits it and gets in once a socket is free, or its
-    /// `connect` times out (a kernel's behaviour with a full backlog).
+    /// `connect` times out (what Linux does with a full accept queue; the default).
+    #[default]
     Queue,
+    /// Answer with RST: the client's `connect` fails at once with `ECONNREFUSED`
+    /// (smoltcp's own behaviour).
+    Refuse,
 }
 
 /// The most listening ports one stack keeps a policy for.
 pub const MAX_PORTS: usize = 8;
+
+/// What happened to the connection requests of one listening port.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SynCounts {
+    /// Requests given a LISTEN socket.
+    pub accepted: u64,
+    /// Requests dropped at least once for the client to retry, no socket being free
+    /// ([`Overflow::Queue`]); each attempt once, however often it is retransmitted.
+    pub queued: u64,
+    /// Requests answered with RST, no socket being free ([`Overflow::Refuse`]).
+    pub refused: u64,
+}
 
 /// One listening port's policy and counters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct PortPolicy {
     pub(crate) port: u16,
     pub(crate) overflow: Overflow,
-    /// SYNs answered with RST because no socket was free.
-    pub(crate) refused: u64,
-    /// SYNs dropped to be retried because no socket was free.
-    pub(crate) queued: u64,
+    pub(crate) counts: SynCounts,
     /// LISTEN sockets left in this poll (counted at the first SYN of the poll).
-    pub(crate) budget: Option<u16>,
+    budget: Option<u16>,
 }
 
 impl PortPolicy {
     pub(crate) const fn new(port: u16) -> Self {
         PortPolicy {
             port,
-            overflow: Overflow::Refuse,
-            refused: 0,
-            queued: 0,
+            overflow: Overflow::Queue,
+            counts: SynCounts {
+                accepted: 0,
+                queued: 0,
+                refused: 0,
+            },
             budget: None,
         }
     }
 }
 
-/// A device seen through the listeners' policies (see the module docs).
-pub(crate) struct Gate<'g, D: Device + ?Sized> {
-    inner: &'g mut D,
-    policies: &'g mut [PortPolicy],
-    /// The stack's socket table, to count a port's LISTEN sockets when a SYN comes.
-    table: TableView<'g>,
-    /// Connection requests seen, whatever the port: the only frames that can move a
-    /// socket out of LISTEN.
-    syns: &'g mut u32,
+/// A connection attempt: who, to which port, with which initial sequence number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Attempt {
+    from: IpEndpoint,
+    port: u16,
+    seq: u32,
 }
 
-impl<'g, D: Device + ?Sized> Gate<'g, D> {
-    pub(crate) fn new(
-        inner: &'g mut D,
-        policies: &'g mut [PortPolicy],
-        table: TableView<'g>,
-        syns: &'g mut u32,
-    ) -> Self {
-        for policy in policies.iter_mut() {
-            policy.budget = None;
+/// A segment's 4-tuple end and its peer's next sequence number after a FIN.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FinSeen {
+    from: IpEndpoint,
+    port: u16,
+    next: u32,
+}
+
+/// What the gate remembers between polls: recent queued attempts (so a retransmission is
+/// not counted again) and recent FINs (the peer's last sequence number, for TIME-WAIT).
+pub(crate) struct GateMemory {
+    queued: Deque<Attempt, 16>,
+    fins: Deque<FinSeen, 16>,
+}
+
+impl GateMemory {
+    pub(crate) const fn new() -> Self {
+        GateMemory {
+            queued: Deque::new(),
+            fins: Deque::new(),
         }
-        Gate {
-            inner,
-            policies,
-            table,
-            syns,
+    }
+
+    /// The peer's sequence number after its FIN on `local_port` from `remote`, if seen.
+    pub(crate) fn peer_next(&self, remote: IpEndpoint, local_port: u16) -> Option<u32> {
+        self.fins
+            .iter()
+            .rev()
+            .find(|f| f.from == remote && f.port == local_port)
+            .map(|f| f.next)
+    }
+
+    fn remember<T: PartialEq, const N: usize>(ring: &mut Deque<T, N>, item: T) {
+        if ring.is_full() {
+            ring.pop_front();
+        }
+        let _ = ring.push_back(item);
+    }
+}
+
+/// An ACK owed to a segment of a 4-tuple in TIME-WAIT, sent after the poll.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct OwedAck {
+    to_mac: EthernetAddress,
+    local: IpEndpoint,
+    remote: IpEndpoint,
+    seq: u32,
+    ack: u32,
+}
+
+/// What one poll's gate saw.
+pub(crate) struct PollNotes {
+    /// New connection requests let through (a LISTEN socket may have moved).
+    pub(crate) syns: u32,
+    /// Attempts let through in this poll (a second copy must not take a second socket).
+    admitted: Vec<Attempt, 8>,
+    /// ACKs to send after the poll.
+    pub(crate) acks: Vec<OwedAck, 4>,
+}
+
+impl PollNotes {
+    pub(crate) const fn new() -> Self {
+        PollNotes {
+            syns: 0,
+            admitted: Vec::new(),
+            acks: Vec::new(),
         }
     }
 }
 
-impl<D: Device + ?Sized> Device for Gate<'_, D> {
+/// Everything the gate judges with, for one poll.
+pub(crate) struct Judge<'g, 't> {
+    pub(crate) policies: &'g mut [PortPolicy],
+    pub(crate) table: TableView<'g>,
+    pub(crate) time_wait: &'g mut TimeWaitTable<'t>,
+    pub(crate) memory: &'g mut GateMemory,
+    pub(crate) notes: &'g mut PollNotes,
+    /// The stack's addresses: a segment to another is smoltcp's to drop.
+    pub(crate) addrs: &'g [IpCidr],
+    pub(crate) now: Instant,
+}
+
+/// A device seen through the gate (see the module docs).
+pub(crate) struct Gate<'g, 't, D: Device + ?Sized> {
+    inner: &'g mut D,
+    judge: Judge<'g, 't>,
+    checksum: ChecksumCapabilities,
+}
+
+impl<'g, 't, D: Device + ?Sized> Gate<'g, 't, D> {
+    pub(crate) fn new(inner: &'g mut D, judge: Judge<'g, 't>) -> Self {
+        for policy in judge.policies.iter_mut() {
+            policy.budget = None;
+        }
+        let checksum = inner.capabilities().checksum;
+        Gate {
+            inner,
+            judge,
+            checksum,
+        }
+    }
+}
+
+impl<'g, 't, D: Device + ?Sized> Device for Gate<'g, 't, D> {
     type RxToken<'a>
-        = GateRx<'a, D::RxToken<'a>>
+        = GateRx<'a, 'g, 't, D::RxToken<'a>>
     where
         Self: 'a;
     type TxToken<'a>
@@ -105,9 +218,8 @@ impl<D: Device + ?Sized> Device for Gate<'_, D> {
         Some((
             GateRx {
                 inner: rx,
-                policies: &mut *self.policies,
-                table: self.table,
-                syns: &mut *self.syns,
+                judge: &mut self.judge,
+                checksum: &self.checksum,
             },
             tx,
         ))
@@ -123,20 +235,19 @@ impl<D: Device + ?Sized> Device for Gate<'_, D> {
 }
 
 #[doc(hidden)]
-pub struct GateRx<'g, R: phy::RxToken> {
+pub struct GateRx<'a, 'g, 't, R: phy::RxToken> {
     inner: R,
-    policies: &'g mut [PortPolicy],
-    table: TableView<'g>,
-    syns: &'g mut u32,
+    judge: &'a mut Judge<'g, 't>,
+    checksum: &'a ChecksumCapabilities,
 }
 
-impl<R: phy::RxToken> phy::RxToken for GateRx<'_, R> {
+impl<R: phy::RxToken> phy::RxToken for GateRx<'_, '_, '_, R> {
     fn consume<T, F: FnOnce(&[u8]) -> T>(self, f: F) -> T {
-        let (policies, table, syns) = (self.policies, self.table, self.syns);
+        let (judge, checksum) = (self.judge, self.checksum);
         self.inner.consume(|frame| {
-            // One call of `f` (smoltcp's whole ingress path): a dropped SYN is an empty
-            // frame, which smoltcp ignores.
-            if admit(frame, policies, table, syns) {
+            // One call of `f` (smoltcp's whole ingress path): a dropped segment is an
+            // empty frame, which smoltcp ignores.
+            if judge.admit(frame, checksum) {
                 f(frame)
             } else {
                 f(&[])
@@ -149,34 +260,182 @@ impl<R: phy::RxToken> phy::RxToken for GateRx<'_, R> {
     }
 }
 
-/// Whether `frame` goes on to the stack: everything does but a SYN to a full port in queue
-/// mode. Counts SYNs, and refusals and queued callers per port.
-fn admit(frame: &[u8], policies: &mut [PortPolicy], table: TableView<'_>, syns: &mut u32) -> bool {
-    let Some(tcp) = tcp_header(frame).filter(|t| t.is_connect()) else {
-        return true;
-    };
-    *syns += 1;
-    let Some(policy) = policies.iter_mut().find(|p| p.port == tcp.dst_port) else {
-        return true;
-    };
-    // The table's states are those seen at the end of the last poll; this poll has moved
-    // no socket out of LISTEN except through SYNs counted here.
-    let budget = policy
-        .budget
-        .get_or_insert_with(|| table.listening(policy.port));
-    if *budget > 0 {
-        *budget -= 1;
-        return true;
+impl Judge<'_, '_> {
+    /// Whether `frame` goes on to smoltcp (see the module docs).
+    fn admit(&mut self, frame: &[u8], checksum: &ChecksumCapabilities) -> bool {
+        let Some(segment) = tcp_header(frame) else {
+            return true;
+        };
+        let ours = self.addrs.iter().any(|cidr| cidr.address() == segment.dst);
+        if !ours || !(segment.is_connect() || segment.fin || self.time_wait_possible()) {
+            return true;
+        }
+        // From here on the segment is worth a closer look: only what smoltcp will take.
+        if !segment.verify(frame, checksum) {
+            return true;
+        }
+        if segment.fin {
+            let next = segment.seq.wrapping_add(segment.len);
+            let fin = FinSeen {
+                from: IpEndpoint::new(segment.src, segment.src_port),
+                port: segment.dst_port,
+                next,
+            };
+            GateMemory::remember(&mut self.memory.fins, fin);
+        }
+        match self.time_wait.judge(&segment, self.now) {
+            Verdict::Pass | Verdict::Reuse => {}
+            Verdict::Absorb => return false,
+            Verdict::Ack => {
+                self.owe_ack(&segment);
+                return false;
+            }
+        }
+        if !segment.is_connect() {
+            return true;
+        }
+        self.admit_connect(&segment)
     }
-    match policy.overflow {
-        Overflow::Refuse => {
-            policy.refused += 1;
-            true
+
+    fn time_wait_possible(&self) -> bool {
+        self.time_wait.may_hold()
+    }
+
+    /// A new connection request: a socket, a retry, or a refusal.
+    fn admit_connect(&mut self, segment: &TcpHeader) -> bool {
+        let attempt = Attempt {
+            from: IpEndpoint::new(segment.src, segment.src_port),
+            port: segment.dst_port,
+            seq: segment.seq,
+        };
+        let Some(policy) = self.policies.iter_mut().find(|p| p.port == attempt.port) else {
+            // No listener here: smoltcp answers (RST), or a client socket in SYN-SENT
+            // takes it (simultaneous open).
+            return true;
+        };
+        let duplicate = self
+            .notes
+            .admitted
+            .iter()
+            .any(|a| a.from == attempt.from && a.port == attempt.port)
+            || self.table.holds(attempt.from, attempt.port);
+        if duplicate {
+            log::debug!(
+                "gate: SYN from {} to port {} already has a socket: dropped",
+                attempt.from,
+                attempt.port
+            );
+            return false;
         }
-        Overflow::Queue => {
-            policy.queued += 1;
-            log::debug!("gate: port {} full, SYN dropped for a retry", policy.port);
-            false
+        // The table's states are those seen at the end of the last poll; this poll has
+        // moved no socket out of LISTEN except through SYNs admitted here.
+        let budget = policy
+            .budget
+            .get_or_insert_with(|| self.table.listening(attempt.port));
+        if *budget > 0 {
+            *budget -= 1;
+            policy.counts.accepted += 1;
+            self.notes.syns += 1;
+            let _ = self.notes.admitted.push(attempt);
+            return true;
         }
+        match policy.overflow {
+            Overflow::Refuse => {
+                policy.counts.refused += 1;
+                true
+            }
+            Overflow::Queue => {
+                if !self.memory.queued.iter().any(|a| *a == attempt) {
+                    policy.counts.queued += 1;
+                    GateMemory::remember(&mut self.memory.queued, attempt);
+                }
+                log::debug!("gate: port {} full, SYN dropped for a retry", attempt.port);
+                false
+            }
+        }
+    }
+
+    fn owe_ack(&mut self, segment: &TcpHeader) {
+        let owed = OwedAck {
+            to_mac: segment.src_mac,
+            local: IpEndpoint::new(segment.dst, segment.dst_port),
+            remote: IpEndpoint::new(segment.src, segment.src_port),
+            seq: segment.ack_number,
+            ack: segment.seq.wrapping_add(segment.len),
+        };
+        // Four per poll at most; a FIN beyond that is retransmitted and ACKed later.
+        let _ = self.notes.acks.push(owed);
+    }
+}
+
+/// Send the ACKs a poll's gate owes (TIME-WAIT duty), from `mac`.
+pub(crate) fn send_owed_acks<D: Device + ?Sized>(
+    device: &mut D,
+    now: Instant,
+    mac: EthernetAddress,
+    acks: &[OwedAck],
+) {
+    let checksum = device.capabilities().checksum;
+    for owed in acks {
+        let Some(tx) = device.transmit(now) else {
+            return;
+        };
+        let tcp = TcpRepr {
+            src_port: owed.local.port,
+            dst_port: owed.remote.port,
+            control: TcpControl::None,
+            seq_number: TcpSeqNumber(owed.seq as i32),
+            ack_number: Some(TcpSeqNumber(owed.ack as i32)),
+            window_len: 0,
+            window_scale: None,
+            max_seg_size: None,
+            sack_permitted: false,
+            sack_ranges: [None; 3],
+            timestamp: None,
+            payload: &[],
+        };
+        let ip = match (owed.local.addr, owed.remote.addr) {
+            (IpAddress::Ipv4(src), IpAddress::Ipv4(dst)) => {
+                smoltcp::wire::IpRepr::Ipv4(smoltcp::wire::Ipv4Repr {
+                    src_addr: src,
+                    dst_addr: dst,
+                    next_header: IpProtocol::Tcp,
+                    payload_len: tcp.buffer_len(),
+                    hop_limit: 64,
+                })
+            }
+            #[cfg(feature = "ipv6")]
+            (IpAddress::Ipv6(src), IpAddress::Ipv6(dst)) => {
+                smoltcp::wire::IpRepr::Ipv6(smoltcp::wire::Ipv6Repr {
+                    src_addr: src,
+                    dst_addr: dst,
+                    next_header: IpProtocol::Tcp,
+                    payload_len: tcp.buffer_len(),
+                    hop_limit: 64,
+                })
+            }
+            #[cfg(feature = "ipv6")]
+            _ => continue,
+        };
+        let ethertype = match ip {
+            smoltcp::wire::IpRepr::Ipv4(_) => EthernetProtocol::Ipv4,
+            #[cfg(feature = "ipv6")]
+            smoltcp::wire::IpRepr::Ipv6(_) => EthernetProtocol::Ipv6,
+        };
+        let eth = EthernetRepr {
+            src_addr: mac,
+            dst_addr: owed.to_mac,
+            ethertype,
+        };
+        let len = eth.buffer_len() + ip.header_len() + tcp.buffer_len();
+        tx.consume(len, |buf| {
+            let mut frame = EthernetFrame::new_unchecked(&mut *buf);
+            eth.emit(&mut frame);
+            let ip_bytes = frame.payload_mut();
+            ip.emit(&mut *ip_bytes, &checksum);
+            let tcp_bytes = &mut ip_bytes[ip.header_len()..];
+            let mut packet = TcpPacket::new_unchecked(tcp_bytes);
+            tcp.emit(&mut packet, &owed.local.addr, &owed.remote.addr, &checksum);
+        });
     }
 }

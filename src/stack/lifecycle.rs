@@ -19,6 +19,8 @@ pub(crate) enum Outcome {
     Reset,
     TimedOut,
     Aborted,
+    /// The program closed the socket during its connect (no RST, nothing sent).
+    Cancelled,
 }
 
 /// The meaning of one state change.

@@ -14,7 +14,10 @@
 //!   closed, reset...), a pure function.
 //! * `events` and [`trace`]: where those events go ([`Observer`], [`Trace`]), and the
 //!   activity count drivers read to know whether anything happened.
-//! * [`gate`]: what a listener does with a SYN when its pool is full ([`Overflow`]).
+//! * [`gate`]: what happens to a SYN before smoltcp sees it: one socket per client, a
+//!   full listener's [`Overflow`], the segments of connections in TIME-WAIT.
+//! * [`time_wait`]: TIME-WAIT kept in a compact record, so a finished connection's
+//!   socket is free at once.
 //! * [`host`]: who the stack is on the link ([`Host`]).
 //!
 //! [`Stack::poll`] runs smoltcp, then compares the TCP sockets' states with the last ones
@@ -32,24 +35,28 @@ pub mod host;
 mod lifecycle;
 pub mod storage;
 mod table;
+pub mod time_wait;
 pub mod trace;
 
+use heapless::Vec;
 use smoltcp::iface::{Config, Interface, PollResult, SocketSet};
 use smoltcp::phy::Device;
 use smoltcp::socket::{AnySocket, tcp, udp};
 use smoltcp::time::{Duration, Instant};
-use smoltcp::wire::HardwareAddress;
+use smoltcp::wire::{HardwareAddress, IpCidr};
 
 use events::Events;
 pub(crate) use events::Tracer;
-pub use gate::Overflow;
-use gate::{Gate, MAX_PORTS, PortPolicy};
+use gate::{Gate, GateMemory, Judge, MAX_PORTS, PollNotes, PortPolicy};
+pub use gate::{Overflow, SynCounts};
 pub use host::Host;
 pub(crate) use lifecycle::Outcome;
 pub use storage::StackStorage;
 pub use table::SocketError;
 use table::SocketTable;
 pub(crate) use table::{Owner, Slot, SocketId};
+pub use time_wait::TimeWaitStats;
+use time_wait::TimeWaitTable;
 pub use trace::{Event, EventKind, Observer, Trace};
 
 /// How long `connect` waits for the handshake when no timeout was set with
@@ -67,12 +74,13 @@ pub(crate) struct TcpParts<'s, 'a> {
     pub(crate) tracer: Tracer<'s>,
     pub(crate) index: u8,
     pub(crate) now: Instant,
+    ready: &'s mut u32,
 }
 
 impl TcpParts<'_, '_> {
     /// Bring the table up to date with the socket's state (events, outcome).
     pub(crate) fn observe(&mut self) {
-        observe(self.socket, self.slot, &self.tracer, self.index);
+        observe(self.socket, self.slot, self.ready, &self.tracer, self.index);
     }
 }
 
@@ -82,10 +90,12 @@ pub struct Stack<'a> {
     iface: Interface,
     sockets: SocketSet<'a>,
     table: SocketTable<'a>,
+    time_wait: TimeWaitTable<'a>,
+    gate: GateMemory,
     now: Instant,
     next_port: u16,
     events: Events<'a>,
-    ports: heapless::Vec<PortPolicy, MAX_PORTS>,
+    ports: Vec<PortPolicy, MAX_PORTS>,
     /// The activity count when the table was last watched.
     watched: u64,
     /// The earliest timer `watch` must fire (connect or idle deadline).
@@ -101,10 +111,10 @@ impl<'a> Stack<'a> {
     ///
     /// `device` is only asked for its capabilities here; it is passed again to every
     /// [`poll`](Self::poll), so the stack never holds on to it.
-    pub fn new<D: Device + ?Sized, const N: usize>(
+    pub fn new<D: Device + ?Sized, const N: usize, const TW: usize>(
         host: Host,
         device: &mut D,
-        storage: &'a mut StackStorage<'a, N>,
+        storage: &'a mut StackStorage<'a, N, TW>,
         now: Instant,
     ) -> Self {
         let mut config = Config::new(HardwareAddress::Ethernet(host.mac));
@@ -116,17 +126,23 @@ impl<'a> Stack<'a> {
             #[cfg(feature = "ipv6")]
             let _ = addrs.push(host.ipv6);
         });
-        let StackStorage { sockets, table } = storage;
+        let StackStorage {
+            sockets,
+            table,
+            time_wait,
+        } = storage;
         let port_spread = (host.random_seed % 1024) as u16;
         Stack {
             host,
             iface,
             sockets: SocketSet::new(&mut sockets[..]),
             table: SocketTable::new(&mut table[..]),
+            time_wait: TimeWaitTable::new(&mut time_wait[..]),
+            gate: GateMemory::new(),
             now,
             next_port: EPHEMERAL_PORT_FIRST + port_spread,
             events: Events::new(host.name),
-            ports: heapless::Vec::new(),
+            ports: Vec::new(),
             watched: u64::MAX,
             next_timer: None,
             watched_at: now,
@@ -178,9 +194,26 @@ impl<'a> Stack<'a> {
     /// Returns `true` if anything may have changed for a socket user.
     pub fn poll<D: Device + ?Sized>(&mut self, now: Instant, device: &mut D) -> bool {
         self.now = now;
-        let mut syns = 0;
-        let mut gate = Gate::new(device, &mut self.ports, self.table.view(), &mut syns);
+        let mut notes = PollNotes::new();
+        let mut addrs: Vec<IpCidr, 4> = Vec::new();
+        for cidr in self.iface.ip_addrs() {
+            let _ = addrs.push(*cidr);
+        }
+        let judge = Judge {
+            policies: &mut self.ports,
+            table: self.table.view(),
+            time_wait: &mut self.time_wait,
+            memory: &mut self.gate,
+            notes: &mut notes,
+            addrs: &addrs,
+            now,
+        };
+        let mut gate = Gate::new(device, judge);
         let changed = self.iface.poll(now, &mut gate, &mut self.sockets);
+        if !notes.acks.is_empty() {
+            gate::send_owed_acks(device, now, self.host.mac, &notes.acks);
+        }
+        let syns = notes.syns;
         // The table only needs a look if smoltcp changed something, the program did, or a
         // timer is due: most polls of a busy stack change nothing.
         let due =
@@ -220,11 +253,12 @@ impl<'a> Stack<'a> {
     /// When [`poll`](Self::poll) must run next at the latest (`None`: only when a frame
     /// arrives). Includes the socket table's timers as well as smoltcp's own.
     pub fn poll_at(&mut self) -> Option<Instant> {
-        let smoltcp = self.iface.poll_at(self.now, &self.sockets);
+        let now = self.now;
+        let smoltcp = self.iface.poll_at(now, &self.sockets);
         self.table
             .iter()
             .filter(|slot| slot.handle().is_some())
-            .filter_map(Slot::next_deadline)
+            .filter_map(|slot| slot.next_deadline(now))
             .chain(smoltcp)
             .min()
     }
@@ -247,18 +281,39 @@ impl<'a> Stack<'a> {
         }
     }
 
-    /// Connection requests to `port` refused and queued (dropped for a retry) because no
-    /// socket was free, since the listener started.
-    pub fn overflow_counts(&self, port: u16) -> (u64, u64) {
+    /// What happened to the connection requests to `port` since its listener started
+    /// (see [`SynCounts`]).
+    pub fn syn_counts(&self, port: u16) -> SynCounts {
         self.ports
             .iter()
             .find(|p| p.port == port)
-            .map_or((0, 0), |p| (p.refused, p.queued))
+            .map_or(SynCounts::default(), |p| p.counts)
     }
 
-    /// Start keeping a policy for a listening port (once per port).
+    /// What the TIME-WAIT records did since the stack started, and how many are in use.
+    pub fn time_wait_stats(&self) -> (TimeWaitStats, usize) {
+        (self.time_wait.stats(), self.time_wait.in_use(self.now))
+    }
+
+    /// Whether a listener holds `port`.
+    pub(crate) fn is_listening_port(&self, port: u16) -> bool {
+        self.ports.iter().any(|p| p.port == port)
+    }
+
+    /// Whether a UDP socket is bound to `port`.
+    pub(crate) fn is_udp_port(&self, port: u16) -> bool {
+        self.table.udp_bound(port)
+    }
+
+    /// Start keeping a policy for a listening port. `false` if the stack keeps its
+    /// maximum already.
     pub(crate) fn register_port(&mut self, port: u16) -> bool {
-        self.ports.iter().any(|p| p.port == port) || self.ports.push(PortPolicy::new(port)).is_ok()
+        self.ports.push(PortPolicy::new(port)).is_ok()
+    }
+
+    /// The listener on `port` closed: the port is free again.
+    pub(crate) fn release_port(&mut self, port: u16) {
+        self.ports.retain(|p| p.port != port);
     }
 
     // ---- crate-internal: the socket layer's access to sockets and the table ----------
@@ -270,6 +325,51 @@ impl<'a> Stack<'a> {
     /// Whether `n` more sockets fit.
     pub(crate) fn has_room(&self, n: usize) -> bool {
         self.table.has_room(n)
+    }
+
+    /// The current descriptor of slot `index` (for a listener handing out a socket).
+    pub(crate) fn socket_id(&self, index: u8) -> SocketId {
+        self.table.id(index)
+    }
+
+    /// Take a socket out of the stack: its slot is free, its descriptors stale. The
+    /// socket must already be CLOSED with no peer (else smoltcp would never say goodbye).
+    pub(crate) fn remove(&mut self, index: u8) {
+        let Some(slot) = self.table.at_mut(index) else {
+            return;
+        };
+        if let Some(handle) = slot.handle() {
+            self.sockets.remove(handle);
+            self.table.remove(index);
+            self.events.at(self.now).touch();
+        }
+    }
+
+    /// A client's socket in TIME-WAIT that the program wants to use again: move its
+    /// TIME-WAIT to a record and free the socket (what a kernel does for a client, whose
+    /// next `connect` gets a new socket while the old 4-tuple waits in the kernel).
+    /// `false` if it is not in TIME-WAIT or no record could be kept.
+    pub(crate) fn end_time_wait(&mut self, id: SocketId) -> bool {
+        let now = self.now;
+        let Some((slot, ready)) = self.table.entry(id) else {
+            return false;
+        };
+        let Some(socket) = slot
+            .handle()
+            .and_then(|h| tcp::Socket::downcast_mut(self.sockets.get_mut::<Socket<'a>>(h)))
+        else {
+            return false;
+        };
+        let tracer = self.events.at(now);
+        to_time_wait_record(
+            socket,
+            slot,
+            ready,
+            &mut self.time_wait,
+            &self.gate,
+            &tracer,
+            id.index,
+        )
     }
 
     /// Put `socket` in a free slot, for `owner` (on a listener's `port`).
@@ -287,10 +387,13 @@ impl<'a> Stack<'a> {
         self.table.insert(handle, owner, port, self.now)
     }
 
-    /// The TCP socket of `id` with its slot, if `id` is still current and names a TCP
-    /// socket.
+    /// The TCP socket of `id` with its slot, if `id` is of this stack, still current,
+    /// names a TCP socket and the program holds it (not a listener's).
     pub(crate) fn tcp(&mut self, id: SocketId) -> Option<TcpParts<'_, 'a>> {
-        let slot = self.table.get_mut(id)?;
+        let (slot, ready) = self.table.entry(id)?;
+        if !slot.is_programs() {
+            return None;
+        }
         let socket = tcp::Socket::downcast_mut(self.sockets.get_mut::<Socket<'a>>(slot.handle()?))?;
         Some(TcpParts {
             socket,
@@ -299,13 +402,14 @@ impl<'a> Stack<'a> {
             tracer: self.events.at(self.now),
             index: id.index,
             now: self.now,
+            ready,
         })
     }
 
-    /// The TCP socket in slot `index`, whatever its generation (for listeners, which own
-    /// their slots).
+    /// The TCP socket in slot `index`, whatever its generation and owner (for listeners,
+    /// which own their slots).
     pub(crate) fn tcp_at(&mut self, index: u8) -> Option<TcpParts<'_, 'a>> {
-        let slot = self.table.at_mut(index)?;
+        let (slot, ready) = self.table.observing(index)?;
         let socket = tcp::Socket::downcast_mut(self.sockets.get_mut::<Socket<'a>>(slot.handle()?))?;
         Some(TcpParts {
             socket,
@@ -314,11 +418,12 @@ impl<'a> Stack<'a> {
             tracer: self.events.at(self.now),
             index,
             now: self.now,
+            ready,
         })
     }
 
-    /// The UDP socket of `id` with its slot, if `id` is still current and names a UDP
-    /// socket.
+    /// The UDP socket of `id` with its slot, if `id` is of this stack, still current and
+    /// names a UDP socket.
     pub(crate) fn udp(
         &mut self,
         id: SocketId,
@@ -339,7 +444,8 @@ impl<'a> Stack<'a> {
         port
     }
 
-    /// Compare each TCP socket's state with the last one seen; fire expired timers.
+    /// Compare each TCP socket's state with the last one seen; fire expired timers; move
+    /// finished connections' TIME-WAIT into records; let go of orphans that are done.
     ///
     /// Only slots smoltcp may have changed are visited: a CLOSED socket changes only by a
     /// call of the program (which observes it then), and a LISTEN one only on a SYN.
@@ -349,12 +455,15 @@ impl<'a> Stack<'a> {
         let mut aborted_any = false;
         let mut next_timer: Option<Instant> = None;
         let mut live = false;
-        for (index, slot) in self.table.iter_mut() {
+        let mut leaving: Vec<u8, 8> = Vec::new();
+        self.time_wait.sweep(now);
+        let (slots, ready) = self.table.iter_mut();
+        for (index, slot) in slots {
             let Some(handle) = slot.handle() else {
                 continue;
             };
             if slot.owner() == Owner::Udp
-                || slot.state() == tcp::State::Closed
+                || (slot.state() == tcp::State::Closed && slot.owner() != Owner::Orphan)
                 || (slot.state() == tcp::State::Listen && !syns_arrived)
             {
                 continue;
@@ -363,13 +472,13 @@ impl<'a> Stack<'a> {
             else {
                 continue;
             };
-            observe(socket, slot, &tracer, index);
+            observe(socket, slot, ready, &tracer, index);
 
             if slot.connect_expired(now) {
                 slot.set_outcome(Outcome::TimedOut);
                 socket.abort();
                 tracer.emit(index, EventKind::TimedOut);
-                observe(socket, slot, &tracer, index);
+                observe(socket, slot, ready, &tracer, index);
                 aborted_any = true;
             } else if let Some(idle) = slot.idle_expired(now) {
                 log::info!(
@@ -380,14 +489,32 @@ impl<'a> Stack<'a> {
                 slot.set_outcome(Outcome::TimedOut);
                 socket.abort();
                 tracer.emit(index, EventKind::TimedOut);
-                observe(socket, slot, &tracer, index);
+                observe(socket, slot, ready, &tracer, index);
                 aborted_any = true;
+            } else if slot.state() == tcp::State::TimeWait && slot.owner().is_closed_by_program() {
+                to_time_wait_record(
+                    socket,
+                    slot,
+                    ready,
+                    &mut self.time_wait,
+                    &self.gate,
+                    &tracer,
+                    index,
+                );
+            }
+            if slot.owner() == Owner::Orphan && slot.state() == tcp::State::Closed {
+                // Its listener is gone and the program closed it: it leaves the stack
+                // (after this poll's egress, so an abort's RST still goes out).
+                let _ = leaving.push(index);
             }
             next_timer = next_timer
                 .into_iter()
                 .chain(slot.next_watch_deadline())
                 .min();
             live |= !matches!(slot.state(), tcp::State::Closed | tcp::State::Listen);
+        }
+        for index in leaving {
+            self.remove(index);
         }
         self.next_timer = next_timer;
         self.live = live;
@@ -400,10 +527,16 @@ impl<'a> Stack<'a> {
 type Socket<'a> = smoltcp::socket::Socket<'a>;
 
 /// Bring `slot` up to date with `socket`'s state: log the change, emit its events.
-pub(crate) fn observe(socket: &tcp::Socket<'_>, slot: &mut Slot, tracer: &Tracer<'_>, index: u8) {
+pub(crate) fn observe(
+    socket: &tcp::Socket<'_>,
+    slot: &mut Slot,
+    ready: &mut u32,
+    tracer: &Tracer<'_>,
+    index: u8,
+) {
     let old = slot.state();
     let new = socket.state();
-    let Some(change) = slot.observe(new, tracer.now) else {
+    let Some(change) = slot.observe(new, socket.remote_endpoint(), tracer.now, ready) else {
         return;
     };
     log::debug!("{}: tcp#{index} state={old}=>{new}", tracer.host());
@@ -413,4 +546,46 @@ pub(crate) fn observe(socket: &tcp::Socket<'_>, slot: &mut Slot, tracer: &Tracer
     for kind in change.events {
         tracer.emit(index, kind);
     }
+}
+
+/// Close `socket` at once without a word to the peer: CLOSED, no 4-tuple, so smoltcp
+/// sends nothing (an `abort` alone would send an RST at the next poll).
+pub(crate) fn silence(socket: &mut tcp::Socket<'_>) {
+    let port = socket.local_endpoint().map_or(1, |e| e.port.max(1));
+    socket.abort();
+    // From CLOSED, `listen` resets the socket (and forgets the 4-tuple); a second abort
+    // brings it back to CLOSED.
+    let _ = socket.listen(port);
+    socket.abort();
+}
+
+/// Move a connection in TIME-WAIT into a record and free its socket (CLOSED, silently).
+/// `false` (and nothing changed) if it is not in TIME-WAIT or no record can be kept.
+fn to_time_wait_record(
+    socket: &mut tcp::Socket<'_>,
+    slot: &mut Slot,
+    ready: &mut u32,
+    time_wait: &mut TimeWaitTable<'_>,
+    gate: &GateMemory,
+    tracer: &Tracer<'_>,
+    index: u8,
+) -> bool {
+    if socket.state() != tcp::State::TimeWait {
+        return false;
+    }
+    let (Some(local), Some(remote)) = (socket.local_endpoint(), socket.remote_endpoint()) else {
+        return false;
+    };
+    let peer_next = gate.peer_next(remote, local.port);
+    if !time_wait.enter(local, remote, peer_next, tracer.now) {
+        return false;
+    }
+    log::debug!(
+        "{}: tcp#{index} TIME-WAIT with {} kept in a record, socket free",
+        tracer.host(),
+        trace::Endpoint(remote)
+    );
+    silence(socket);
+    observe(socket, slot, ready, tracer, index);
+    true
 }

@@ -9,12 +9,15 @@ use core::mem::MaybeUninit;
 use smoltcp::iface::SocketStorage;
 
 use super::table::Slot;
+use super::time_wait::TimeWaitRecord;
 
 /// The caller-owned memory of a [`Stack`](super::Stack) with room for `N` sockets
-/// (`N` at most 255: a descriptor is one byte).
+/// (`N` at most 255: a descriptor is one byte) and `TW` connections in TIME-WAIT
+/// ([`time_wait`](super::time_wait): a finished connection's record, so its socket is
+/// free at once; 16 by default).
 ///
 /// Each socket costs `size_of::<SocketStorage>()` (a few hundred bytes, mostly the TCP
-/// socket's state) plus a table entry of 112 bytes on a 64-bit host (about as much on a 32-bit
+/// socket's state) plus a table entry of 136 bytes on a 64-bit host (about as much on a 32-bit
 /// microcontroller); the data buffers are separate ([`TcpBuffers`](crate::socket::TcpBuffers),
 /// [`UdpBuffers`](crate::socket::UdpBuffers)) and sized by their own const generics.
 /// [`StackStorage::SIZE`] gives the exact figure for a build.
@@ -23,18 +26,20 @@ use super::table::Slot;
 /// all-zero (an empty `SocketStorage` is `None` of an enum whose niche is not zero,
 /// smoltcp #1199), so it is placed in `.data` and costs flash for its initial image as
 /// well as RAM; [`init`](Self::init) on a `MaybeUninit` static keeps it in `.bss`.
-pub struct StackStorage<'a, const N: usize> {
+/// A TIME-WAIT record is 56 bytes on a 64-bit host with IPv6.
+pub struct StackStorage<'a, const N: usize, const TW: usize = 16> {
     pub(super) sockets: [SocketStorage<'a>; N],
     pub(super) table: [Slot; N],
+    pub(super) time_wait: [TimeWaitRecord; TW],
 }
 
-impl<const N: usize> Default for StackStorage<'_, N> {
+impl<const N: usize, const TW: usize> Default for StackStorage<'_, N, TW> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<'a, const N: usize> StackStorage<'a, N> {
+impl<'a, const N: usize, const TW: usize> StackStorage<'a, N, TW> {
     /// Checked at compile time by both constructors: a descriptor is one byte.
     const FITS: () = assert!(N <= u8::MAX as usize, "at most 255 sockets per stack");
 
@@ -45,6 +50,7 @@ impl<'a, const N: usize> StackStorage<'a, N> {
         StackStorage {
             sockets: [SocketStorage::EMPTY; N],
             table: [Slot::EMPTY; N],
+            time_wait: [TimeWaitRecord::EMPTY; TW],
         }
     }
 
@@ -61,6 +67,12 @@ impl<'a, const N: usize> StackStorage<'a, N> {
             unsafe {
                 core::ptr::addr_of_mut!((*this).sockets[i]).write(SocketStorage::EMPTY);
                 core::ptr::addr_of_mut!((*this).table[i]).write(Slot::EMPTY);
+            }
+        }
+        for i in 0..TW {
+            // SAFETY: as above.
+            unsafe {
+                core::ptr::addr_of_mut!((*this).time_wait[i]).write(TimeWaitRecord::EMPTY);
             }
         }
         // SAFETY: every field was written above.

@@ -22,6 +22,7 @@ use core::fmt;
 use smoltcp::iface::SocketHandle;
 use smoltcp::socket::tcp::State;
 use smoltcp::time::{Duration, Instant};
+use smoltcp::wire::IpEndpoint;
 
 use super::lifecycle::{self, Lifecycle, Outcome};
 
@@ -40,12 +41,22 @@ pub(crate) enum Owner {
     Accepted,
     /// A listener's socket the program closed; it returns to the listener once CLOSED.
     Released,
+    /// An accepted socket whose listener was closed: still the program's.
+    Detached,
+    /// A socket of a closed listener that the program closed too: it leaves the stack once
+    /// CLOSED (or in TIME-WAIT, to a record).
+    Orphan,
 }
 
 impl Owner {
     /// A socket of a listener's pool, not (or no longer) the program's.
     pub(crate) fn is_pool(self) -> bool {
         matches!(self, Owner::Listening | Owner::Released | Owner::Spare)
+    }
+
+    /// A socket the program closed, finishing its connection on its own.
+    pub(crate) fn is_closed_by_program(self) -> bool {
+        matches!(self, Owner::Released | Owner::Orphan)
     }
 }
 
@@ -66,9 +77,13 @@ impl fmt::Display for SocketError {
 
 impl core::error::Error for SocketError {}
 
-/// A reference to one slot of a stack's table, valid for one generation.
+/// A reference to one slot of one stack's table, valid for one generation.
+///
+/// `stack` names the table (its address): a descriptor used with another stack finds
+/// nothing (`EBADF`), never that stack's socket of the same number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct SocketId {
+    pub(crate) stack: usize,
     pub(crate) index: u8,
     pub(crate) generation: u16,
 }
@@ -95,8 +110,15 @@ pub(crate) struct Slot {
     connect_deadline: Option<Instant>,
     bytes_in: u64,
     bytes_out: u64,
-    /// For a listener's socket: the port it listens on.
+    /// When the handshake finished, as a count of finished handshakes on this stack:
+    /// `accept` takes the lowest first (the kernel's accept queue is first come, first
+    /// served).
+    ready_order: u32,
+    /// The local port: a listener's, or a UDP socket's.
     port: u16,
+    /// The peer, once a connection has one (for the gate: a SYN whose 4-tuple already
+    /// has a socket must not take a second one).
+    remote: Option<IpEndpoint>,
 }
 
 impl Slot {
@@ -114,16 +136,15 @@ impl Slot {
         connect_deadline: None,
         bytes_in: 0,
         bytes_out: 0,
+        ready_order: 0,
         port: 0,
+        remote: None,
     };
 
     // ---- reading ----------------------------------------------------------------------
 
     pub(crate) fn handle(&self) -> Option<SocketHandle> {
         self.handle
-    }
-    pub(crate) fn generation(&self) -> u16 {
-        self.generation
     }
     pub(crate) fn owner(&self) -> Owner {
         self.owner
@@ -141,8 +162,17 @@ impl Slot {
     pub(crate) fn recv_timeout(&self) -> Option<Duration> {
         self.recv_timeout
     }
-    pub(crate) fn last_activity(&self) -> Instant {
-        self.last_activity
+    /// The order in which the handshake finished (see the field).
+    pub(crate) fn ready_order(&self) -> u32 {
+        self.ready_order
+    }
+    /// Whether the program holds a descriptor of this slot (a client's or an accepted
+    /// socket, a UDP socket): the only owners a descriptor may act on.
+    pub(crate) fn is_programs(&self) -> bool {
+        matches!(
+            self.owner,
+            Owner::Client | Owner::Accepted | Owner::Detached | Owner::Udp
+        )
     }
     /// Bytes received and sent on the current connection.
     pub(crate) fn byte_counts(&self) -> (u64, u64) {
@@ -162,11 +192,13 @@ impl Slot {
             .map(|idle| later(self.last_activity, idle))
     }
 
-    /// The earliest of this slot's timers: connect, `settimeout` on a waiting `recv`,
-    /// idle.
-    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+    /// The earliest of this slot's timers still ahead of `now`: connect, `settimeout` on
+    /// a waiting `recv`, idle. A `recv` deadline that has passed no longer counts: it was
+    /// due once, to wake the program, and only the program's next `recv` can act on it
+    /// (counting it forever would make every sleep zero).
+    pub(crate) fn next_deadline(&self, now: Instant) -> Option<Instant> {
         let recv = match (self.waiting_since, self.recv_timeout) {
-            (Some(since), Some(timeout)) => Some(later(since, timeout)),
+            (Some(since), Some(timeout)) => Some(later(since, timeout)).filter(|&t| t > now),
             _ => None,
         };
         [self.connect_deadline, recv, self.idle_due()]
@@ -238,31 +270,40 @@ impl Slot {
         self.owner = Owner::Spare;
     }
 
-    /// `accept` hands the connection to the program.
+    /// `accept` hands the connection to the program: a fresh descriptor, with none of
+    /// the settings the previous connection of this socket had (Python's `accept()`
+    /// returns a socket without a timeout).
     pub(crate) fn accept(&mut self, now: Instant) {
         self.owner = Owner::Accepted;
+        self.recv_timeout = None;
+        self.idle_timeout = None;
         self.begin_connection(now);
+    }
+
+    /// The listener went away: an accepted socket stays the program's, one the program
+    /// closed finishes on its own; either leaves the stack at the end.
+    pub(crate) fn detach(&mut self) {
+        self.owner = match self.owner {
+            Owner::Accepted => Owner::Detached,
+            _ => Owner::Orphan,
+        };
     }
 
     /// The program closed an accepted socket: it returns to the pool once CLOSED.
     /// Returns whether it was the program's.
     pub(crate) fn release(&mut self) -> bool {
-        let was_accepted = self.owner == Owner::Accepted;
-        if was_accepted {
-            self.owner = Owner::Released;
+        match self.owner {
+            Owner::Accepted => self.owner = Owner::Released,
+            Owner::Detached => self.owner = Owner::Orphan,
+            _ => return false,
         }
-        was_accepted
+        true
     }
 
     /// A released socket reached CLOSED: back to the pool, and every descriptor of it is
     /// stale from now on.
     pub(crate) fn retire(&mut self) {
         self.owner = Owner::Spare;
-        self.generation = self.generation.wrapping_add(1);
-    }
-
-    /// The program closed the socket for good: every descriptor of it is stale.
-    pub(crate) fn invalidate(&mut self) {
         self.generation = self.generation.wrapping_add(1);
     }
 
@@ -316,16 +357,38 @@ impl Slot {
 
     /// smoltcp says the socket is in `new` at `now`: record it, and return what the
     /// change means (events, how the connection ended), or `None` if nothing changed.
-    pub(crate) fn observe(&mut self, new: State, now: Instant) -> Option<Lifecycle> {
+    /// `ready_order` is the stack's count of finished handshakes, for `accept`'s order.
+    pub(crate) fn observe(
+        &mut self,
+        new: State,
+        remote: Option<IpEndpoint>,
+        now: Instant,
+        ready_order: &mut u32,
+    ) -> Option<Lifecycle> {
+        self.remote = remote;
         let old = self.state;
         if old == new {
             return None;
         }
         let change = lifecycle::transition(old, new, self.outcome);
+        if change
+            .events
+            .contains(&super::trace::EventKind::Established)
+        {
+            *ready_order = ready_order.wrapping_add(1);
+            self.ready_order = *ready_order;
+        }
         self.state = new;
         self.last_activity = now;
         if new != State::SynSent {
             self.connect_deadline = None;
+        }
+        if !matches!(
+            new,
+            State::SynSent | State::SynReceived | State::Established
+        ) {
+            // Nothing more will arrive to wait for: `recv` answers at once from now on.
+            self.waiting_since = None;
         }
         if change.outcome.is_some() {
             self.outcome = change.outcome;
@@ -344,11 +407,70 @@ fn is_idle_policed(state: State) -> bool {
 pub(crate) struct SocketTable<'a> {
     slots: &'a mut [Slot],
     used: usize,
+    /// Handshakes finished so far (for `accept`'s order).
+    ready: u32,
 }
 
 impl<'a> SocketTable<'a> {
     pub(crate) fn new(slots: &'a mut [Slot]) -> Self {
-        SocketTable { slots, used: 0 }
+        SocketTable {
+            slots,
+            used: 0,
+            ready: 0,
+        }
+    }
+
+    /// This table's name in descriptors (its address: unique among live stacks).
+    pub(crate) fn tag(&self) -> usize {
+        self.slots.as_ptr() as usize
+    }
+
+    /// The current descriptor of slot `index`.
+    pub(crate) fn id(&self, index: u8) -> SocketId {
+        SocketId {
+            stack: self.tag(),
+            index,
+            generation: self.slots.get(index as usize).map_or(0, |s| s.generation),
+        }
+    }
+
+    /// The slot `id` names (if current) and the stack's handshake count.
+    pub(crate) fn entry(&mut self, id: SocketId) -> Option<(&mut Slot, &mut u32)> {
+        if id.stack != self.tag() {
+            return None;
+        }
+        let slot = self
+            .slots
+            .get_mut(id.index as usize)
+            .filter(|s| s.generation == id.generation && s.handle.is_some())?;
+        Some((slot, &mut self.ready))
+    }
+
+    /// Slot `index` and the stack's handshake count, to observe a state change.
+    pub(crate) fn observing(&mut self, index: u8) -> Option<(&mut Slot, &mut u32)> {
+        let slot = self.slots.get_mut(index as usize)?;
+        Some((slot, &mut self.ready))
+    }
+
+    /// Free slot `index` (its socket has left the set): every descriptor of it is stale.
+    pub(crate) fn remove(&mut self, index: u8) {
+        if let Some(slot) = self.slots.get_mut(index as usize)
+            && slot.handle.is_some()
+        {
+            let generation = slot.generation.wrapping_add(1);
+            *slot = Slot {
+                generation,
+                ..Slot::EMPTY
+            };
+            self.used -= 1;
+        }
+    }
+
+    /// Whether a UDP socket is bound to `port`.
+    pub(crate) fn udp_bound(&self, port: u16) -> bool {
+        self.slots
+            .iter()
+            .any(|s| s.handle.is_some() && s.owner == Owner::Udp && s.port == port)
     }
 
     /// Slots in all, and slots taken.
@@ -374,13 +496,9 @@ impl<'a> SocketTable<'a> {
             .iter()
             .position(|s| s.handle.is_none())
             .ok_or(SocketError::NoSlot)?;
-        let slot = &mut self.slots[index];
-        slot.occupy(handle, owner, port, now);
+        self.slots[index].occupy(handle, owner, port, now);
         self.used += 1;
-        Ok(SocketId {
-            index: index as u8,
-            generation: slot.generation,
-        })
+        Ok(self.id(index as u8))
     }
 
     /// The first free slot's index, if any.
@@ -388,8 +506,11 @@ impl<'a> SocketTable<'a> {
         self.slots.iter().position(|s| s.handle.is_none())
     }
 
-    /// The slot `id` names, if `id` is still current.
+    /// The slot `id` names, if `id` is of this stack and still current.
     pub(crate) fn get_mut(&mut self, id: SocketId) -> Option<&mut Slot> {
+        if id.stack != self.tag() {
+            return None;
+        }
         self.slots
             .get_mut(id.index as usize)
             .filter(|s| s.generation == id.generation && s.handle.is_some())
@@ -400,9 +521,10 @@ impl<'a> SocketTable<'a> {
         self.slots.get_mut(index as usize)
     }
 
-    /// Every slot, with its index.
-    pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = (u8, &mut Slot)> {
-        self.slots.iter_mut().enumerate().map(|(i, s)| (i as u8, s))
+    /// Every slot, with its index, and the stack's handshake count.
+    pub(crate) fn iter_mut(&mut self) -> (impl Iterator<Item = (u8, &mut Slot)>, &mut u32) {
+        let slots = self.slots.iter_mut().enumerate().map(|(i, s)| (i as u8, s));
+        (slots, &mut self.ready)
     }
 
     /// Every slot.
@@ -423,6 +545,16 @@ pub(crate) struct TableView<'t> {
 }
 
 impl TableView<'_> {
+    /// Whether a listener's socket on `port` already carries a connection from `remote`.
+    pub(crate) fn holds(&self, remote: IpEndpoint, port: u16) -> bool {
+        self.slots.iter().any(|s| {
+            s.port == port
+                && s.remote == Some(remote)
+                && !matches!(s.owner, Owner::Udp | Owner::Client | Owner::Spare)
+                && !matches!(s.state, State::Closed | State::Listen)
+        })
+    }
+
     /// How many of a listener's sockets on `port` are in LISTEN, by the last-seen states
     /// (current between polls: every call of the program observes what it touches).
     pub(crate) fn listening(&self, port: u16) -> u16 {
@@ -439,9 +571,9 @@ mod tests {
 
     #[test]
     fn a_slot_is_as_large_as_the_docs_say() {
-        // StackStorage's docs: 112 bytes on a 64-bit host.
+        // StackStorage's docs: 136 bytes on a 64-bit host.
         #[cfg(target_pointer_width = "64")]
-        assert_eq!(core::mem::size_of::<Slot>(), 112);
+        assert_eq!(core::mem::size_of::<Slot>(), 136);
     }
 
     #[test]
@@ -469,10 +601,49 @@ mod tests {
         let mut slot = Slot::EMPTY;
         slot.set_recv_timeout(Some(Duration::from_secs(5)));
         assert!(!slot.recv_waits(Instant::from_secs(1)));
-        assert_eq!(slot.next_deadline(), Some(Instant::from_secs(6)));
+        assert_eq!(
+            slot.next_deadline(Instant::from_secs(1)),
+            Some(Instant::from_secs(6))
+        );
         assert!(!slot.recv_waits(Instant::from_millis(5_999)));
         assert!(slot.recv_waits(Instant::from_secs(6)));
-        assert_eq!(slot.next_deadline(), None, "the wait starts over");
+        assert_eq!(
+            slot.next_deadline(Instant::from_secs(6)),
+            None,
+            "the wait starts over"
+        );
+    }
+
+    #[test]
+    fn a_passed_recv_deadline_wakes_once_and_then_no_more() {
+        // settimeout(5), one recv that would block, then nothing: the deadline is due
+        // once (to wake the program), then it is no reason to wake again.
+        let mut slot = Slot::EMPTY;
+        slot.set_recv_timeout(Some(Duration::from_secs(5)));
+        slot.recv_waits(Instant::ZERO);
+        assert_eq!(
+            slot.next_deadline(Instant::ZERO),
+            Some(Instant::from_secs(5))
+        );
+        assert_eq!(slot.next_deadline(Instant::from_secs(5)), None);
+        assert_eq!(slot.next_deadline(Instant::from_secs(30)), None);
+    }
+
+    #[test]
+    fn an_accepted_connection_starts_without_the_last_ones_timeouts() {
+        let mut slot = Slot::EMPTY;
+        slot.arm(Instant::ZERO);
+        slot.accept(Instant::ZERO);
+        slot.set_recv_timeout(Some(Duration::from_secs(5)));
+        slot.set_idle_timeout(Some(Duration::from_secs(1)), Instant::ZERO);
+        assert!(slot.release());
+        slot.retire();
+        slot.arm(Instant::ZERO);
+        slot.accept(Instant::from_secs(100));
+        assert_eq!(slot.recv_timeout(), None);
+        slot.state = State::Established;
+        assert_eq!(slot.idle_expired(Instant::from_secs(1000)), None);
+        assert_eq!(slot.byte_counts(), (0, 0));
     }
 
     #[test]
@@ -482,9 +653,9 @@ mod tests {
         slot.accept(Instant::ZERO);
         assert!(slot.release());
         assert!(!slot.release(), "closing twice releases once");
-        let generation = slot.generation();
+        let generation = slot.generation;
         slot.retire();
         assert_eq!(slot.owner(), Owner::Spare);
-        assert_ne!(slot.generation(), generation);
+        assert_ne!(slot.generation, generation);
     }
 }
