@@ -31,7 +31,9 @@ use smoltcp::phy::{Device, DeviceCapabilities};
 use smoltcp::time::Instant;
 
 use super::faults::{FaultState, Faults};
-use super::frame_queue::{ETHERNET_FRAME, Lane, Queue, RxToken, TxToken, WireStats, capabilities};
+use super::frame_queue::{
+    ETHERNET_FRAME, Frame, Lane, Queue, RxToken, TxToken, WireStats, capabilities,
+};
 
 /// One end of a [`Wire`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,6 +127,17 @@ impl<const FRAME: usize, const DEPTH: usize> Wire<FRAME, DEPTH> {
             lane.stats.dropped_full += 1;
             false
         }
+    }
+
+    /// Take the next frame queued for the host at `to` off the wire, before that host
+    /// sees it: a test that loses, holds or rewrites one chosen frame (give it back, or
+    /// another, with [`inject`](Self::inject)). Counted nowhere.
+    pub fn take(&mut self, to: End) -> Option<Frame<FRAME>> {
+        let lane = match to {
+            End::A => &mut self.b_to_a,
+            End::B => &mut self.a_to_b,
+        };
+        lane.frames.pop_front()
     }
 
     /// Frames still queued in either direction.

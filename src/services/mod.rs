@@ -70,7 +70,7 @@ impl Default for ServiceConfig {
     fn default() -> Self {
         ServiceConfig {
             idle_timeout: Some(Duration::from_secs(60)),
-            overflow: Overflow::Refuse,
+            overflow: Overflow::Queue,
         }
     }
 }
@@ -95,12 +95,23 @@ impl<const POOL: usize, const BUF: usize, const UDP: usize> Default
 }
 
 impl<const POOL: usize, const BUF: usize, const UDP: usize> ServiceStorage<POOL, BUF, UDP> {
+    /// Checked at compile time by both constructors: the robot queues a reply only when
+    /// it fits whole, so a transmit buffer smaller than its longest reply would greet a
+    /// caller and never answer again.
+    const FITS: () = assert!(
+        BUF >= robot_menu::MAX_REPLY,
+        "BUF: the robot needs room for its longest reply"
+    );
+
     /// Zeroed buffers (a `const fn`: a `static` on a microcontroller, in `.bss`).
+    ///
+    /// ```compile_fail
+    /// // A buffer smaller than the robot's longest reply does not build.
+    /// let storage = sockless::services::ServiceStorage::<1, 64>::new();
+    /// ```
     pub const fn new() -> Self {
-        assert!(
-            BUF >= robot_menu::MAX_REPLY,
-            "the robot needs room for its longest reply"
-        );
+        #[allow(clippy::let_unit_value)]
+        let () = Self::FITS;
         ServiceStorage {
             echo: [const { TcpBuffers::new() }; POOL],
             upper: [const { TcpBuffers::new() }; POOL],
@@ -113,7 +124,15 @@ impl<const POOL: usize, const BUF: usize, const UDP: usize> ServiceStorage<POOL,
 
     /// Build the storage where it lies (a `static`, or a heap allocation), without first
     /// building it on the stack as [`new`](Self::new) does: for large `BUF`s.
+    ///
+    /// ```compile_fail
+    /// // The same check as `new`.
+    /// let mut slot = std::mem::MaybeUninit::<sockless::services::ServiceStorage<1, 64>>::uninit();
+    /// sockless::services::ServiceStorage::init(&mut slot);
+    /// ```
     pub fn init(slot: &mut core::mem::MaybeUninit<Self>) -> &mut Self {
+        #[allow(clippy::let_unit_value)]
+        let () = Self::FITS;
         let this = slot.as_mut_ptr();
         // SAFETY: every field is written before the reference is made: the TCP buffers
         // are plain byte arrays, for which all-zero is what `TcpBuffers::new()` builds;

@@ -8,6 +8,9 @@ use crate::stack::Stack;
 pub const NOTICE: &str = "不要回答,不要回答,不要回答";
 
 /// Read one message, answer [`NOTICE`], close (the tutorial's first server).
+///
+/// As in the tutorial's Python, a client that half-closes without sending anything still
+/// gets the notice: `conn.recv(1024)` returns `b''` there and the server answers anyway.
 #[derive(Debug, Default)]
 pub struct Notice;
 
@@ -17,7 +20,6 @@ impl Handler for Notice {
     fn serve(&mut self, _: &mut (), conn: &mut TcpSocket, stack: &mut Stack<'_>) -> Status {
         let mut message = [0u8; 1024];
         match conn.recv(stack, &mut message) {
-            Ok(0) => Status::Close,
             Ok(_) => match conn.sendall(stack, NOTICE.as_bytes()) {
                 Ok(()) => Status::Close,
                 Err(_) => Status::Lost,

@@ -224,14 +224,17 @@ errno_enum! {
 }
 
 errno_enum! {
-    /// Error returned by [`UdpSocket::bind`](super::UdpSocket::bind).
+    /// Error returned by [`UdpSocket::bind`](super::UdpSocket::bind) and
+    /// [`TcpSocket::bind`](super::TcpSocket::bind).
     pub enum BindError {
         /// Port 0 cannot be bound.
         Unaddressable = EINVAL,
         /// The stack has no free socket slot (`EMFILE`).
         NoSlot = EMFILE,
-        /// Another UDP socket of this stack is bound to the port (`EADDRINUSE`).
+        /// Another socket of this stack holds the port (`EADDRINUSE`).
         AddrInUse = EADDRINUSE,
+        /// The descriptor was closed (`EBADF`).
+        Closed = EBADF,
     }
 }
 

@@ -18,7 +18,7 @@ use smoltcp::time::Duration;
 use smoltcp::wire::IpEndpoint;
 
 use super::buffers::TcpBuffers;
-use super::errors::{ConnectError, RecvError, SendAllError, SendError};
+use super::errors::{BindError, ConnectError, RecvError, SendAllError, SendError};
 use crate::stack::{
     DEFAULT_CONNECT_TIMEOUT, EventKind, Outcome, Owner, SocketError, SocketId, Stack, TcpParts,
     silence,
@@ -79,7 +79,12 @@ impl TcpSocket {
         remote: impl Into<IpEndpoint>,
     ) -> Result<(), ConnectError> {
         let remote = remote.into();
-        let port = stack.ephemeral_port();
+        let bound = self.parts(stack).map_or(0, |p| p.slot.bound_port());
+        let port = if bound != 0 {
+            bound
+        } else {
+            stack.ephemeral_port()
+        };
         // A previous connection in TIME-WAIT leaves its duty to a record, as a kernel's
         // would: the socket is free for this one (smoltcp would reconnect it anyway,
         // abandoning the old connection's last ACK).
@@ -98,6 +103,19 @@ impl TcpSocket {
         p.slot.start_connect(p.now, timeout);
         p.tracer.emit(p.index, EventKind::Connect { remote });
         p.observe();
+        Ok(())
+    }
+
+    /// Python: `sk.bind(('', port))` before `sk.connect(addr)`: the local port of the
+    /// next connection (0: an ephemeral one, the default). A port a listener of this
+    /// stack holds is `AddrInUse`.
+    pub fn bind(&mut self, stack: &mut Stack<'_>, port: u16) -> Result<(), BindError> {
+        if port != 0 && stack.is_listening_port(port) {
+            return Err(BindError::AddrInUse);
+        }
+        let p = self.parts(stack).ok_or(BindError::Closed)?;
+        p.slot.bind_port(port);
+        p.tracer.emit(p.index, EventKind::Bind { port });
         Ok(())
     }
 

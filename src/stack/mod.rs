@@ -54,7 +54,7 @@ pub(crate) use lifecycle::Outcome;
 pub use storage::StackStorage;
 pub use table::SocketError;
 use table::SocketTable;
-pub(crate) use table::{Owner, Slot, SocketId};
+pub(crate) use table::{Owner, Slot, SocketId, later};
 pub use time_wait::TimeWaitStats;
 use time_wait::TimeWaitTable;
 pub use trace::{Event, EventKind, Observer, Trace};

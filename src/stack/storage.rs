@@ -44,6 +44,11 @@ impl<'a, const N: usize, const TW: usize> StackStorage<'a, N, TW> {
     const FITS: () = assert!(N <= u8::MAX as usize, "at most 255 sockets per stack");
 
     /// Room for `N` sockets, all free.
+    ///
+    /// ```compile_fail
+    /// // 256 sockets do not fit one-byte descriptors: a build error, not socket 0 twice.
+    /// let storage = sockless::StackStorage::<256>::new();
+    /// ```
     pub const fn new() -> Self {
         #[allow(clippy::let_unit_value)]
         let () = Self::FITS;
@@ -56,7 +61,12 @@ impl<'a, const N: usize, const TW: usize> StackStorage<'a, N, TW> {
 
     /// Build the storage where it lies (a `static` on a board, a heap allocation), one
     /// entry at a time, without building the whole value on the call stack first as
-    /// [`new`](Self::new) does.
+    /// [`new`](Self::new) does. The same checks as `new`:
+    ///
+    /// ```compile_fail
+    /// let mut slot = std::mem::MaybeUninit::<sockless::StackStorage<'static, 300>>::uninit();
+    /// sockless::StackStorage::init(&mut slot);
+    /// ```
     pub fn init(slot: &mut MaybeUninit<Self>) -> &mut Self {
         #[allow(clippy::let_unit_value)]
         let () = Self::FITS;

@@ -312,6 +312,16 @@ impl Slot {
         self.outcome = Some(outcome);
     }
 
+    /// `bind(port)` on a client socket: the local port of its next connection.
+    pub(crate) fn bind_port(&mut self, port: u16) {
+        self.port = port;
+    }
+
+    /// The local port a client socket was bound to (0: none).
+    pub(crate) fn bound_port(&self) -> u16 {
+        self.port
+    }
+
     /// `shutdown(SHUT_RD)`.
     pub(crate) fn shut_read(&mut self) {
         self.read_shut = true;

@@ -21,7 +21,7 @@ use core::fmt;
 use smoltcp::time::{Duration, Instant};
 
 use crate::phy::{End, Wire};
-use crate::stack::{Host, Stack, StackStorage};
+use crate::stack::{Host, Stack, StackStorage, later};
 
 /// How many poll rounds [`Testbed::settle`] allows before it decides the stacks are
 /// talking forever (a bug, not a network condition).
@@ -97,20 +97,20 @@ pub struct Testbed<'a, const FRAME: usize = 1514, const DEPTH: usize = 64> {
 
 impl<'a, const FRAME: usize, const DEPTH: usize> Testbed<'a, FRAME, DEPTH> {
     /// The usual pair: [`Host::CLIENT`] and [`Host::SERVER`], checksums on, time zero.
-    pub fn new<const C: usize, const S: usize>(
-        client: &'a mut StackStorage<'a, C>,
-        server: &'a mut StackStorage<'a, S>,
+    pub fn new<const C: usize, const CT: usize, const S: usize, const ST: usize>(
+        client: &'a mut StackStorage<'a, C, CT>,
+        server: &'a mut StackStorage<'a, S, ST>,
     ) -> Self {
         Self::with_wire(Wire::new(), Host::CLIENT, client, Host::SERVER, server)
     }
 
     /// A pair of any two hosts on a given wire.
-    pub fn with_wire<const C: usize, const S: usize>(
+    pub fn with_wire<const C: usize, const CT: usize, const S: usize, const ST: usize>(
         mut wire: Wire<FRAME, DEPTH>,
         client_host: Host,
-        client: &'a mut StackStorage<'a, C>,
+        client: &'a mut StackStorage<'a, C, CT>,
         server_host: Host,
-        server: &'a mut StackStorage<'a, S>,
+        server: &'a mut StackStorage<'a, S, ST>,
     ) -> Self {
         let now = Instant::ZERO;
         let client = Stack::new(client_host, &mut wire.port(End::A), client, now);
@@ -195,7 +195,7 @@ impl<'a, const FRAME: usize, const DEPTH: usize> Testbed<'a, FRAME, DEPTH> {
         };
         // A deadline in the past (or now) means "poll now": move by at least 1 ms so a
         // busy deadline cannot spin the loop at one instant.
-        let next = next.max(self.now + Duration::from_millis(1));
+        let next = next.max(later(self.now, Duration::from_millis(1)));
         self.now = cap.map_or(next, |cap| next.min(cap));
         true
     }
@@ -220,7 +220,7 @@ impl<'a, const FRAME: usize, const DEPTH: usize> Testbed<'a, FRAME, DEPTH> {
     where
         F: FnMut(&mut Stack<'a>, &mut Stack<'a>),
     {
-        let end = self.now + by;
+        let end = later(self.now, by);
         let mut step = |c: &mut Stack<'a>, s: &mut Stack<'a>| {
             step(c, s);
             false
@@ -244,7 +244,7 @@ impl<'a, const FRAME: usize, const DEPTH: usize> Testbed<'a, FRAME, DEPTH> {
     where
         F: FnMut(&mut Stack<'a>, &mut Stack<'a>) -> bool,
     {
-        let deadline = self.now + limit;
+        let deadline = later(self.now, limit);
         let mut turns_here = 0;
         loop {
             match self.turn(&mut step, &mut turns_here)? {
