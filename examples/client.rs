@@ -13,6 +13,8 @@ use sockless::services::{ECHO_PORT, OK_PORT};
 use sockless::smoltcp::time::Duration;
 use sockless::smoltcp::wire::{IpAddress, IpEndpoint};
 use sockless::tutorial::chat::{ChatSpec, Dir, TcpChat, Transcript, UdpChat};
+#[path = "common/cli.rs"]
+mod cli;
 #[path = "common/tap_options.rs"]
 mod tap_options;
 
@@ -20,23 +22,28 @@ use sockless::phy::tap::{TapLink, wall_clock};
 use sockless::{Host, Stack, StackStorage, TcpBuffers, TcpSocket, UdpBuffers, UdpSocket};
 use tap_options::{TapOptions, poll_until_quiet};
 
-fn help() -> String {
+fn help(tap: &TapOptions) -> String {
     format!(
         "\
 client: the tutorial's input('>>:') loop on a smoltcp stack on a TAP device.
 
 USAGE:
-    cargo run --example client -- [OPTIONS]      (after: sudo scripts/tap.sh up --client)
+    cargo run --example client -- [OPTIONS]   (after: sudo scripts/tap.sh up --client)
 
 OPTIONS:
     --service NAME        upper (TCP 6969, default), echo (TCP 7), notice (TCP 9999),
                           robot (TCP 8888), udp-ok (UDP 9999), udp-echo (UDP 7)
-    --server ADDR         the server's address (default 192.168.69.1; fdaa::1 for IPv6)
+    --server ADDR         the server's address (default {}; {} for IPv6)
 {}
-    -h, --help            this text
+    -h, --help            print this text
+
+ENVIRONMENT:
+    RUST_LOG              log level (default warn; debug shows TCP state changes)
 
 Type a line and Enter to send it; end with Ctrl-D (or `exit` for robot and UDP).",
-        TapOptions::HELP
+        Host::SERVER.ipv4.address(),
+        Host::SERVER.ipv6.address(),
+        tap.help(&Host::CLIENT)
     )
 }
 
@@ -83,53 +90,21 @@ fn print_new(transcript: &Transcript, printed: &mut usize) {
 
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
-    let mut options = TapOptions::new("tap1", &Host::CLIENT);
     let mut chosen = Service::Tcp(ChatSpec::HELLO);
     let mut server: IpAddress = Host::SERVER.ipv4_addr();
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        match options.parse(&flag, &mut args) {
-            Ok(true) => continue,
-            Ok(false) => {}
-            Err(e) => {
-                eprintln!("client: {e}");
-                return ExitCode::from(2);
+    let options = TapOptions::parse_env("client", "tap1", &Host::CLIENT, help, |flag, parser| {
+        match flag {
+            "--service" => {
+                let names = "upper, echo, notice, robot, udp-ok or udp-echo";
+                chosen = cli::value_with(parser, flag, names, service)?;
             }
+            "--server" => server = cli::value(parser, flag, "an IP address")?,
+            _ => return Ok(false),
         }
-        match flag.as_str() {
-            "-h" | "--help" => {
-                println!("{}", help());
-                return ExitCode::SUCCESS;
-            }
-            "--service" => match args.next().as_deref().and_then(service) {
-                Some(s) => chosen = s,
-                None => {
-                    eprintln!(
-                        "client: --service needs one of upper echo notice robot udp-ok udp-echo"
-                    );
-                    return ExitCode::from(2);
-                }
-            },
-            "--server" => match args.next().and_then(|v| v.parse().ok()) {
-                Some(addr) => server = addr,
-                None => {
-                    eprintln!("client: --server needs an IP address");
-                    return ExitCode::from(2);
-                }
-            },
-            other => {
-                eprintln!("client: unknown argument {other:?} (see --help)");
-                return ExitCode::from(2);
-            }
-        }
-    }
-    options.default_addresses(&Host::CLIENT);
-    let mut link = match TapLink::open(&options.config()) {
-        Ok(link) => link,
-        Err(e) => {
-            eprintln!("client: {e}");
-            return ExitCode::FAILURE;
-        }
+        Ok(true)
+    });
+    let Some(mut link) = options.open("client") else {
+        return ExitCode::FAILURE;
     };
     let mut storage = StackStorage::<2>::new();
     let mut tcp_buffers = TcpBuffers::<4096, 4096>::new();

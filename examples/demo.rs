@@ -15,6 +15,9 @@ use sockless::tutorial::chat::Dir;
 use sockless::tutorial::conversations::{self, ClientSockets, Conversation, Verdict};
 use sockless::{Event, StackStorage, TcpBuffers, TcpSocket, Testbed, Trace, UdpBuffers, UdpSocket};
 
+#[path = "common/cli.rs"]
+mod cli;
+
 const HELP: &str = "\
 sockless demo: the Python socket tutorial's programs on smoltcp, in-process.
 
@@ -22,76 +25,64 @@ USAGE:
     cargo run --example demo -- [OPTIONS]
 
 OPTIONS:
-    --only NAME   run one conversation (see --list); may be repeated
+    --only NAME   run this conversation (see --list); repeatable (default: all)
     --list        list the conversations and exit
-    --ipv6        talk to the server over IPv6 instead of IPv4
+    --ipv6        talk to the server over IPv6 (default IPv4)
     --stdin       the input('>>:') client reads its lines from stdin (one per line)
                   and the demo runs that conversation only, e.g.
-                  printf 'hello\n世界\n' | cargo run --example demo -- --stdin
+                  printf 'hello\\n世界\\n' | cargo run --example demo -- --stdin
     --no-trace    print the messages only, not the lifecycle trace
-    -h, --help    this text
+    -h, --help    print this text
 
 ENVIRONMENT:
-    RUST_LOG      log level of the stacks, e.g. RUST_LOG=debug (state changes),
-                  RUST_LOG=smoltcp=trace (every packet)
+    RUST_LOG      log level of the stacks (default warn), e.g. RUST_LOG=debug (state
+                  changes), RUST_LOG=smoltcp=trace (every packet)
 
 Exits 0 if every conversation got exactly the expected replies, 1 otherwise.";
 
+#[derive(Default)]
 struct Options {
-    only: Vec<String>,
+    only: Vec<&'static str>,
+    list: bool,
     stdin: bool,
     ipv6: bool,
-    trace: bool,
+    no_trace: bool,
 }
 
-fn parse_args() -> Result<Option<Options>, String> {
-    let mut options = Options {
-        only: Vec::new(),
-        stdin: false,
-        ipv6: false,
-        trace: true,
-    };
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "-h" | "--help" => {
-                println!("{HELP}");
-                return Ok(None);
-            }
-            "--list" => {
-                for c in &conversations::CONVERSATIONS {
-                    println!("{:<9} {}", c.name, c.title);
-                }
-                return Ok(None);
-            }
-            "--ipv6" => options.ipv6 = true,
-            "--stdin" => options.stdin = true,
-            "--no-trace" => options.trace = false,
+impl Options {
+    /// The hook of [`cli::parse`]: one option of the demo's.
+    fn take(&mut self, flag: &str, parser: &mut cli::Parser) -> Result<bool, cli::Error> {
+        let switch = match flag {
             "--only" => {
-                let name = args.next().ok_or("--only needs a conversation name")?;
-                if conversations::find(&name).is_none() {
-                    return Err(format!("no conversation named {name:?} (see --list)"));
-                }
-                options.only.push(name);
+                let name = cli::value_with(parser, flag, "a conversation (see --list)", |v| {
+                    conversations::find(v).map(|c| c.name)
+                })?;
+                self.only.push(name);
+                return Ok(true);
             }
-            other => return Err(format!("unknown argument {other:?} (see --help)")),
-        }
+            "--list" => &mut self.list,
+            "--ipv6" => &mut self.ipv6,
+            "--stdin" => &mut self.stdin,
+            "--no-trace" => &mut self.no_trace,
+            _ => return Ok(false),
+        };
+        *switch = true;
+        Ok(true)
     }
-    Ok(Some(options))
 }
 
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"))
         .format_timestamp(None)
         .init();
-    let options = match parse_args() {
-        Ok(Some(o)) => o,
-        Ok(None) => return ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("demo: {e}");
-            return ExitCode::from(2);
+    let mut options = Options::default();
+    cli::parse_env("demo", HELP, |flag, parser| options.take(flag, parser));
+    if options.list {
+        for c in &conversations::CONVERSATIONS {
+            println!("{:<9} {}", c.name, c.title);
         }
-    };
+        return ExitCode::SUCCESS;
+    }
     let wall = WallClock::now();
 
     // All memory, fixed here: socket tables, service buffers, client buffers, the trace.
@@ -128,7 +119,8 @@ fn main() -> ExitCode {
         tcp: Some(TcpSocket::new(&mut tb.client, &mut tcp_buffers).expect("client slot")),
         udp: Some(UdpSocket::bind(&mut tb.client, 0, &mut udp_buffers).expect("client slot")),
     };
-    if options.trace {
+    let with_trace = !options.no_trace;
+    if with_trace {
         println!("\n-- server start: every service listening at once --");
         print_trace(&trace);
     }
@@ -138,14 +130,14 @@ fn main() -> ExitCode {
     } else {
         conversations::CONVERSATIONS
             .iter()
-            .filter(|c| options.only.is_empty() || options.only.iter().any(|n| n == c.name))
+            .filter(|c| options.only.is_empty() || options.only.contains(&c.name))
             .collect()
     };
     let mut passed = 0;
     for (i, conv) in chosen.iter().enumerate() {
         trace.clear();
         let verdict = conversations::play(conv, &mut tb, &mut services, &mut sockets, options.ipv6);
-        print_conversation(i + 1, chosen.len(), conv, &verdict, &trace, options.trace);
+        print_conversation(i + 1, chosen.len(), conv, &verdict, &trace, with_trace);
         if verdict.passed() {
             passed += 1;
         }

@@ -28,6 +28,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
+#[path = "common/cli.rs"]
+mod cli;
+
 /// The issue's budget for every service at the shipped pool sizes, IPv4-only.
 const FLASH_BUDGET: u64 = 40 * 1024;
 const RAM_BUDGET: u64 = 48 * 1024;
@@ -141,8 +144,33 @@ fn build(root: &Path, build: &Build) -> Result<Elf, String> {
     Elf::parse(&bytes).ok_or_else(|| format!("{} is not a 32-bit ELF", elf.display()))
 }
 
+fn help() -> String {
+    format!(
+        "\
+firmware_size: flash and static RAM of examples/firmware, IPv4-only and with IPv6, as
+shipped (stable, profile firmware) and size-tuned (scripts/cargo-size-tuned).
+
+USAGE:
+    cargo firmware-size [OPTIONS]      (= cargo run --quiet --example firmware_size --)
+
+OPTIONS:
+    --check       exit 1 if a size-tuned IPv4-only build is over the budget
+                  ({} KiB flash, {} KiB static RAM) or could not be built
+    -h, --help    print this text",
+        FLASH_BUDGET / 1024,
+        RAM_BUDGET / 1024
+    )
+}
+
 fn main() -> ExitCode {
-    let check = std::env::args().any(|a| a == "--check");
+    let mut check = false;
+    cli::parse_env("firmware_size", &help(), |flag, _| {
+        match flag {
+            "--check" => check = true,
+            _ => return Ok(false),
+        }
+        Ok(true)
+    });
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     println!(
         "{:<40} {:>6} {:>6} {:>5} {:>6} {:>7} | {:>8}    {:>8}",

@@ -11,6 +11,8 @@ use std::time::Instant as WallClock;
 
 use sockless::services::{ServiceConfig, ServiceStorage, Services};
 use sockless::smoltcp::time::Duration;
+#[path = "common/cli.rs"]
+mod cli;
 #[path = "common/tap_options.rs"]
 mod tap_options;
 
@@ -25,7 +27,7 @@ const MEDIUM: usize = 64 * 1024;
 const LARGE: usize = 256 * 1024;
 const SOCKETS: usize = ServiceStorage::<POOL, SMALL>::SOCKETS;
 
-fn help() -> String {
+fn help(tap: &TapOptions) -> String {
     format!(
         "\
 serve: the socket tutorial's services on a TAP device, on smoltcp.
@@ -40,17 +42,20 @@ SERVICES:
 
 OPTIONS:
 {}
-    --idle-timeout SECS   reset TCP connections idle this long (default 60, 0: never)
+    --idle-timeout SECS   reset TCP connections idle this long, 0: never (default {})
     --buffer-size KIB     each connection's buffers, each way: 2 (default, as on a
                           microcontroller: 81 KiB for every service), 64 or 256
                           (for throughput on a large TAP MTU: 8 MiB in all)
-    -h, --help            this text
+    -h, --help            print this text
 
 ENVIRONMENT:
     RUST_LOG              log level (default info; debug shows TCP state changes)
 
 Ends cleanly on SIGINT or SIGTERM with a summary of what was served.",
-        TapOptions::HELP
+        tap.help(&Host::SERVER),
+        ServiceConfig::default()
+            .idle_timeout
+            .map_or(0, |t| t.secs()),
     )
 }
 
@@ -62,53 +67,25 @@ extern "C" fn on_signal(_: libc::c_int) {
 
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
-    let mut options = TapOptions::new("tap0", &Host::SERVER);
     let mut config = ServiceConfig::default();
     let mut buffer_kib = 2;
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        match options.parse(&flag, &mut args) {
-            Ok(true) => continue,
-            Ok(false) => {}
-            Err(e) => {
-                eprintln!("serve: {e}");
-                return ExitCode::from(2);
+    let options = TapOptions::parse_env("serve", "tap0", &Host::SERVER, help, |flag, parser| {
+        match flag {
+            "--idle-timeout" => {
+                let secs = cli::value(parser, flag, "a number of seconds")?;
+                config.idle_timeout = (secs > 0).then(|| Duration::from_secs(secs));
             }
-        }
-        match flag.as_str() {
-            "-h" | "--help" => {
-                println!("{}", help());
-                return ExitCode::SUCCESS;
+            "--buffer-size" => {
+                buffer_kib = cli::value_with(parser, flag, "2, 64 or 256 (KiB)", |v| {
+                    v.parse().ok().filter(|kib| [2, 64, 256].contains(kib))
+                })?
             }
-            "--buffer-size" => match args.next().and_then(|v| v.parse::<usize>().ok()) {
-                Some(kib @ (2 | 64 | 256)) => buffer_kib = kib,
-                _ => {
-                    eprintln!("serve: --buffer-size takes 2, 64 or 256 (KiB)");
-                    return ExitCode::from(2);
-                }
-            },
-            "--idle-timeout" => match args.next().and_then(|v| v.parse::<u64>().ok()) {
-                Some(0) => config.idle_timeout = None,
-                Some(s) => config.idle_timeout = Some(Duration::from_secs(s)),
-                None => {
-                    eprintln!("serve: --idle-timeout needs a number of seconds");
-                    return ExitCode::from(2);
-                }
-            },
-            other => {
-                eprintln!("serve: unknown argument {other:?} (see --help)");
-                return ExitCode::from(2);
-            }
+            _ => return Ok(false),
         }
-    }
-    options.default_addresses(&Host::SERVER);
-
-    let mut link = match TapLink::open(&options.config()) {
-        Ok(link) => link,
-        Err(e) => {
-            eprintln!("serve: {e}");
-            return ExitCode::FAILURE;
-        }
+        Ok(true)
+    });
+    let Some(mut link) = options.open("serve") else {
+        return ExitCode::FAILURE;
     };
     // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
     unsafe {

@@ -6,12 +6,13 @@
 
 use std::path::PathBuf;
 
-use sockless::phy::tap::TapConfig;
+use crate::cli::{self, Error, Parser};
+use sockless::phy::tap::{TapConfig, TapLink};
 use sockless::smoltcp::phy::Device;
 use sockless::smoltcp::wire::{EthernetAddress, IpCidr};
 use sockless::{Host, Stack};
 
-/// The command line of a TAP host (see [`TapOptions::HELP`]).
+/// The command line of a TAP host (see [`TapOptions::help`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TapOptions {
     /// The TAP device's name.
@@ -30,29 +31,55 @@ pub struct TapOptions {
     pub seed: u32,
 }
 
-/// Why an option was not understood.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OptionError(pub String);
-
-impl core::fmt::Display for OptionError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for OptionError {}
-
 impl TapOptions {
-    /// The options' help text.
-    pub const HELP: &'static str = "\
-    --tap NAME            the TAP device (default: tap0 for serve, tap1 for client)
-    --ip CIDR             an address of this host, repeatable: one IPv4 and one IPv6
-                          (smoltcp's default iface-max-addr-count is 2)
-    --mac MAC             this host's Ethernet address
-    --pcap FILE           write every frame to FILE (Wireshark / tshark open it)
-    --drop-chance PCT     drop PCT% of frames, each direction (fault injection)
-    --corrupt-chance PCT  corrupt PCT% of frames, each direction
-    --seed N              seed of the fault injector (default 1)";
+    /// The options' lines of a `--help`, with the defaults of these options (not yet
+    /// parsed) and of `host`, the addresses used without `--ip`.
+    pub fn help(&self, host: &Host) -> String {
+        format!(
+            "    --tap NAME            the TAP device (default {tap})
+    --ip CIDR             an address of this host, repeatable: one IPv4 and one IPv6,
+                          at most 2 (default {ipv4} and {ipv6})
+    --mac MAC             this host's Ethernet address (default {mac})
+    --pcap FILE           write every frame to FILE, for Wireshark (default none)
+    --drop-chance PCT     drop PCT% of frames, each direction (default {drop})
+    --corrupt-chance PCT  corrupt PCT% of frames, each direction (default {corrupt})
+    --seed N              seed of the drops and corruptions (default {seed})",
+            tap = self.tap,
+            ipv4 = host.ipv4,
+            ipv6 = host.ipv6,
+            mac = self.mac,
+            drop = self.drop_chance,
+            corrupt = self.corrupt_chance,
+            seed = self.seed,
+        )
+    }
+
+    /// The command line of the TAP host `name` (`serve`): these options, defaults `tap` and
+    /// `host`'s identity, and the example's own, taken by `own` (the hook of
+    /// [`cli::parse`]). `help` is given the defaults. Exits on `--help` and on a mistake
+    /// (see [`cli::parse_env`]).
+    pub fn parse_env(
+        name: &str,
+        tap: &str,
+        host: &Host,
+        help: impl FnOnce(&TapOptions) -> String,
+        mut own: impl FnMut(&str, &mut Parser) -> Result<bool, Error>,
+    ) -> TapOptions {
+        let mut options = TapOptions::new(tap, host);
+        let help = help(&options);
+        cli::parse_env(name, &help, |flag, parser| {
+            Ok(options.parse_arg(flag, parser)? || own(flag, parser)?)
+        });
+        options.default_addresses(host);
+        options
+    }
+
+    /// Open the TAP device, or say why not (`serve: ...`).
+    pub fn open(&self, name: &str) -> Option<TapLink> {
+        TapLink::open(&self.config())
+            .map_err(|e| eprintln!("{name}: {e}"))
+            .ok()
+    }
 
     /// Defaults for a host named by `host` (`Host::SERVER` for serve).
     pub fn new(tap: &str, host: &Host) -> Self {
@@ -67,52 +94,28 @@ impl TapOptions {
         }
     }
 
-    /// Take one option and its value from `args` if `flag` is one of ours. Returns
-    /// `Ok(false)` for a flag that is not a TAP option.
-    pub fn parse(
-        &mut self,
-        flag: &str,
-        args: &mut dyn Iterator<Item = String>,
-    ) -> Result<bool, OptionError> {
-        let mut value = || {
-            args.next()
-                .ok_or_else(|| OptionError(format!("{flag} needs a value")))
+    /// Take option `flag` (and its value from `parser`) if it is one of ours: the hook of
+    /// [`cli::parse`]. Returns `Ok(false)` for an option that is not a TAP option.
+    pub fn parse_arg(&mut self, flag: &str, parser: &mut Parser) -> Result<bool, Error> {
+        let percentage = |parser: &mut Parser| {
+            cli::value_with(parser, flag, "a percentage (0-100)", |v| {
+                v.parse().ok().filter(|p| *p <= 100)
+            })
         };
-        let bad = |what: &str, v: &str| OptionError(format!("{flag}: {v:?} is not {what}"));
         match flag {
-            "--tap" => self.tap = value()?,
+            "--tap" => self.tap = cli::value(parser, flag, "a device name")?,
             "--ip" => {
-                let v = value()?;
-                let cidr: IpCidr = v.parse().map_err(|_| bad("an address/prefix", &v))?;
+                let cidr = cli::value(parser, flag, "an address/prefix like 10.0.0.1/8")?;
                 if self.ips.len() == 2 {
-                    return Err(OptionError(
-                        "at most 2 --ip (smoltcp's iface-max-addr-count)".into(),
-                    ));
+                    return Err("--ip: at most 2 (smoltcp's iface-max-addr-count)".into());
                 }
                 self.ips.push(cidr);
             }
-            "--mac" => {
-                let v = value()?;
-                self.mac = v.parse().map_err(|_| bad("a MAC address", &v))?;
-            }
-            "--pcap" => self.pcap = Some(PathBuf::from(value()?)),
-            "--drop-chance" | "--corrupt-chance" => {
-                let v = value()?;
-                let pct: u8 = v
-                    .parse()
-                    .ok()
-                    .filter(|p| *p <= 100)
-                    .ok_or_else(|| bad("a percentage (0-100)", &v))?;
-                if flag == "--drop-chance" {
-                    self.drop_chance = pct;
-                } else {
-                    self.corrupt_chance = pct;
-                }
-            }
-            "--seed" => {
-                let v = value()?;
-                self.seed = v.parse().map_err(|_| bad("a number", &v))?;
-            }
+            "--mac" => self.mac = cli::value(parser, flag, "a MAC address")?,
+            "--pcap" => self.pcap = Some(parser.value()?.into()),
+            "--drop-chance" => self.drop_chance = percentage(parser)?,
+            "--corrupt-chance" => self.corrupt_chance = percentage(parser)?,
+            "--seed" => self.seed = cli::value(parser, flag, "a number (0-4294967295)")?,
             _ => return Ok(false),
         }
         Ok(true)
@@ -180,14 +183,12 @@ pub fn poll_until_quiet<D: Device + ?Sized>(
 mod tests {
     use super::*;
 
-    fn parse(args: &[&str]) -> Result<TapOptions, OptionError> {
+    fn parse(args: &[&str]) -> Result<TapOptions, String> {
         let mut options = TapOptions::new("tap0", &Host::SERVER);
-        let mut it = args.iter().map(|s| s.to_string());
-        while let Some(flag) = it.next() {
-            if !options.parse(&flag, &mut it)? {
-                return Err(OptionError(format!("unknown {flag}")));
-            }
-        }
+        cli::parse(Parser::from_args(args), |flag, parser| {
+            options.parse_arg(flag, parser)
+        })
+        .map_err(|e| cli::usage_error(&e))?;
         Ok(options)
     }
 
@@ -240,8 +241,15 @@ mod tests {
             parse(&["--ip", "192.168.69.1"]).is_err(),
             "a prefix is needed"
         );
-        assert!(parse(&["--drop-chance", "101"]).is_err());
-        assert!(parse(&["--mac"]).unwrap_err().0.contains("needs a value"));
+        assert_eq!(
+            parse(&["--drop-chance", "101"]).unwrap_err(),
+            r#"--drop-chance: "101" is not a percentage (0-100)"#
+        );
+        assert_eq!(
+            parse(&["--mac"]).unwrap_err(),
+            "missing argument for option '--mac'"
+        );
+        assert!(parse(&["--bogus"]).unwrap_err().contains("'--bogus'"));
         assert!(
             parse(&[
                 "--ip",

@@ -1,0 +1,146 @@
+//! The examples' command lines: the shared parser and the TAP options (their unit tests,
+//! in `examples/common/`, run here: an example's own `#[test]`s do not run under
+//! `cargo test`), and every example's `--help` and usage errors, end to end.
+
+use std::process::{Command, Output};
+
+#[path = "../examples/common/cli.rs"]
+mod cli;
+#[path = "../examples/common/tap_options.rs"]
+mod tap_options;
+
+/// `cargo run --example name -- args` (built already by `cargo test`, which builds every
+/// example).
+fn run_example(name: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO"))
+        .args(["run", "--quiet", "--example", name, "--"])
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run cargo")
+}
+
+/// The column where the descriptions of a help text's options and environment variables
+/// start, one per such line.
+fn description_columns(help: &str) -> Vec<usize> {
+    help.lines()
+        .filter(|line| {
+            let item = line.strip_prefix("    ").unwrap_or("");
+            item.starts_with('-') || item.starts_with(|c: char| c.is_ascii_uppercase())
+        })
+        .filter_map(|line| {
+            let gap = line[4..].find("  ")? + 4;
+            Some(gap + line[gap..].find(|c| c != ' ')?)
+        })
+        .collect()
+}
+
+#[test]
+fn every_example_explains_every_option_in_one_column() {
+    let tap = [
+        "--tap NAME",
+        "--ip CIDR",
+        "--mac MAC",
+        "--pcap FILE",
+        "--drop-chance PCT",
+        "--corrupt-chance PCT",
+        "--seed N",
+    ];
+    let examples: [(&str, Vec<&str>); 5] = [
+        (
+            "serve",
+            [
+                &tap[..],
+                &["--idle-timeout SECS", "--buffer-size KIB", "RUST_LOG"],
+            ]
+            .concat(),
+        ),
+        (
+            "client",
+            [&tap[..], &["--service NAME", "--server ADDR", "RUST_LOG"]].concat(),
+        ),
+        (
+            "demo",
+            vec![
+                "--only NAME",
+                "--list",
+                "--ipv6",
+                "--stdin",
+                "--no-trace",
+                "RUST_LOG",
+            ],
+        ),
+        (
+            "bench",
+            vec!["--json", "--reps N", "--quick", "--no-tap", "BENCH_PROFILE"],
+        ),
+        ("firmware_size", vec!["--check"]),
+    ];
+    for (name, items) in examples {
+        let out = run_example(name, &["--help"]);
+        let help = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{name} --help: {}", out.status);
+        for item in items.iter().chain(&["-h, --help"]) {
+            assert!(
+                help.contains(&format!("\n    {item} ")),
+                "{name}: {item}\n{help}"
+            );
+        }
+        let columns = description_columns(&help);
+        assert!(columns.len() > items.len(), "{name}: {columns:?}\n{help}");
+        assert!(
+            columns.iter().all(|c| *c == columns[0]),
+            "{name}: descriptions not aligned ({columns:?})\n{help}"
+        );
+    }
+}
+
+#[test]
+fn bad_usage_is_one_clear_line_and_status_2() {
+    for (name, args, error) in [
+        (
+            "serve",
+            &["--drop-chance", "101"][..],
+            r#"--drop-chance: "101" is not a percentage (0-100)"#,
+        ),
+        (
+            "serve",
+            &["--buffer-size", "3"],
+            r#"--buffer-size: "3" is not 2, 64 or 256 (KiB)"#,
+        ),
+        (
+            "client",
+            &["--service", "ftp"],
+            r#"--service: "ftp" is not upper, echo, notice, robot, udp-ok or udp-echo"#,
+        ),
+        ("client", &["--ip"], "missing argument for option '--ip'"),
+        (
+            "demo",
+            &["--only", "nope"],
+            r#"--only: "nope" is not a conversation (see --list)"#,
+        ),
+        (
+            "demo",
+            &["extra"],
+            r#"unexpected argument "extra" (see --help)"#,
+        ),
+        (
+            "bench",
+            &["--reps", "0"],
+            r#"--reps: "0" is not a positive number"#,
+        ),
+        (
+            "firmware_size",
+            &["--bogus"],
+            "invalid option '--bogus' (see --help)",
+        ),
+    ] {
+        let out = run_example(name, args);
+        assert_eq!(out.status.code(), Some(2), "{name} {args:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr),
+            format!("{name}: {error}\n")
+        );
+        assert!(out.stdout.is_empty(), "{name} {args:?}");
+    }
+}
