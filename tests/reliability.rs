@@ -13,7 +13,7 @@ use sockless::services::{ECHO_PORT, OK_PORT, ServiceConfig};
 use sockless::smoltcp::time::Duration;
 use sockless::socket::{RecvError, SendError};
 use sockless::tutorial::chat::{ChatSpec, TcpChat};
-use sockless::{Faults, Host, TcpSocket};
+use sockless::{Faults, Host, Overflow, TcpSocket};
 use support::Rig;
 
 /// Long enough for 1 MiB at 20% loss, where retransmission timeouts back off to 60 s.
@@ -283,7 +283,11 @@ impl Talker {
 
 #[test]
 fn a_flood_of_10x_the_pool_is_refused_without_disturbing_existing_sessions() {
-    let mut rig = Rig::new();
+    // Refusing is a choice now (the default queues, as Linux does).
+    let mut rig = Rig::with_config(ServiceConfig {
+        overflow: Overflow::Refuse,
+        ..ServiceConfig::default()
+    });
     let mut talkers = vec![
         Talker::new(rig.connect(ECHO_PORT)),
         Talker::new(rig.connect(ECHO_PORT)),

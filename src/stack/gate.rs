@@ -36,7 +36,7 @@ use smoltcp::wire::{
     IpProtocol, TcpControl, TcpPacket, TcpRepr, TcpSeqNumber,
 };
 
-use super::table::TableView;
+use super::table::{TableView, later};
 use super::time_wait::{TimeWaitTable, Verdict};
 use crate::phy::{TcpHeader, tcp_header};
 
@@ -108,9 +108,30 @@ struct FinSeen {
     next: u32,
 }
 
-/// What the gate remembers between polls: recent queued attempts (so a retransmission is
-/// not counted again) and recent FINs (the peer's last sequence number, for TIME-WAIT).
+/// The largest SYN the gate holds (an IPv6 header, a Hop-by-Hop header and a TCP header
+/// with every option fit; a SYN carrying data does not and is dropped instead).
+pub const HELD_SYN: usize = 128;
+
+/// How many SYNs a stack holds for its full listeners (its SYN queue).
+pub const HELD_SYNS: usize = 4;
+
+/// How long a held SYN waits before it is given up (the client has retransmitted by then).
+const HOLD: smoltcp::time::Duration = smoltcp::time::Duration::from_secs(3);
+
+/// A SYN that found its listener full, held to be offered again at the next polls.
+struct HeldSyn {
+    frame: Vec<u8, HELD_SYN>,
+    attempt: Attempt,
+    since: Instant,
+    /// The port refuses: offered once more after the rest of its batch, then refused.
+    refuse: bool,
+}
+
+/// What the gate remembers between polls: the SYNs it holds, recent queued attempts (so
+/// a retransmission is not counted again) and recent FINs (the peer's last sequence
+/// number, for TIME-WAIT).
 pub(crate) struct GateMemory {
+    held: Deque<HeldSyn, HELD_SYNS>,
     queued: Deque<Attempt, 16>,
     fins: Deque<FinSeen, 16>,
 }
@@ -118,9 +139,17 @@ pub(crate) struct GateMemory {
 impl GateMemory {
     pub(crate) const fn new() -> Self {
         GateMemory {
+            held: Deque::new(),
             queued: Deque::new(),
             fins: Deque::new(),
         }
+    }
+
+    /// When the stack must poll again for its held SYNs (`None`: only on a frame or a
+    /// call of the program, which is when a socket can free up). A SYN held for a port
+    /// that refuses is decided at the very next poll.
+    pub(crate) fn poll_at(&self, now: Instant) -> Option<Instant> {
+        self.held.iter().any(|h| h.refuse).then_some(now)
     }
 
     /// The peer's sequence number after its FIN on `local_port` from `remote`, if seen.
@@ -187,6 +216,8 @@ pub(crate) struct Gate<'g, 't, D: Device + ?Sized> {
     inner: &'g mut D,
     judge: Judge<'g, 't>,
     checksum: ChecksumCapabilities,
+    /// Held SYNs still to offer in this poll (those held before it began).
+    replay: usize,
 }
 
 impl<'g, 't, D: Device + ?Sized> Gate<'g, 't, D> {
@@ -194,11 +225,15 @@ impl<'g, 't, D: Device + ?Sized> Gate<'g, 't, D> {
         for policy in judge.policies.iter_mut() {
             policy.budget = None;
         }
+        let now = judge.now;
+        judge.memory.held.retain(|h| now < later(h.since, HOLD));
+        let replay = judge.memory.held.len();
         let checksum = inner.capabilities().checksum;
         Gate {
             inner,
             judge,
             checksum,
+            replay,
         }
     }
 }
@@ -214,10 +249,25 @@ impl<'g, 't, D: Device + ?Sized> Device for Gate<'g, 't, D> {
         Self: 'a;
 
     fn receive(&mut self, now: Instant) -> Option<(Self::RxToken<'_>, Self::TxToken<'_>)> {
+        // The SYNs held from earlier polls go first: they came first.
+        if self.replay > 0 {
+            self.replay -= 1;
+            if let Some(held) = self.judge.memory.held.pop_front() {
+                let tx = self.inner.transmit(now)?;
+                return Some((
+                    GateRx {
+                        source: Source::Held(held),
+                        judge: &mut self.judge,
+                        checksum: &self.checksum,
+                    },
+                    tx,
+                ));
+            }
+        }
         let (rx, tx) = self.inner.receive(now)?;
         Some((
             GateRx {
-                inner: rx,
+                source: Source::Device(rx),
                 judge: &mut self.judge,
                 checksum: &self.checksum,
             },
@@ -234,9 +284,15 @@ impl<'g, 't, D: Device + ?Sized> Device for Gate<'g, 't, D> {
     }
 }
 
+/// Where a frame comes from: the device, or the gate's held SYNs.
+enum Source<R> {
+    Device(R),
+    Held(HeldSyn),
+}
+
 #[doc(hidden)]
 pub struct GateRx<'a, 'g, 't, R: phy::RxToken> {
-    inner: R,
+    source: Source<R>,
     judge: &'a mut Judge<'g, 't>,
     checksum: &'a ChecksumCapabilities,
 }
@@ -244,25 +300,44 @@ pub struct GateRx<'a, 'g, 't, R: phy::RxToken> {
 impl<R: phy::RxToken> phy::RxToken for GateRx<'_, '_, '_, R> {
     fn consume<T, F: FnOnce(&[u8]) -> T>(self, f: F) -> T {
         let (judge, checksum) = (self.judge, self.checksum);
-        self.inner.consume(|frame| {
-            // One call of `f` (smoltcp's whole ingress path): a dropped segment is an
-            // empty frame, which smoltcp ignores.
-            if judge.admit(frame, checksum) {
-                f(frame)
-            } else {
-                f(&[])
+        // One call of `f` (smoltcp's whole ingress path): a dropped segment is an empty
+        // frame, which smoltcp ignores.
+        match self.source {
+            Source::Device(rx) => rx.consume(|frame| {
+                if judge.admit(frame, checksum, None) {
+                    f(frame)
+                } else {
+                    f(&[])
+                }
+            }),
+            Source::Held(held) => {
+                let frame = held.frame.clone();
+                if judge.admit(&frame, checksum, Some(held)) {
+                    f(&frame)
+                } else {
+                    f(&[])
+                }
             }
-        })
+        }
     }
 
     fn meta(&self) -> smoltcp::phy::PacketMeta {
-        self.inner.meta()
+        match &self.source {
+            Source::Device(rx) => rx.meta(),
+            Source::Held(_) => smoltcp::phy::PacketMeta::default(),
+        }
     }
 }
 
 impl Judge<'_, '_> {
-    /// Whether `frame` goes on to smoltcp (see the module docs).
-    fn admit(&mut self, frame: &[u8], checksum: &ChecksumCapabilities) -> bool {
+    /// Whether `frame` goes on to smoltcp (see the module docs). `held`: the frame is a
+    /// SYN the gate held, offered again.
+    fn admit(
+        &mut self,
+        frame: &[u8],
+        checksum: &ChecksumCapabilities,
+        held: Option<HeldSyn>,
+    ) -> bool {
         let Some(segment) = tcp_header(frame) else {
             return true;
         };
@@ -294,15 +369,15 @@ impl Judge<'_, '_> {
         if !segment.is_connect() {
             return true;
         }
-        self.admit_connect(&segment)
+        self.admit_connect(&segment, frame, held)
     }
 
     fn time_wait_possible(&self) -> bool {
         self.time_wait.may_hold()
     }
 
-    /// A new connection request: a socket, a retry, or a refusal.
-    fn admit_connect(&mut self, segment: &TcpHeader) -> bool {
+    /// A new connection request: a socket, held for later, a retry, or a refusal.
+    fn admit_connect(&mut self, segment: &TcpHeader, frame: &[u8], held: Option<HeldSyn>) -> bool {
         let attempt = Attempt {
             from: IpEndpoint::new(segment.src, segment.src_port),
             port: segment.dst_port,
@@ -339,20 +414,43 @@ impl Judge<'_, '_> {
             let _ = self.notes.admitted.push(attempt);
             return true;
         }
-        match policy.overflow {
-            Overflow::Refuse => {
-                policy.counts.refused += 1;
-                true
-            }
-            Overflow::Queue => {
-                if !self.memory.queued.iter().any(|a| *a == attempt) {
-                    policy.counts.queued += 1;
-                    GateMemory::remember(&mut self.memory.queued, attempt);
-                }
-                log::debug!("gate: port {} full, SYN dropped for a retry", attempt.port);
-                false
+        // No socket free in this poll. Frames later in the same batch (the FIN or last ACK
+        // of a caller hanging up) may free one, and the program re-arms it after the
+        // poll, so the SYN is held and offered again at the next polls, first.
+        let refuse = policy.overflow == Overflow::Refuse;
+        let decided = held.as_ref().is_some_and(|h| h.refuse);
+        if refuse && decided {
+            policy.counts.refused += 1;
+            return true;
+        }
+        if !refuse && !self.memory.queued.iter().any(|a| *a == attempt) {
+            policy.counts.queued += 1;
+            GateMemory::remember(&mut self.memory.queued, attempt);
+        }
+        if self.memory.held.iter().any(|h| h.attempt == attempt) {
+            // A retransmission of a SYN already held.
+            return false;
+        }
+        if !self.memory.held.is_full() {
+            let since = held.as_ref().map_or(self.now, |h| h.since);
+            if let Ok(frame) = Vec::from_slice(frame) {
+                let _ = self.memory.held.push_back(HeldSyn {
+                    frame,
+                    attempt,
+                    since,
+                    refuse,
+                });
+                log::debug!("gate: port {} full, SYN held", attempt.port);
+                return false;
             }
         }
+        if refuse {
+            // No room to hold it: decided now.
+            policy.counts.refused += 1;
+            return true;
+        }
+        log::debug!("gate: port {} full, SYN dropped for a retry", attempt.port);
+        false
     }
 
     fn owe_ack(&mut self, segment: &TcpHeader) {

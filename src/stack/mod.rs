@@ -260,6 +260,7 @@ impl<'a> Stack<'a> {
             .filter(|slot| slot.handle().is_some())
             .filter_map(|slot| slot.next_deadline(now))
             .chain(smoltcp)
+            .chain(self.gate.poll_at(now))
             .min()
     }
 
