@@ -17,7 +17,7 @@ mod cli;
 mod tap_options;
 
 use sockless::phy::tap::{TapLink, wall_clock};
-use sockless::{Host, Stack, StackStorage};
+use sockless::{Host, Overflow, Stack, StackStorage};
 use tap_options::{TapOptions, poll_until_quiet};
 
 const POOL: usize = 4;
@@ -43,6 +43,8 @@ SERVICES:
 OPTIONS:
 {}
     --idle-timeout SECS   reset TCP connections idle this long, 0: never (default {})
+    --overflow POLICY     a caller beyond a service's pool: queue (default: its SYN
+                          waits, as with Linux's full backlog) or refuse (RST)
     --buffer-size KIB     each connection's buffers, each way: 2 (default, as on a
                           microcontroller: 81 KiB for every service), 64 or 256
                           (for throughput on a large TAP MTU: 8 MiB in all)
@@ -74,6 +76,13 @@ fn main() -> ExitCode {
             "--idle-timeout" => {
                 let secs = cli::value(parser, flag, "a number of seconds")?;
                 config.idle_timeout = (secs > 0).then(|| Duration::from_secs(secs));
+            }
+            "--overflow" => {
+                config.overflow = cli::value_with(parser, flag, "queue or refuse", |v| match v {
+                    "queue" => Some(Overflow::Queue),
+                    "refuse" => Some(Overflow::Refuse),
+                    _ => None,
+                })?
             }
             "--buffer-size" => {
                 buffer_kib = cli::value_with(parser, flag, "2, 64 or 256 (KiB)", |v| {
@@ -107,7 +116,8 @@ fn serve<const BUF: usize>(
     link: &mut TapLink,
 ) -> ExitCode {
     // Every byte of the stack and the services, fixed here.
-    let mut storage = StackStorage::<SOCKETS>::new();
+    // A host can afford TIME-WAIT records for many callers: 256 x 56 bytes.
+    let mut storage = StackStorage::<SOCKETS, 256>::new();
     // Built in place on the heap: a large storage would not fit on the stack first.
     let mut slot = Box::<ServiceStorage<POOL, BUF>>::new_uninit();
     ServiceStorage::init(&mut slot);

@@ -288,7 +288,7 @@ tap_test! {
 tap_test! {
     fn more_clients_than_the_pool_and_a_closed_port_are_refused_at_once() {
         let Some(ns) = Netns::create() else { return };
-        let serve = Serve::start(&ns, &[]);
+        let serve = Serve::start(&ns, &["--overflow", "refuse"]);
         ns.thread(|| {
             let mut callers: Vec<TcpStream> = (0..4).map(|_| tcp(at(SERVER4), 8888)).collect();
             for sk in callers.iter_mut() {
@@ -480,5 +480,116 @@ tap_test! {
             );
         });
         serve.stop();
+    }
+}
+
+tap_test! {
+    /// The default policy: a caller beyond the pool waits (its SYN held, as a kernel's
+    /// backlog would) and is served as soon as one of the four hangs up.
+    fn a_caller_beyond_the_pool_waits_and_is_served_when_one_hangs_up() {
+        let Some(ns) = Netns::create() else { return };
+        let serve = Serve::start(&ns, &[]);
+        ns.thread(|| {
+            let mut callers: Vec<TcpStream> = (0..4).map(|_| tcp(at(SERVER4), 8888)).collect();
+            for sk in callers.iter_mut() {
+                assert_eq!(read_line(sk), sockless::services::robot_menu::WELCOME);
+            }
+            let fifth = thread::spawn(|| {
+                let start = Instant::now();
+                let mut sk = tcp(at(SERVER4), 8888);
+                let welcome = read_line(&mut sk);
+                (welcome, start.elapsed())
+            });
+            thread::sleep(Duration::from_millis(300));
+            let mut first = callers.remove(0);
+            first.write_all(b"exit\n").unwrap();
+            assert_eq!(read_line(&mut first), sockless::services::robot_menu::GOODBYE);
+            let hung_up = Instant::now();
+            let (welcome, waited) = fifth.join().unwrap();
+            assert_eq!(welcome, sockless::services::robot_menu::WELCOME);
+            assert!(waited >= Duration::from_millis(300), "it waited: {waited:?}");
+            eprintln!("the fifth caller was served {:?} after the hang-up", hung_up.elapsed());
+        });
+        let summary = serve.stop();
+        assert!(summary.contains("robot     accepted 5 refused 0 queued 1"), "{summary}");
+    }
+}
+
+tap_test! {
+    /// The tutorial's robot and notice clients, 50 calls each, back to back: every goodbye
+    /// has the server close first (TIME-WAIT on the server side), yet no caller is turned
+    /// away or kept waiting: each call is answered in well under 100 ms.
+    fn fifty_robot_and_notice_calls_in_a_row_are_all_answered_at_once() {
+        let Some(ns) = Netns::create() else { return };
+        let serve = Serve::start(&ns, &[]);
+        ns.thread(|| {
+            let mut slowest = Duration::ZERO;
+            for call in 0..50 {
+                let start = Instant::now();
+                let mut sk = tcp(at(SERVER4), 8888);
+                assert_eq!(read_line(&mut sk), sockless::services::robot_menu::WELCOME);
+                sk.write_all(b"exit\n").unwrap();
+                assert_eq!(read_line(&mut sk), sockless::services::robot_menu::GOODBYE);
+                assert!(read_to_end(&mut sk).is_empty(), "call {call}");
+                slowest = slowest.max(start.elapsed());
+
+                let start = Instant::now();
+                let mut sk = tcp(at(SERVER4), 9999);
+                sk.write_all("请求占领地球".as_bytes()).unwrap();
+                assert_eq!(read_to_end(&mut sk), sockless::services::NOTICE.as_bytes());
+                slowest = slowest.max(start.elapsed());
+            }
+            eprintln!("100 calls, the slowest answered in {slowest:?}");
+            assert!(slowest < Duration::from_millis(100), "slowest call {slowest:?}");
+        });
+        // The tutorial's own Python robot client, ten times in a row (it was refused
+        // from the fifth call on when TIME-WAIT held the pool's sockets).
+        let robot = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/seed_clients/robot_client.py");
+        for call in 0..10 {
+            let mut child = ns
+                .cmd(&["timeout", "10", "python3", robot.to_str().unwrap(), SERVER4])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("python3");
+            child.stdin.take().unwrap().write_all(b"0\nexit\n").unwrap();
+            let out = child.wait_with_output().unwrap();
+            assert!(
+                out.status.success(),
+                "call {call}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let summary = serve.stop();
+        assert!(summary.contains("robot     accepted 60 refused 0 queued 0"), "{summary}");
+        assert!(summary.contains("notice    accepted 50 refused 0 queued 0"), "{summary}");
+    }
+}
+
+tap_test! {
+    /// At 5% frame loss, 500 connect-echo-close cycles one after another: none refused,
+    /// every echo exact (lost final ACKs leave server sockets in LAST-ACK for a while;
+    /// the pool's other sockets and the SYN queue carry on).
+    fn five_hundred_echo_cycles_at_five_percent_loss_are_never_refused() {
+        let Some(ns) = Netns::create() else { return };
+        let serve = Serve::start(&ns, &["--drop-chance", "5", "--seed", "7"]);
+        ns.thread(|| {
+            let start = Instant::now();
+            for cycle in 0..500u32 {
+                let mut sk = TcpStream::connect((SERVER4, 7))
+                    .unwrap_or_else(|e| panic!("cycle {cycle}: connect: {e}"));
+                sk.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+                let msg = cycle.to_be_bytes();
+                sk.write_all(&msg).unwrap();
+                let mut echo = [0u8; 4];
+                sk.read_exact(&mut echo)
+                    .unwrap_or_else(|e| panic!("cycle {cycle}: echo: {e}"));
+                assert_eq!(echo, msg, "cycle {cycle}");
+            }
+            eprintln!("500 echo cycles at 5% loss: {:?}", start.elapsed());
+        });
+        let summary = serve.stop();
+        assert!(summary.contains("echo      accepted 500 refused 0"), "{summary}");
     }
 }
