@@ -46,3 +46,5 @@ compile_error!("the firmware example is for Arm Cortex-M boards (MPS2): thumbv7m
 mod board;
 #[cfg(all(target_arch = "arm", target_os = "none"))]
 mod firmware;
+#[cfg(all(target_arch = "arm", target_os = "none"))]
+mod mem;
