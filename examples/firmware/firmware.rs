@@ -143,8 +143,8 @@ fn main() -> ! {
             |stack| services.poll(stack),
         );
     }
-    // The run's result, the same text as `stats`: printed in every build (the size-tuned
-    // one has no log lines).
+    // The run's result, the same text as `stats`: printed in every build (the small ones
+    // have no log lines).
     let mut text = heapless::String::<REPLY>::new();
     control.nic = nic.stats();
     control.stats(&mut text, &mut stack, &mut services);
