@@ -312,7 +312,16 @@ impl Board {
             );
             thread::sleep(Duration::from_millis(50));
         };
-        let rest = self.lines.try_iter().collect();
+        // The console to its end: the reader thread may not have read the last lines (the
+        // final report) yet when QEMU exits; it hangs up at the end of the pipe.
+        let mut rest = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while let Ok(line) = self
+            .lines
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
+            rest.push(line);
+        }
         (status, rest)
     }
 }
@@ -402,7 +411,10 @@ fn exercise(board: Board) -> Vec<String> {
     let name = board.name.clone();
     let mut console = board.boot_lines.clone();
     let (status, rest) = board.quit();
-    assert!(status.success(), "{name}: QEMU exited with {status}");
+    assert!(
+        status.success(),
+        "{name}: QEMU exited with {status}; the console's last lines: {rest:?}"
+    );
     assert!(
         rest.iter().any(|l| l.contains("echo      accepted")),
         "the final report: {rest:?}"
