@@ -1,26 +1,29 @@
-//! How big the firmware is: flash and static RAM, IPv4-only and with IPv6, as shipped and
-//! size-tuned.
+//! How big the firmware is: flash and static RAM of each build of `examples/firmware`.
 //!
 //! ```text
 //! cargo firmware-size            # = cargo run --example firmware_size --
-//! cargo firmware-size --check    # exit 1 if a size-tuned IPv4-only build is over budget
+//! cargo firmware-size --check    # exit 1 if `cargo firmware` (M3 or M4F) is over budget
 //! ```
 //!
-//! Builds `examples/firmware` for each board and each configuration, reads the ELF's
-//! section headers and symbol table, and prints:
+//! Builds each configuration with the very command a user types (the cargo aliases of
+//! `.cargo/config.toml`), each in its own target directory under `target/firmware-size/`,
+//! reads the ELF's section headers and symbol table, and prints:
 //!
 //! * **flash** = `.vector_table` + `.text` + `.rodata` + `.data` (the initial values of
 //!   `.data` are stored in flash too);
 //! * **static RAM** = `.data` + `.bss` + `.uninit`, with the largest statics named.
 //!
-//! Two builds of the same source and features:
+//! The builds, all of the same source with every service:
 //!
-//! * **shipped**: stable Rust, cargo profile `firmware` (opt-level "s", LTO), log lines at
-//!   `info` and above, panics print their message and source location;
-//! * **size-tuned**: `scripts/cargo-size-tuned` (a pinned nightly): `core` compiled with
-//!   the firmware, panics trap without formatting or source paths, no log lines. This is
-//!   the build the budget is for; without that nightly its rows say so (and `--check`
-//!   fails).
+//! * **small** (`cargo firmware`, `cargo firmware-m4`; `--features ipv6` for IPv6): stable
+//!   Rust, cargo profile `firmware` (opt-level "z", fat LTO), no log lines (feature
+//!   `log-off`), a panic says only `PANIC`. The build the budget is for: `--check` fails
+//!   if the IPv4-only one is over it for either board, or cannot be built.
+//! * **logs** (`cargo firmware-logs`, `cargo firmware-logs-m4`): the same with the log
+//!   lines and panic messages, for debugging; not held to the budget.
+//! * **size-tuned** (`scripts/cargo-size-tuned`, a pinned nightly): the small build with
+//!   `core` compiled with the firmware and panics that trap. An extra: without that nightly
+//!   its rows say so, and nothing fails.
 //!
 //! The call stack is not static; the firmware measures its deepest point at run time
 //! (`stack used` in the control port's `stats`).
@@ -39,79 +42,134 @@ struct Build {
     label: &'static str,
     /// Where it is built, under target/firmware-size/.
     dir: &'static str,
-    target: &'static str,
-    features: &'static [&'static str],
-    /// Built by scripts/cargo-size-tuned instead of plain cargo.
+    /// `cargo ARGS` (an alias of .cargo/config.toml), or `scripts/cargo-size-tuned ARGS`.
+    args: &'static [&'static str],
+    /// Built by scripts/cargo-size-tuned instead of cargo.
     size_tuned: bool,
+    target: &'static str,
+    /// The cargo profile (the ELF is in target/<triple>/<profile>/).
+    profile: &'static str,
     /// Held to the budget.
     budget: bool,
 }
 
-const IPV4_ONLY: &[&str] = &["--no-default-features", "--features", "lan9118"];
 const M3: &str = "thumbv7m-none-eabi";
 const M4F: &str = "thumbv7em-none-eabihf";
 
-const BUILDS: [Build; 7] = [
+const BUILDS: [Build; 9] = [
     Build {
-        label: "IPv4-only, M3 (mps2-an385), shipped",
-        dir: "ipv4-m3",
+        label: "small, IPv4-only, M3 (mps2-an385)",
+        dir: "small-ipv4-m3",
+        args: &["firmware-build"],
+        size_tuned: false,
         target: M3,
-        features: IPV4_ONLY,
-        size_tuned: false,
-        budget: false,
+        profile: "firmware",
+        budget: true,
     },
     Build {
-        label: "IPv4-only, M4F (mps2-an386), shipped",
-        dir: "ipv4-m4f",
+        label: "small, IPv4-only, M4F (mps2-an386)",
+        dir: "small-ipv4-m4f",
+        args: &["firmware-build-m4"],
+        size_tuned: false,
         target: M4F,
-        features: IPV4_ONLY,
-        size_tuned: false,
-        budget: false,
+        profile: "firmware",
+        budget: true,
     },
     Build {
-        label: "IPv4+IPv6, M3 (mps2-an385), shipped",
-        dir: "ipv6-m3",
+        label: "small, IPv4+IPv6, M3 (mps2-an385)",
+        dir: "small-ipv6-m3",
+        args: &["firmware-build", "--features", "ipv6"],
+        size_tuned: false,
         target: M3,
-        features: &[],
-        size_tuned: false,
+        profile: "firmware",
         budget: false,
     },
     Build {
-        label: "IPv4+IPv6, M4F (mps2-an386), shipped",
-        dir: "ipv6-m4f",
+        label: "small, IPv4+IPv6, M4F (mps2-an386)",
+        dir: "small-ipv6-m4f",
+        args: &["firmware-build-m4", "--features", "ipv6"],
+        size_tuned: false,
         target: M4F,
-        features: &[],
-        size_tuned: false,
+        profile: "firmware",
         budget: false,
     },
     Build {
-        label: "IPv4-only, M3 (mps2-an385), size-tuned",
+        label: "logs, IPv4-only, M3 (mps2-an385)",
+        dir: "logs-ipv4-m3",
+        args: &["firmware-logs-build"],
+        size_tuned: false,
+        target: M3,
+        profile: "firmware-logs",
+        budget: false,
+    },
+    Build {
+        label: "logs, IPv4-only, M4F (mps2-an386)",
+        dir: "logs-ipv4-m4f",
+        args: &["firmware-logs-build-m4"],
+        size_tuned: false,
+        target: M4F,
+        profile: "firmware-logs",
+        budget: false,
+    },
+    Build {
+        label: "size-tuned, IPv4-only, M3 (mps2-an385)",
         dir: "tuned-ipv4-m3",
-        target: M3,
-        features: IPV4_ONLY,
+        args: &[
+            "build",
+            "--example",
+            "firmware",
+            "--target",
+            M3,
+            "--no-default-features",
+            "--features",
+            "lan9118",
+        ],
         size_tuned: true,
-        budget: true,
+        target: M3,
+        profile: "firmware",
+        budget: false,
     },
     Build {
-        label: "IPv4-only, M4F (mps2-an386), size-tuned",
+        label: "size-tuned, IPv4-only, M4F (mps2-an386)",
         dir: "tuned-ipv4-m4f",
-        target: M4F,
-        features: IPV4_ONLY,
+        args: &[
+            "build",
+            "--example",
+            "firmware",
+            "--target",
+            M4F,
+            "--no-default-features",
+            "--features",
+            "lan9118",
+        ],
         size_tuned: true,
-        budget: true,
+        target: M4F,
+        profile: "firmware",
+        budget: false,
     },
     Build {
-        label: "IPv4+IPv6, M3 (mps2-an385), size-tuned",
+        label: "size-tuned, IPv4+IPv6, M3 (mps2-an385)",
         dir: "tuned-ipv6-m3",
-        target: M3,
-        features: &[],
+        args: &[
+            "build",
+            "--example",
+            "firmware",
+            "--target",
+            M3,
+            "--no-default-features",
+            "--features",
+            "lan9118,ipv6",
+        ],
         size_tuned: true,
+        target: M3,
+        profile: "firmware",
         budget: false,
     },
 ];
 
-/// Build one configuration; its ELF, or why not.
-fn build(root: &Path, build: &Build) -> Result<Elf, String> {
+/// Build one configuration; its ELF, or why not (`Ok(None)`: the size-tuned build's
+/// nightly is not installed).
+fn build(root: &Path, build: &Build) -> Result<Option<Elf>, String> {
     // Each configuration in its own target directory, so that none rebuilds another.
     let dir = root.join("target/firmware-size").join(build.dir);
     let mut cargo = if build.size_tuned {
@@ -119,13 +177,9 @@ fn build(root: &Path, build: &Build) -> Result<Elf, String> {
     } else {
         Command::new(env!("CARGO"))
     };
-    cargo.args(["build", "--quiet", "--example", "firmware"]);
-    if !build.size_tuned {
-        cargo.args(["--profile", "firmware"]);
-    }
     let out = cargo
-        .args(["--target", build.target])
-        .args(build.features)
+        .args(build.args)
+        .arg("--quiet")
         .arg("--target-dir")
         .arg(&dir)
         .current_dir(root)
@@ -133,15 +187,19 @@ fn build(root: &Path, build: &Build) -> Result<Elf, String> {
         .map_err(|e| format!("cannot run cargo: {e}"))?;
     if !out.status.success() {
         let err = String::from_utf8_lossy(&out.stderr);
-        return Err(if build.size_tuned && err.contains("not installed") {
-            "needs the nightly pinned in scripts/cargo-size-tuned (with rust-src)".into()
-        } else {
-            format!("build failed:\n{err}")
-        });
+        if build.size_tuned && err.contains("not installed") {
+            return Ok(None);
+        }
+        return Err(format!("build failed:\n{err}"));
     }
-    let elf: PathBuf = dir.join(build.target).join("firmware/examples/firmware");
+    let elf: PathBuf = dir
+        .join(build.target)
+        .join(build.profile)
+        .join("examples/firmware");
     let bytes = std::fs::read(&elf).map_err(|e| format!("{}: {e}", elf.display()))?;
-    Elf::parse(&bytes).ok_or_else(|| format!("{} is not a 32-bit ELF", elf.display()))
+    Elf::parse(&bytes)
+        .map(Some)
+        .ok_or_else(|| format!("{} is not a 32-bit ELF", elf.display()))
 }
 
 fn help() -> String {
@@ -184,19 +242,23 @@ fn main() -> ExitCode {
         "static RAM"
     );
     let mut over = false;
+    let mut failed = false;
     let mut first = None;
     for build in &BUILDS {
         let elf = match self::build(root, build) {
-            Ok(elf) => elf,
+            Ok(Some(elf)) => elf,
+            Ok(None) => {
+                println!(
+                    "{:<40} skipped: needs the nightly pinned in scripts/cargo-size-tuned \
+                     (with rust-src)",
+                    build.label
+                );
+                continue;
+            }
             Err(why) => {
-                println!("{:<40} skipped: {why}", build.label);
-                if build.budget {
-                    over = true;
-                }
-                if !build.size_tuned {
-                    eprintln!("firmware_size: {}: {why}", build.label);
-                    return ExitCode::FAILURE;
-                }
+                println!("{:<40} FAILED (below)", build.label);
+                eprintln!("firmware_size: {}: {why}", build.label);
+                failed = true;
                 continue;
             }
         };
@@ -226,20 +288,28 @@ fn main() -> ExitCode {
         first.get_or_insert(elf);
     }
     println!(
-        "budget (IPv4-only, size-tuned): flash {} (vectors + text + rodata + data), static RAM {}",
+        "budget (small, IPv4-only): flash {} (vectors + text + rodata + data), static RAM {}",
         kib(FLASH_BUDGET),
         kib(RAM_BUDGET)
     );
+    println!(
+        "\nsmall:      cargo firmware | cargo firmware-m4  [--features ipv6]   (stable)\n\
+         logs:       cargo firmware-logs | cargo firmware-logs-m4            (stable)\n\
+         size-tuned: scripts/cargo-size-tuned run --example firmware --target TRIPLE \
+         --no-default-features --features lan9118[,ipv6]   (pinned nightly)"
+    );
     if let Some(elf) = first {
-        println!("\nlargest statics (IPv4-only, M3):");
+        println!("\nlargest statics (small, IPv4-only, M3):");
         for (name, size) in elf.statics.iter().take(6) {
             println!("  {size:>6} B  {name}");
         }
     }
+    if failed {
+        eprintln!("firmware_size: a firmware build failed");
+        return ExitCode::FAILURE;
+    }
     if check && over {
-        eprintln!(
-            "firmware_size: the size-tuned IPv4-only firmware is over budget or was not built"
-        );
+        eprintln!("firmware_size: the small IPv4-only firmware (cargo firmware) is over budget");
         return ExitCode::FAILURE;
     }
     ExitCode::SUCCESS

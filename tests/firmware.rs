@@ -1,19 +1,29 @@
 //! The firmware (examples/firmware) booted in QEMU, driven from the host's own sockets.
 //!
-//! Each test builds the firmware for a board, boots it with `scripts/qemu-mps2` (the same
-//! runner `cargo run` uses) on a free block of host ports, waits for its `ready:` line,
-//! plays the tutorial's conversations, pushes 1 MiB through TCP 7, runs clients at once
-//! and one more than a pool holds, reads the counters over the control port, ends the run
-//! with `quit` and asserts QEMU's exit status. The console log and a pcap of the board's
-//! wire are kept in `target/firmware-test/` when a test fails.
+//! Each test builds a firmware the way the README says (`cargo firmware-build`, the
+//! build-only twin of `cargo firmware`), boots it with the very command of the README
+//! (`cargo firmware`: cargo's runner `scripts/qemu-mps2`, QEMU in place of cargo) on a free
+//! block of host ports, waits for its `ready:` line, plays the tutorial's conversations,
+//! pushes 1 MiB through TCP 7, runs clients at once and one more than a pool holds, reads
+//! the counters over the control port, ends the run with `quit` and asserts QEMU's exit
+//! status. The console log and a pcap of the board's wire are kept in
+//! `target/firmware-test/` when a test fails.
 //!
-//! Needs `qemu-system-arm` and the thumb targets (rustup). Without them each test says so
-//! and passes as skipped, unless `SOCKLESS_REQUIRE_QEMU=1` (set by `.ci/run`).
+//! Needs `qemu-system-arm` and the thumb targets (rustup), so the tests that boot a board
+//! are `#[ignore]`d: run them with
+//!
+//! ```text
+//! cargo test --test firmware -- --include-ignored
+//! ```
+//!
+//! Without QEMU or a target, each of them says so loudly and passes as skipped, unless
+//! `SOCKLESS_REQUIRE_QEMU=1` (CI), which makes that a failure.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::mpsc;
 use std::thread;
@@ -54,64 +64,111 @@ fn have_qemu() -> bool {
     found
 }
 
-/// Build the firmware for `target` with cargo `profile`; its ELF.
-fn build(target: &str, profile: &str) -> Option<PathBuf> {
-    if !have_qemu() {
-        return None;
-    }
-    let out = Command::new(env!("CARGO"))
-        .args([
-            "build",
-            "--example",
-            "firmware",
-            "--target",
-            target,
-            "--profile",
-            profile,
-        ])
-        .current_dir(manifest_dir())
-        .output()
-        .expect("cargo");
-    if !out.status.success() {
-        let err = String::from_utf8_lossy(&out.stderr);
-        if err.contains("target may not be installed") {
-            skip(&format!("no {target} (rustup target add {target})"));
-            return None;
-        }
-        panic!("building the firmware for {target} failed:\n{err}");
-    }
-    let dir = if profile == "dev" { "debug" } else { profile };
-    Some(manifest_dir().join(format!("target/{target}/{dir}/examples/firmware")))
+/// A firmware build, as a user makes and boots it.
+struct Firmware {
+    /// `None`: cargo (with an alias of .cargo/config.toml); else a script of the project.
+    script: Option<&'static str>,
+    /// Its arguments to build the firmware.
+    build: &'static [&'static str],
+    /// Its arguments to build it (a no-op by then) and boot it in QEMU.
+    run: &'static [&'static str],
+    target: &'static str,
 }
 
-/// Build the size-tuned firmware for `target` (scripts/cargo-size-tuned: the pinned nightly,
-/// `core` built with the firmware, no panic messages, no log lines); its ELF.
-fn build_size_tuned(target: &str) -> Option<PathBuf> {
-    if !have_qemu() {
-        return None;
+impl Firmware {
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = match self.script {
+            None => Command::new(env!("CARGO")),
+            Some(script) => Command::new(manifest_dir().join(script)),
+        };
+        command.args(args).current_dir(manifest_dir());
+        command
     }
-    let script = manifest_dir().join("scripts/cargo-size-tuned");
-    let out = Command::new(&script)
-        .args(["build", "--example", "firmware", "--target", target])
-        .args(["--no-default-features", "--features", "lan9118"])
-        .current_dir(manifest_dir())
-        .output()
-        .expect("scripts/cargo-size-tuned");
-    if !out.status.success() {
-        let err = String::from_utf8_lossy(&out.stderr);
-        if err.contains("not installed") || err.contains("rust-src") {
-            skip(&format!(
-                "the size-tuned build needs its pinned nightly with rust-src (see {}):\n{err}",
-                script.display()
-            ));
+
+    /// Build it and boot it; `None` (after a loud message) if QEMU or the toolchain is
+    /// missing.
+    fn boot(&self, machine: &str, build: &str) -> Option<Board> {
+        if !have_qemu() {
             return None;
         }
-        panic!("building the size-tuned firmware for {target} failed:\n{err}");
+        // One build and boot at a time: a `cargo run` waiting on another test's build
+        // (cargo's lock on the target directory) would count against the wait for
+        // `ready:`. Once booted, cargo is QEMU (it `exec`s its runner) and holds no lock.
+        static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+        let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+        let out = self.command(self.build).output().expect("cargo");
+        if !out.status.success() {
+            let err = String::from_utf8_lossy(&out.stderr);
+            if err.contains("target may not be installed") {
+                let target = self.target;
+                skip(&format!("no {target} (rustup target add {target})"));
+                return None;
+            }
+            if self.script.is_some() && (err.contains("not installed") || err.contains("rust-src"))
+            {
+                skip(&format!(
+                    "the size-tuned build needs its pinned nightly with rust-src (see {}):\n{err}",
+                    self.script.unwrap_or_default()
+                ));
+                return None;
+            }
+            panic!("{:?} failed:\n{err}", self.build);
+        }
+        Some(Board::boot(machine, build, self.command(self.run)))
     }
-    Some(manifest_dir().join(format!(
-        "target/size-tuned/{target}/firmware/examples/firmware"
-    )))
 }
+
+/// `cargo firmware`: the README's command, the small build for the AN385 (Cortex-M3).
+const SMALL_M3: Firmware = Firmware {
+    script: None,
+    build: &["firmware-build"],
+    run: &["firmware", "--quiet"],
+    target: "thumbv7m-none-eabi",
+};
+
+/// `cargo firmware-m4`: the same for the AN386 (Cortex-M4F).
+const SMALL_M4F: Firmware = Firmware {
+    script: None,
+    build: &["firmware-build-m4"],
+    run: &["firmware-m4", "--quiet"],
+    target: "thumbv7em-none-eabihf",
+};
+
+/// `cargo firmware-logs-m4`: with log lines and panic messages, on the AN386.
+const LOGS_M4F: Firmware = Firmware {
+    script: None,
+    build: &["firmware-logs-build-m4"],
+    run: &["firmware-logs-m4", "--quiet"],
+    target: "thumbv7em-none-eabihf",
+};
+
+/// The size-tuned build (scripts/cargo-size-tuned: the pinned nightly, `core` built with
+/// the firmware, panics trap) on the AN385.
+const SIZE_TUNED_M3: Firmware = Firmware {
+    script: Some("scripts/cargo-size-tuned"),
+    build: &[
+        "build",
+        "--example",
+        "firmware",
+        "--target",
+        "thumbv7m-none-eabi",
+        "--no-default-features",
+        "--features",
+        "lan9118",
+    ],
+    run: &[
+        "run",
+        "--quiet",
+        "--example",
+        "firmware",
+        "--target",
+        "thumbv7m-none-eabi",
+        "--no-default-features",
+        "--features",
+        "lan9118",
+    ],
+    target: "thumbv7m-none-eabi",
+};
 
 /// A base for the forwarded ports where every one of them is free on 127.0.0.1.
 /// Tests of one run start from different blocks (two QEMUs boot at once).
@@ -135,13 +192,16 @@ struct Board {
     name: String,
     child: Child,
     lines: mpsc::Receiver<String>,
+    /// The console up to the `ready:` line.
+    boot_lines: Vec<String>,
     server: Server,
     log: PathBuf,
     pcap: PathBuf,
 }
 
 impl Board {
-    fn boot(machine: &str, build: &str, elf: &Path) -> Board {
+    /// Boot with `command` (which ends up as scripts/qemu-mps2), and wait for `ready:`.
+    fn boot(machine: &str, build: &str, mut command: Command) -> Board {
         let name = format!("{machine}-{build}-{}", std::process::id());
         let dir = manifest_dir().join("target/firmware-test");
         std::fs::create_dir_all(&dir).unwrap();
@@ -150,15 +210,13 @@ impl Board {
             dir.join(format!("{name}.pcap")),
         );
         let base = free_port_base();
-        let mut child = Command::new(manifest_dir().join("scripts/qemu-mps2"))
-            .arg(machine)
-            .arg(elf)
+        let mut child = command
             .env("SOCKLESS_PORT_BASE", base.to_string())
             .env("SOCKLESS_PCAP", &pcap)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
-            .expect("scripts/qemu-mps2");
+            .expect("cargo run");
         // The console, line by line, into the log file and to the test.
         let (tx, lines) = mpsc::channel();
         let stdout = child.stdout.take().unwrap();
@@ -169,10 +227,11 @@ impl Board {
                 let _ = tx.send(line);
             }
         });
-        let board = Board {
+        let mut board = Board {
             name,
             child,
             lines,
+            boot_lines: Vec::new(),
             server: Server {
                 host: "127.0.0.1",
                 port_base: base,
@@ -180,19 +239,28 @@ impl Board {
             log,
             pcap,
         };
-        board.wait_for("ready:", Duration::from_secs(60));
+        board.boot_lines = board.wait_for("ready:", Duration::from_secs(60));
         board
     }
 
-    /// Console lines until one starting with `prefix` (which is returned).
-    fn wait_for(&self, prefix: &str, limit: Duration) -> String {
+    /// Console lines up to one starting with `prefix` (the last one returned).
+    fn wait_for(&self, prefix: &str, limit: Duration) -> Vec<String> {
         let deadline = Instant::now() + limit;
+        let mut seen = Vec::new();
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.lines.recv_timeout(left) {
-                Ok(line) if line.starts_with(prefix) => return line,
-                Ok(_) => {}
-                Err(e) => panic!("{}: no {prefix:?} line on the console: {e}", self.name),
+                Ok(line) => {
+                    let done = line.starts_with(prefix);
+                    seen.push(line);
+                    if done {
+                        return seen;
+                    }
+                }
+                Err(e) => panic!(
+                    "{}: no {prefix:?} line on the console: {e}; so far: {seen:?}",
+                    self.name
+                ),
             }
         }
     }
@@ -244,7 +312,16 @@ impl Board {
             );
             thread::sleep(Duration::from_millis(50));
         };
-        let rest = self.lines.try_iter().collect();
+        // The console to its end: the reader thread may not have read the last lines (the
+        // final report) yet when QEMU exits; it hangs up at the end of the pipe.
+        let mut rest = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while let Ok(line) = self
+            .lines
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
+            rest.push(line);
+        }
         (status, rest)
     }
 }
@@ -267,8 +344,9 @@ impl Drop for Board {
     }
 }
 
-/// Everything a user of the firmware would try, from the host.
-fn exercise(board: Board) {
+/// Everything a user of the firmware would try, from the host; the console lines, from
+/// boot to the end of the run.
+fn exercise(board: Board) -> Vec<String> {
     let server = board.server;
     // The tutorial's conversations (connect_ex needs a port QEMU does not forward).
     for conv in &sockless::tutorial::conversations::CONVERSATIONS {
@@ -331,38 +409,107 @@ fn exercise(board: Board) {
     assert_eq!(board.control("log info"), "log INFO");
 
     let name = board.name.clone();
+    let mut console = board.boot_lines.clone();
     let (status, rest) = board.quit();
-    assert!(status.success(), "{name}: QEMU exited with {status}");
+    assert!(
+        status.success(),
+        "{name}: QEMU exited with {status}; the console's last lines: {rest:?}"
+    );
     assert!(
         rest.iter().any(|l| l.contains("echo      accepted")),
         "the final report: {rest:?}"
     );
+    console.extend(rest);
+    console
+}
+
+/// Log lines on the console (`INFO  ...`, `WARN  ...`: examples/firmware/board.rs).
+fn log_lines(console: &[String]) -> Vec<&String> {
+    let levels = ["ERROR", "WARN ", "INFO ", "DEBUG", "TRACE"];
+    console
+        .iter()
+        .filter(|l| levels.iter().any(|level| l.starts_with(level)))
+        .collect()
 }
 
 #[test]
-fn mps2_an385_cortex_m3_serves_every_service() {
-    // The README's command: `cargo run --release --example firmware --target thumbv7m-...`.
-    let Some(elf) = build("thumbv7m-none-eabi", "release") else {
+#[ignore = "needs qemu-system-arm and the thumbv7m/thumbv7em targets: cargo test --test firmware -- --include-ignored (SOCKLESS_REQUIRE_QEMU=1 makes a missing QEMU fail)"]
+fn cargo_firmware_on_mps2_an385_serves_every_service() {
+    // The README's command, `cargo firmware`: the small build held to the flash budget.
+    let Some(board) = SMALL_M3.boot("mps2-an385", "small") else {
         return;
     };
-    exercise(Board::boot("mps2-an385", "release", &elf));
+    let console = exercise(board);
+    assert_eq!(log_lines(&console), Vec::<&String>::new(), "log-off");
 }
 
 #[test]
-fn mps2_an386_cortex_m4f_serves_every_service_as_shipped() {
-    // The shipped size-optimized profile (opt-level "s", LTO).
-    let Some(elf) = build("thumbv7em-none-eabihf", "firmware") else {
+#[ignore = "needs qemu-system-arm and the thumbv7m/thumbv7em targets: cargo test --test firmware -- --include-ignored (SOCKLESS_REQUIRE_QEMU=1 makes a missing QEMU fail)"]
+fn cargo_firmware_m4_on_mps2_an386_serves_every_service() {
+    let Some(board) = SMALL_M4F.boot("mps2-an386", "small") else {
         return;
     };
-    exercise(Board::boot("mps2-an386", "firmware", &elf));
+    let console = exercise(board);
+    assert_eq!(log_lines(&console), Vec::<&String>::new(), "log-off");
 }
 
 #[test]
-fn mps2_an385_size_tuned_build_serves_every_service() {
-    // The build that meets the flash budget (`cargo firmware-size`): no log lines, panics
-    // trap, and still every service, the control port and the final report.
-    let Some(elf) = build_size_tuned("thumbv7m-none-eabi") else {
+#[ignore = "needs qemu-system-arm and the thumbv7m/thumbv7em targets: cargo test --test firmware -- --include-ignored (SOCKLESS_REQUIRE_QEMU=1 makes a missing QEMU fail)"]
+fn cargo_firmware_logs_m4_on_mps2_an386_serves_every_service_and_logs() {
+    // The build for debugging: the same services, and the log lines on the console.
+    let Some(board) = LOGS_M4F.boot("mps2-an386", "logs") else {
         return;
     };
-    exercise(Board::boot("mps2-an385", "size-tuned", &elf));
+    let console = exercise(board);
+    assert!(
+        log_lines(&console)
+            .iter()
+            .any(|l| l.starts_with("INFO  mps2-an386 (Cortex-M4F): 10.0.2.15/24 pool 2")),
+        "the start-up line: {console:?}"
+    );
+}
+
+#[test]
+#[ignore = "needs qemu-system-arm and the thumbv7m/thumbv7em targets: cargo test --test firmware -- --include-ignored (SOCKLESS_REQUIRE_QEMU=1 makes a missing QEMU fail)"]
+fn size_tuned_build_on_mps2_an385_serves_every_service() {
+    // The nightly build (`scripts/cargo-size-tuned`): no log lines, panics trap, and still
+    // every service, the control port and the final report.
+    let Some(board) = SIZE_TUNED_M3.boot("mps2-an385", "size-tuned") else {
+        return;
+    };
+    let console = exercise(board);
+    assert_eq!(log_lines(&console), Vec::<&String>::new(), "log-off");
+}
+
+/// What `cargo firmware-size` and the tests build is what `cargo firmware` runs: each
+/// `*-build` alias of .cargo/config.toml is its `run` alias with `build` for `run`.
+#[test]
+fn the_build_aliases_build_what_the_run_aliases_run() {
+    let config = std::fs::read_to_string(manifest_dir().join(".cargo/config.toml")).unwrap();
+    let alias = |name: &str| {
+        let prefix = format!("{name} = \"");
+        let line = config
+            .lines()
+            .find(|l| l.starts_with(&prefix))
+            .unwrap_or_else(|| panic!("no alias {name} in .cargo/config.toml"));
+        line[prefix.len()..].trim_end_matches('"').to_string()
+    };
+    for (run, build) in [
+        ("firmware", "firmware-build"),
+        ("firmware-m4", "firmware-build-m4"),
+        ("firmware-logs", "firmware-logs-build"),
+        ("firmware-logs-m4", "firmware-logs-build-m4"),
+    ] {
+        let run = alias(run);
+        assert!(run.starts_with("run "), "{run}");
+        assert_eq!(alias(build), run.replacen("run ", "build ", 1));
+    }
+    // The small build is IPv4-only, without log lines, in the `firmware` profile.
+    for small in ["firmware", "firmware-m4"] {
+        let args = alias(small);
+        assert!(
+            args.contains("--profile firmware --no-default-features --features lan9118,log-off"),
+            "{args}"
+        );
+    }
 }

@@ -158,11 +158,23 @@ pub fn exit(ok: bool) -> ! {
     }
 }
 
+/// A panic, with its message and where it happened (the build with log lines).
+#[cfg(not(feature = "log-off"))]
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
     let mut line = heapless::String::<192>::new();
     let _ = write!(line, "PANIC {info}");
     print(&line);
+    exit(false)
+}
+
+/// A panic, without a word of what or where: the small build (`log-off`). Not looking at
+/// `info` lets the link drop every panic message, its source path and the formatting
+/// behind them (about 9 KB). The build with log lines says what and where.
+#[cfg(feature = "log-off")]
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
+    print("PANIC (cargo firmware-logs prints what and where)");
     exit(false)
 }
 

@@ -143,8 +143,8 @@ fn main() -> ! {
             |stack| services.poll(stack),
         );
     }
-    // The run's result, the same text as `stats`: printed in every build (the size-tuned
-    // one has no log lines).
+    // The run's result, the same text as `stats`: printed in every build (the small ones
+    // have no log lines).
     let mut text = heapless::String::<REPLY>::new();
     control.nic = nic.stats();
     control.stats(&mut text, &mut stack, &mut services);
@@ -194,8 +194,8 @@ impl Control {
         let mut command = [0u8; 64];
         while let Ok((n, from)) = self.socket.recvfrom(stack, &mut command) {
             let mut reply = heapless::String::<REPLY>::new();
-            let text = core::str::from_utf8(&command[..n]).unwrap_or("").trim();
-            let mut words = text.split_whitespace();
+            let text = core::str::from_utf8(&command[..n]).unwrap_or("");
+            let mut words = text.split_ascii_whitespace();
             match (words.next(), words.next()) {
                 (Some("stats"), None) => self.stats(&mut reply, stack, services),
                 (Some("log"), Some(level)) => match level.parse::<log::LevelFilter>() {

@@ -9,9 +9,20 @@
 //! semihosting, and the core sleeps (`wfi`) until a frame or a 10 ms tick.
 //!
 //! ```text
-//! cargo run --release --example firmware --target thumbv7m-none-eabi      # mps2-an385
-//! cargo run --release --example firmware --target thumbv7em-none-eabihf   # mps2-an386
+//! cargo firmware           # mps2-an385 (Cortex-M3), thumbv7m-none-eabi
+//! cargo firmware-m4        # mps2-an386 (Cortex-M4F), thumbv7em-none-eabihf
+//! cargo firmware-logs      # the same with log lines and panic messages (also -m4)
 //! ```
+//!
+//! `cargo firmware` is an alias (`.cargo/config.toml`) for the small build, the one held
+//! to the 40 KiB flash budget on stable Rust (`cargo firmware-size`): IPv4-only
+//! (`--no-default-features --features lan9118,log-off`; add `--features ipv6` for IPv6),
+//! cargo profile `firmware` (opt-level "z", fat LTO), no log lines (feature `log-off`), a
+//! panic prints only `PANIC` (`board.rs`), and `mem.rs` replaces the prebuilt, speed-tuned
+//! `memcpy` family. `cargo firmware-logs` builds the same services with the log lines
+//! (`info` at boot; `log debug` on the control port for more) and panic messages, for
+//! debugging (bigger; profile `firmware-logs`). `cargo firmware-build` (`-m4`, `-logs`)
+//! builds without booting.
 //!
 //! `.cargo/config.toml` makes QEMU the runner (`scripts/qemu-mps2`), with QEMU's user
 //! networking: the board is 10.0.2.15, and the host reaches it on 127.0.0.1 at
@@ -33,7 +44,10 @@
 fn main() {
     eprintln!(
         "firmware: this example is firmware for Arm's MPS2 boards. Run it in QEMU with\n  \
-         cargo run --release --example firmware --target thumbv7m-none-eabi\n\
+         cargo firmware       # mps2-an385 (Cortex-M3)\n  \
+         cargo firmware-m4    # mps2-an386 (Cortex-M4F)\n\
+         after `sudo apt-get install qemu-system-arm` and\n\
+         `rustup target add thumbv7m-none-eabi thumbv7em-none-eabihf`\n\
          (README: \"Run it on a (virtual) board\")."
     );
     std::process::exit(2);
@@ -46,3 +60,5 @@ compile_error!("the firmware example is for Arm Cortex-M boards (MPS2): thumbv7m
 mod board;
 #[cfg(all(target_arch = "arm", target_os = "none"))]
 mod firmware;
+#[cfg(all(target_arch = "arm", target_os = "none"))]
+mod mem;
