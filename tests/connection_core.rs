@@ -657,8 +657,13 @@ fn time_wait_records_do_every_duty_of_time_wait() {
         tb.wire.stats(End::A).tcp_segments > fin,
         "the FIN came again"
     );
+    // The server's socket left for a record already in FIN-WAIT-2 (its FIN ACKed, the
+    // client's not yet come); the record ACKed the client's FIN, then its retransmission.
     let (stats, in_use) = tb.server.time_wait_stats();
-    assert_eq!((stats.entered, stats.fin_reacked, in_use), (1, 1, 1));
+    assert_eq!(
+        (stats.fin_wait, stats.entered, stats.fin_reacked, in_use),
+        (1, 1, 2, 1)
+    );
 
     // A late data segment and an RST of the old connection: absorbed, ignored.
     let mut late = last_ack.to_vec();
@@ -761,4 +766,45 @@ fn odd_listener_calls_get_defined_answers() {
     let _two = Listener::<1>::listen(s, 8, 1, pool(1)).unwrap();
     assert_eq!(err(Listener::listen(s, 9, 1, pool(1))), ListenError::NoSlot);
     assert_eq!(s.capacity(), (2, 2));
+}
+
+/// A caller that hears the goodbye but never hangs up (FIN-WAIT-2 on the server) holds no
+/// socket: a record waits for its FIN, and the next caller gets the socket at once. Data
+/// it sends later gets an RST (nobody will read it), as Linux answers an orphan.
+#[test]
+fn a_caller_that_never_hangs_up_holds_no_socket() {
+    let (tb, mut listener) = bare(1);
+    let mut lingering = client(tb);
+    lingering.connect(&mut tb.client, server_v4(7)).unwrap();
+    let mut conn = None;
+    tb.run(LIMIT, |c, s| {
+        conn = conn.take().or_else(|| listener.accept(s).ok());
+        conn.is_some() && lingering.connect_status(c).is_ok()
+    })
+    .unwrap();
+    conn.unwrap().close(&mut tb.server);
+    let mut buf = [0u8; 4];
+    tb.run(LIMIT, |c, s| {
+        lingering.recv(c, &mut buf) == Ok(0) && listener.listening(s) == 1
+    })
+    .unwrap();
+    assert_eq!(lingering.state(&mut tb.client), Some(State::CloseWait));
+    let (stats, in_use) = tb.server.time_wait_stats();
+    assert_eq!((stats.fin_wait, in_use), (1, 1));
+
+    let mut next = client(tb);
+    next.connect(&mut tb.client, server_v4(7)).unwrap();
+    let mut conn = None;
+    tb.run(LIMIT, |c, s| {
+        conn = conn.take().or_else(|| listener.accept(s).ok());
+        conn.is_some() && next.connect_status(c).is_ok()
+    })
+    .unwrap();
+
+    // The lingering caller speaks after all: reset.
+    lingering.sendall(&mut tb.client, b"late").unwrap();
+    tb.run(LIMIT, |c, _| lingering.state(c) == Some(State::Closed))
+        .unwrap();
+    assert_eq!(lingering.error(&mut tb.client), Some(RecvError::Reset));
+    assert_eq!(tb.server.time_wait_stats().0.reset, 1);
 }

@@ -169,7 +169,7 @@ impl GateMemory {
     }
 }
 
-/// An ACK owed to a segment of a 4-tuple in TIME-WAIT, sent after the poll.
+/// An ACK (or RST) owed to a segment of a 4-tuple kept by a record, sent after the poll.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct OwedAck {
     to_mac: EthernetAddress,
@@ -177,6 +177,7 @@ pub(crate) struct OwedAck {
     remote: IpEndpoint,
     seq: u32,
     ack: u32,
+    rst: bool,
 }
 
 /// What one poll's gate saw.
@@ -341,8 +342,12 @@ impl Judge<'_, '_> {
         let Some(segment) = tcp_header(frame) else {
             return true;
         };
-        let ours = self.addrs.iter().any(|cidr| cidr.address() == segment.dst);
-        if !ours || !(segment.is_connect() || segment.fin || self.time_wait_possible()) {
+        // Most segments are data of live connections: two flag tests and, while some
+        // TIME-WAIT record lives, a look for their 4-tuple, then on to smoltcp.
+        let interesting = segment.is_connect()
+            || segment.fin
+            || (self.time_wait.may_hold() && self.time_wait.holds(&segment, self.now));
+        if !interesting || !self.addrs.iter().any(|cidr| cidr.address() == segment.dst) {
             return true;
         }
         // From here on the segment is worth a closer look: only what smoltcp will take.
@@ -362,7 +367,11 @@ impl Judge<'_, '_> {
             Verdict::Pass | Verdict::Reuse => {}
             Verdict::Absorb => return false,
             Verdict::Ack => {
-                self.owe_ack(&segment);
+                self.owe(&segment, false);
+                return false;
+            }
+            Verdict::Reset => {
+                self.owe(&segment, true);
                 return false;
             }
         }
@@ -370,10 +379,6 @@ impl Judge<'_, '_> {
             return true;
         }
         self.admit_connect(&segment, frame, held)
-    }
-
-    fn time_wait_possible(&self) -> bool {
-        self.time_wait.may_hold()
     }
 
     /// A new connection request: a socket, held for later, a retry, or a refusal.
@@ -453,13 +458,14 @@ impl Judge<'_, '_> {
         false
     }
 
-    fn owe_ack(&mut self, segment: &TcpHeader) {
+    fn owe(&mut self, segment: &TcpHeader, rst: bool) {
         let owed = OwedAck {
             to_mac: segment.src_mac,
             local: IpEndpoint::new(segment.dst, segment.dst_port),
             remote: IpEndpoint::new(segment.src, segment.src_port),
             seq: segment.ack_number,
             ack: segment.seq.wrapping_add(segment.len),
+            rst,
         };
         // Four per poll at most; a FIN beyond that is retransmitted and ACKed later.
         let _ = self.notes.acks.push(owed);
@@ -481,9 +487,13 @@ pub(crate) fn send_owed_acks<D: Device + ?Sized>(
         let tcp = TcpRepr {
             src_port: owed.local.port,
             dst_port: owed.remote.port,
-            control: TcpControl::None,
+            control: if owed.rst {
+                TcpControl::Rst
+            } else {
+                TcpControl::None
+            },
             seq_number: TcpSeqNumber(owed.seq as i32),
-            ack_number: Some(TcpSeqNumber(owed.ack as i32)),
+            ack_number: (!owed.rst).then_some(TcpSeqNumber(owed.ack as i32)),
             window_len: 0,
             window_scale: None,
             max_seg_size: None,

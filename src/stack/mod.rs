@@ -492,7 +492,9 @@ impl<'a> Stack<'a> {
                 tracer.emit(index, EventKind::TimedOut);
                 observe(socket, slot, ready, &tracer, index);
                 aborted_any = true;
-            } else if slot.state() == tcp::State::TimeWait && slot.owner().is_closed_by_program() {
+            } else if matches!(slot.state(), tcp::State::TimeWait | tcp::State::FinWait2)
+                && slot.owner().is_closed_by_program()
+            {
                 to_time_wait_record(
                     socket,
                     slot,
@@ -560,8 +562,9 @@ pub(crate) fn silence(socket: &mut tcp::Socket<'_>) {
     socket.abort();
 }
 
-/// Move a connection in TIME-WAIT into a record and free its socket (CLOSED, silently).
-/// `false` (and nothing changed) if it is not in TIME-WAIT or no record can be kept.
+/// Move a connection in TIME-WAIT or FIN-WAIT-2 into a record and free its socket
+/// (CLOSED, silently). `false` (and nothing changed) if it is in neither or no record can
+/// be kept.
 fn to_time_wait_record(
     socket: &mut tcp::Socket<'_>,
     slot: &mut Slot,
@@ -571,22 +574,28 @@ fn to_time_wait_record(
     tracer: &Tracer<'_>,
     index: u8,
 ) -> bool {
-    if socket.state() != tcp::State::TimeWait {
-        return false;
-    }
+    let wait = match socket.state() {
+        tcp::State::TimeWait => time_wait::Wait::TimeWait,
+        tcp::State::FinWait2 => time_wait::Wait::FinWait2,
+        _ => return false,
+    };
     let (Some(local), Some(remote)) = (socket.local_endpoint(), socket.remote_endpoint()) else {
         return false;
     };
     let peer_next = gate.peer_next(remote, local.port);
-    if !time_wait.enter(local, remote, peer_next, tracer.now) {
+    if !time_wait.enter(wait, local, remote, peer_next, tracer.now) {
         return false;
     }
     log::debug!(
-        "{}: tcp#{index} TIME-WAIT with {} kept in a record, socket free",
+        "{}: tcp#{index} {} with {} kept in a record, socket free",
         tracer.host(),
+        socket.state(),
         trace::Endpoint(remote)
     );
     silence(socket);
+    // Finished as far as the program is concerned (the record does the rest).
+    slot.set_outcome(Outcome::Finished);
+    tracer.emit(index, EventKind::Closed);
     observe(socket, slot, ready, tracer, index);
     true
 }

@@ -17,7 +17,14 @@
 //!   connection: the record ends and the SYN goes on to a listening socket (RFC 6191);
 //! * anything else is absorbed: it never reaches a listening socket or a new connection.
 //!
-//! Memory: `TW` records in the stack's storage ([`TimeWaitRecord`], 56 bytes each on a
+//! The same records keep a connection the program closed while its peer has not yet
+//! (FIN-WAIT-2: our FIN is acknowledged, theirs has not come). A kernel keeps such an
+//! orphan for `tcp_fin_timeout` (60 s) without letting it hold the listener's backlog;
+//! here, too, its socket goes back at once and the record waits for the peer's FIN (ACKs
+//! it and turns into TIME-WAIT), answers data with an RST (nobody will read it, as Linux
+//! does for an orphan), ends on the peer's RST, and is given up after [`FIN_TIMEOUT`].
+//!
+//! Memory: `TW` records in the stack's storage ([`TimeWaitRecord`], 64 bytes each on a
 //! 64-bit host with IPv6, see `StackStorage`). When every record is taken, the oldest is
 //! given up early to make room, and counted: as Linux does past `tcp_max_tw_buckets`, the
 //! stack stops protecting the oldest 4-tuple rather than turning new callers away.
@@ -31,6 +38,18 @@ use crate::phy::TcpHeader;
 /// How long a record lasts: smoltcp's own TIME-WAIT.
 pub const TIME_WAIT: Duration = Duration::from_secs(10);
 
+/// How long a record waits in FIN-WAIT-2 for the peer's FIN (Linux's `tcp_fin_timeout`).
+pub const FIN_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Which wait a record keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Wait {
+    /// Our FIN is acknowledged; the peer's has not come.
+    FinWait2,
+    /// Both FINs are done: the 4-tuple rests.
+    TimeWait,
+}
+
 /// One connection in TIME-WAIT (see the module docs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TimeWaitRecord {
@@ -39,6 +58,7 @@ pub struct TimeWaitRecord {
     /// The peer's next sequence number after its FIN, when it is known.
     peer_next: Option<u32>,
     expires: Instant,
+    wait: Wait,
 }
 
 impl TimeWaitRecord {
@@ -54,6 +74,7 @@ impl TimeWaitRecord {
         },
         peer_next: None,
         expires: Instant::ZERO,
+        wait: Wait::TimeWait,
     };
 
     fn live(&self, now: Instant) -> bool {
@@ -73,8 +94,13 @@ impl TimeWaitRecord {
 pub struct TimeWaitStats {
     /// Connections whose TIME-WAIT moved into a record (their socket freed at once).
     pub entered: u64,
-    /// Retransmitted FINs ACKed again.
+    /// Retransmitted FINs ACKed again (and, from FIN-WAIT-2, the peer's FIN ACKed).
     pub fin_reacked: u64,
+    /// Connections the program closed before its peer, whose FIN-WAIT-2 moved into a
+    /// record (their socket freed at once).
+    pub fin_wait: u64,
+    /// Data for a connection in FIN-WAIT-2 that nobody will read, answered with RST.
+    pub reset: u64,
     /// Late segments absorbed (not FIN, RST or a new SYN).
     pub absorbed: u64,
     /// RSTs ignored (RFC 1337).
@@ -96,6 +122,8 @@ pub(crate) enum Verdict {
     Absorb,
     /// Keep it from smoltcp and ACK it again (a retransmitted FIN).
     Ack,
+    /// Keep it from smoltcp and answer with RST (data nobody will read).
+    Reset,
 }
 
 /// The records of one stack, on caller storage.
@@ -142,16 +170,22 @@ impl<'a> TimeWaitTable<'a> {
     /// at all (zero records).
     pub(crate) fn enter(
         &mut self,
+        wait: Wait,
         local: IpEndpoint,
         remote: IpEndpoint,
         peer_next: Option<u32>,
         now: Instant,
     ) -> bool {
+        let lasts = match wait {
+            Wait::TimeWait => TIME_WAIT,
+            Wait::FinWait2 => FIN_TIMEOUT,
+        };
         let record = TimeWaitRecord {
             local,
             remote,
             peer_next,
-            expires: later(now, TIME_WAIT),
+            expires: later(now, lasts),
+            wait,
         };
         let slot = match self.records.iter().position(|r| !r.live(now)) {
             Some(free) => free,
@@ -171,8 +205,18 @@ impl<'a> TimeWaitTable<'a> {
         };
         self.records[slot] = record;
         self.live = self.records.iter().filter(|r| r.local.port != 0).count();
-        self.stats.entered += 1;
+        match wait {
+            Wait::TimeWait => self.stats.entered += 1,
+            Wait::FinWait2 => self.stats.fin_wait += 1,
+        }
         true
+    }
+
+    /// Whether a live record has `segment`'s 4-tuple.
+    pub(crate) fn holds(&self, segment: &TcpHeader, now: Instant) -> bool {
+        self.records
+            .iter()
+            .any(|r| r.live(now) && r.matches(segment))
     }
 
     /// What to do with `segment` at `now` (see the module docs).
@@ -187,6 +231,9 @@ impl<'a> TimeWaitTable<'a> {
         else {
             return Verdict::Pass;
         };
+        if record.wait == Wait::FinWait2 {
+            return Self::judge_fin_wait(record, &mut self.stats, segment, now);
+        }
         if segment.rst {
             self.stats.rst_ignored += 1;
             return Verdict::Absorb;
@@ -209,6 +256,39 @@ impl<'a> TimeWaitTable<'a> {
             return Verdict::Ack;
         }
         self.stats.absorbed += 1;
+        Verdict::Absorb
+    }
+}
+
+impl TimeWaitTable<'_> {
+    /// A segment for a connection in FIN-WAIT-2 (see the module docs).
+    fn judge_fin_wait(
+        record: &mut TimeWaitRecord,
+        stats: &mut TimeWaitStats,
+        segment: &TcpHeader,
+        now: Instant,
+    ) -> Verdict {
+        if segment.rst {
+            // The peer is gone: so is the record.
+            *record = TimeWaitRecord::EMPTY;
+            stats.absorbed += 1;
+            return Verdict::Absorb;
+        }
+        if segment.fin {
+            // Their FIN: ACK it, and rest in TIME-WAIT.
+            record.wait = Wait::TimeWait;
+            record.peer_next = Some(segment.seq.wrapping_add(segment.len));
+            record.expires = later(now, TIME_WAIT);
+            stats.entered += 1;
+            stats.fin_reacked += 1;
+            return Verdict::Ack;
+        }
+        if segment.len > 0 && !segment.syn {
+            *record = TimeWaitRecord::EMPTY;
+            stats.reset += 1;
+            return Verdict::Reset;
+        }
+        stats.absorbed += 1;
         Verdict::Absorb
     }
 }
@@ -248,7 +328,7 @@ mod tests {
     #[test]
     fn a_record_is_as_large_as_the_docs_say() {
         #[cfg(all(target_pointer_width = "64", feature = "ipv6"))]
-        assert_eq!(core::mem::size_of::<TimeWaitRecord>(), 56);
+        assert_eq!(core::mem::size_of::<TimeWaitRecord>(), 64);
     }
 
     #[test]
@@ -256,7 +336,7 @@ mod tests {
         let mut records = [TimeWaitRecord::EMPTY; 2];
         let mut table = TimeWaitTable::new(&mut records);
         let t0 = Instant::from_secs(1);
-        assert!(table.enter(LOCAL, REMOTE, Some(1000), t0));
+        assert!(table.enter(Wait::TimeWait, LOCAL, REMOTE, Some(1000), t0));
         assert_eq!(
             table.judge(&segment(999, false, true, true, false), t0),
             Verdict::Ack
@@ -297,11 +377,69 @@ mod tests {
     }
 
     #[test]
+    fn fin_wait_2_waits_for_their_fin_then_rests_in_time_wait() {
+        let mut records = [TimeWaitRecord::EMPTY; 1];
+        let mut table = TimeWaitTable::new(&mut records);
+        let t0 = Instant::from_secs(1);
+        assert!(table.enter(Wait::FinWait2, LOCAL, REMOTE, None, t0));
+        let ack = segment(100, false, true, false, false);
+        assert_eq!(table.judge(&ack, t0), Verdict::Absorb);
+        assert_eq!(
+            table.judge(&segment(100, false, true, true, false), t0),
+            Verdict::Ack
+        );
+        // Now TIME-WAIT: a retransmitted FIN is ACKed again, an RST ignored.
+        assert_eq!(
+            table.judge(&segment(100, false, true, true, false), t0),
+            Verdict::Ack
+        );
+        assert_eq!(
+            table.judge(&segment(101, false, true, false, true), t0),
+            Verdict::Absorb
+        );
+        let stats = table.stats();
+        assert_eq!(
+            (
+                stats.fin_wait,
+                stats.entered,
+                stats.fin_reacked,
+                stats.rst_ignored
+            ),
+            (1, 1, 2, 1)
+        );
+    }
+
+    #[test]
+    fn fin_wait_2_answers_data_with_rst_and_ends_on_theirs_or_after_a_minute() {
+        let mut records = [TimeWaitRecord::EMPTY; 1];
+        let mut table = TimeWaitTable::new(&mut records);
+        let data = TcpHeader {
+            len: 5,
+            ..segment(100, false, true, false, false)
+        };
+        table.enter(Wait::FinWait2, LOCAL, REMOTE, None, Instant::ZERO);
+        assert_eq!(table.judge(&data, Instant::ZERO), Verdict::Reset);
+        assert_eq!(
+            table.judge(&data, Instant::ZERO),
+            Verdict::Pass,
+            "the record ended"
+        );
+        table.enter(Wait::FinWait2, LOCAL, REMOTE, None, Instant::ZERO);
+        let rst = segment(100, false, false, false, true);
+        assert_eq!(table.judge(&rst, Instant::ZERO), Verdict::Absorb);
+        assert_eq!(table.judge(&rst, Instant::ZERO), Verdict::Pass);
+        table.enter(Wait::FinWait2, LOCAL, REMOTE, None, Instant::ZERO);
+        let ack = segment(100, false, true, false, false);
+        assert_eq!(table.judge(&ack, Instant::from_secs(59)), Verdict::Absorb);
+        assert_eq!(table.judge(&ack, Instant::from_secs(60)), Verdict::Pass);
+    }
+
+    #[test]
     fn a_record_ends_after_time_wait_and_a_fin_restarts_it() {
         let mut records = [TimeWaitRecord::EMPTY; 1];
         let mut table = TimeWaitTable::new(&mut records);
         let t0 = Instant::from_secs(1);
-        table.enter(LOCAL, REMOTE, None, t0);
+        table.enter(Wait::TimeWait, LOCAL, REMOTE, None, t0);
         let fin = segment(7, false, true, true, false);
         assert_eq!(table.judge(&fin, t0 + Duration::from_secs(9)), Verdict::Ack);
         // Restarted at 10 s: still there at 18 s, gone at 19 s.
@@ -315,9 +453,9 @@ mod tests {
         let mut records = [TimeWaitRecord::EMPTY; 2];
         let mut table = TimeWaitTable::new(&mut records);
         let other = |port| IpEndpoint { port, ..REMOTE };
-        table.enter(LOCAL, other(1), None, Instant::from_secs(1));
-        table.enter(LOCAL, other(2), None, Instant::from_secs(2));
-        table.enter(LOCAL, other(3), None, Instant::from_secs(3));
+        table.enter(Wait::TimeWait, LOCAL, other(1), None, Instant::from_secs(1));
+        table.enter(Wait::TimeWait, LOCAL, other(2), None, Instant::from_secs(2));
+        table.enter(Wait::TimeWait, LOCAL, other(3), None, Instant::from_secs(3));
         assert_eq!(table.stats().overflow, 1);
         let late = |port| TcpHeader {
             src_port: port,
@@ -328,14 +466,20 @@ mod tests {
         assert_eq!(table.judge(&late(2), now), Verdict::Absorb);
         assert_eq!(table.judge(&late(3), now), Verdict::Absorb);
         let mut none: [TimeWaitRecord; 0] = [];
-        assert!(!TimeWaitTable::new(&mut none).enter(LOCAL, REMOTE, None, now));
+        assert!(!TimeWaitTable::new(&mut none).enter(Wait::TimeWait, LOCAL, REMOTE, None, now));
     }
 
     #[test]
     fn sequence_numbers_compare_across_the_wrap() {
         let mut records = [TimeWaitRecord::EMPTY; 1];
         let mut table = TimeWaitTable::new(&mut records);
-        table.enter(LOCAL, REMOTE, Some(u32::MAX - 10), Instant::ZERO);
+        table.enter(
+            Wait::TimeWait,
+            LOCAL,
+            REMOTE,
+            Some(u32::MAX - 10),
+            Instant::ZERO,
+        );
         assert_eq!(
             table.judge(&segment(5, true, false, false, false), Instant::ZERO),
             Verdict::Reuse,
