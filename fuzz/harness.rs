@@ -10,7 +10,9 @@
 //! * [`stream`]: a byte stream in arbitrary segment splits, into the line framer and the
 //!   robot's menu directly, then into a live robot connection.
 //! * [`verbs`]: an arbitrary sequence of socket calls (connect, send, recv, shutdown,
-//!   close, abort, accept, timeouts, UDP) on two hosts, stale descriptors included.
+//!   close, abort, accept, timeouts, UDP) on two hosts, stale descriptors included, and
+//!   the odd ones: each host's descriptors used on the other's stack, connect after close,
+//!   listen and bind twice, a listener closed and opened again, the largest timeouts.
 #![allow(dead_code)]
 
 use sockless::phy::End;
@@ -357,19 +359,26 @@ fn split<'a>(bytes: &'a [u8], sizes: &[usize]) -> Vec<&'a [u8]> {
 /// An arbitrary sequence of socket calls on both hosts.
 pub fn verbs(data: &[u8]) {
     let mut input = Bytes(data);
-    let mut client_storage = StackStorage::<4>::new();
-    let mut server_storage = StackStorage::<3>::new();
+    let mut client_storage = StackStorage::<4, 2>::new();
+    let mut server_storage = StackStorage::<5, 2>::new();
     let mut pool = [const { TcpBuffers::<256, 256>::new() }; 2];
+    let mut spare_pools = [const { TcpBuffers::<256, 256>::new() }; 3];
     let mut client_buffers = [const { TcpBuffers::<256, 256>::new() }; 2];
     let mut client_udp = UdpBuffers::<2, 256>::new();
     let mut server_udp = UdpBuffers::<2, 256>::new();
+    let mut spare_udp = [const { UdpBuffers::<2, 256>::new() }; 2];
     let mut tb: Testbed<'_, 1514, 8> = Testbed::new(&mut client_storage, &mut server_storage);
     tb.set_busy_turns(10_000);
     let backlog = 1 + usize::from(input.u8() % 2);
-    let mut listener = Listener::<2>::listen(&mut tb.server, 7, backlog, &mut pool).unwrap();
-    if input.u8() % 2 == 1 {
-        listener.set_overflow(&mut tb.server, sockless::Overflow::Queue);
+    let mut listener = Some(Listener::<2>::listen(&mut tb.server, 7, backlog, &mut pool).unwrap());
+    if input.u8() % 2 == 1
+        && let Some(listener) = &listener
+    {
+        listener.set_overflow(&mut tb.server, sockless::Overflow::Refuse);
     }
+    // Buffers for the odd calls that take some: each lent once, for the stack's life.
+    let mut spare_pools = spare_pools.iter_mut();
+    let mut spare_udp = spare_udp.iter_mut();
     let [b0, b1] = &mut client_buffers;
     let mut clients = [
         TcpSocket::new(&mut tb.client, b0).unwrap(),
@@ -388,7 +397,7 @@ pub fn verbs(data: &[u8]) {
         let i = usize::from(arg) % 2;
         let c = &mut tb.client;
         let s = &mut tb.server;
-        match op % 18 {
+        match op % 24 {
             0 => {
                 let port = [7, 7, 8005, 0][usize::from(arg >> 1) % 4];
                 let _ = clients[i].connect(c, server_v4(port));
@@ -406,13 +415,13 @@ pub fn verbs(data: &[u8]) {
                 [Shutdown::Read, Shutdown::Write, Shutdown::Both][usize::from(arg) % 3],
             ),
             6 => {
-                if let Ok(conn) = listener.accept(s) {
+                if let Some(Ok(conn)) = listener.as_mut().map(|l| l.accept(s)) {
                     accepted.push(conn);
                 }
             }
             7..=10 if !accepted.is_empty() => {
                 let j = usize::from(arg) % accepted.len();
-                match op % 18 {
+                match op % 24 {
                     7 => {
                         let _ = accepted[j].sendall(s, &payload[..usize::from(arg)]);
                     }
@@ -445,11 +454,83 @@ pub fn verbs(data: &[u8]) {
                 let _ = clients[i].peer_addr(c);
                 let _ = clients[i].local_addr(c);
                 let _ = clients[i].error(c);
-                let _ = listener.pending(s);
-                let _ = listener.busy(s);
+                if let Some(listener) = listener.as_mut() {
+                    let _ = listener.pending(s);
+                    let _ = listener.busy(s);
+                    let _ = listener.syn_counts(s);
+                }
+            }
+            17 => {
+                let _ = clients[i].recv_with(c, |d| (usize::from(arg).min(d.len()), ()));
+            }
+            // Each host's descriptors on the other host's stack: EBADF, never a panic.
+            18 => {
+                let _ = clients[i].recv(s, &mut buf);
+                let _ = clients[i].connect(s, server_v4(7));
+                let _ = clients[i].send(s, &payload[..4]);
+                let _ = udp_client.sendto(s, &payload[..4], server_v4(9999));
+                if let Some(conn) = accepted.last_mut() {
+                    let _ = conn.recv(c, &mut buf);
+                    let _ = conn.connect(c, server_v4(7));
+                    conn.close(c);
+                }
+                udp_server.close(c);
+            }
+            // connect on an accepted descriptor (closed or not), bind a client.
+            19 => {
+                if let Some(conn) = accepted.first_mut() {
+                    let _ = conn.connect(s, IpEndpoint::new(Host::CLIENT.ipv4_addr(), 9));
+                    let _ = conn.bind(s, u16::from(arg));
+                }
+                let _ = clients[i].bind(c, [0, 7, 40000, u16::MAX][usize::from(arg) % 4]);
+            }
+            // The largest timeouts.
+            20 => {
+                let huge =
+                    [Duration::MAX, Duration::from_micros(u64::MAX / 2)][usize::from(arg) % 2];
+                clients[i].set_timeout(c, Some(huge));
+                clients[i].set_idle_timeout(c, Some(huge));
+                if let Some(conn) = accepted.last_mut() {
+                    conn.set_timeout(s, Some(huge));
+                    conn.set_idle_timeout(s, Some(huge));
+                }
+            }
+            // Listen again on the same port (EADDRINUSE while open), or close the
+            // listener; bind the UDP port twice, or close and bind it again.
+            21 => {
+                if arg % 2 == 0 {
+                    if let Some(old) = listener.take() {
+                        old.close(s);
+                    }
+                } else if let Some(buffers) = spare_pools.next() {
+                    match Listener::<2>::listen(s, 7, 1, core::slice::from_mut(buffers)) {
+                        Ok(new) => {
+                            if let Some(old) = listener.replace(new) {
+                                old.close(s);
+                            }
+                        }
+                        Err(_) => {}
+                    }
+                }
+            }
+            22 => {
+                if arg % 2 == 0 {
+                    udp_server.close(s);
+                } else if let Some(buffers) = spare_udp.next()
+                    && let Ok(new) = UdpSocket::bind(s, 9999, buffers)
+                {
+                    udp_server = new;
+                }
             }
             _ => {
-                let _ = clients[i].recv_with(c, |d| (usize::from(arg).min(d.len()), ()));
+                // Close twice, and a closed accepted descriptor used again.
+                if let Some(mut conn) = accepted.pop() {
+                    conn.close(s);
+                    conn.close(s);
+                    let _ = conn.recv(s, &mut buf);
+                    conn.abort(s);
+                    accepted.push(conn);
+                }
             }
         }
         if op & 0x40 != 0 {
