@@ -9,10 +9,12 @@
 //!
 //! What a service promises, at a fixed pool of `POOL` connections:
 //!
-//! * up to `POOL` clients are served at once; when a connection ends its socket is
-//!   re-armed and the next client is served;
-//! * client `POOL + 1`, while all are busy, is **refused** (RST): its `connect` fails at
-//!   once with `ConnectionRefusedError` and it can try again later;
+//! * up to `POOL` clients are served at once; when a conversation ends its socket is
+//!   re-armed at once (the connection's last steps, TIME-WAIT or FIN-WAIT-2, are kept by a
+//!   record: [`time_wait`](crate::stack::time_wait)) and the next client is served;
+//! * client `POOL + 1`, while all are busy, **waits** ([`Overflow::Queue`], the default, as
+//!   with a kernel's full backlog): its SYN is held and it is served as soon as a socket
+//!   frees; with [`Overflow::Refuse`] it gets an RST and `ConnectionRefusedError` at once;
 //! * a connection idle for the configured time (nothing received, nothing sent) is reset,
 //!   so a client that vanished cannot hold a socket forever;
 //! * a connection that is reset or times out is counted and its socket reused; the other

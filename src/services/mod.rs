@@ -61,8 +61,9 @@ pub struct ServiceConfig {
     /// Reset a TCP connection after this long with nothing received or sent
     /// (`None`: never).
     pub idle_timeout: Option<Duration>,
-    /// What a TCP service does with a client beyond its pool: refuse (RST) or queue
-    /// (drop the SYN for the client to retry). See [`gate`](crate::stack::gate).
+    /// What a TCP service does with a client beyond its pool: queue (the default: hold
+    /// the SYN until a socket frees, as a kernel's backlog does) or refuse (RST). See
+    /// [`gate`](crate::stack::gate).
     pub overflow: Overflow,
 }
 

@@ -11,16 +11,18 @@
 //!
 //! * `listen(port, backlog)` arms `backlog` sockets of the pool in LISTEN. Each can take
 //!   one connection, so at most `backlog` connections wait for `accept`, as in the kernel.
-//!   A SYN that arrives when all `backlog` are taken is **refused** (RST) by default: the
-//!   client's `connect` fails with `ConnectionRefusedError` at once. Or, with
-//!   [`Listener::set_overflow`]`(Overflow::Queue)`, it is dropped and the client's own
-//!   retransmission tries again later, as with a kernel's full backlog
+//!   A SYN that arrives when all `backlog` are taken **waits**, as with a kernel's full
+//!   backlog: the stack holds it and offers it again as soon as a socket listens, and
+//!   after that the client's own retransmissions try again ([`Overflow::Queue`], the
+//!   default). Or, with [`Listener::set_overflow`]`(Overflow::Refuse)`, it is refused
+//!   (RST) and the client's `connect` fails with `ConnectionRefusedError` at once
 //!   ([`gate`](crate::stack::gate)).
 //! * `accept()` hands out the oldest established connection as a [`TcpSocket`] and arms a
 //!   spare socket of the pool in its place, if one is free. It never blocks: no
 //!   connection ready is [`AcceptError::WouldBlock`].
-//! * `close()` on an accepted socket sends FIN; once the connection is fully CLOSED
-//!   (after LAST-ACK or TIME-WAIT) the socket returns to the pool and is re-armed.
+//! * `close()` on an accepted socket sends FIN; the socket returns to the pool and is
+//!   re-armed once the connection is CLOSED, or at once in TIME-WAIT or FIN-WAIT-2, whose
+//!   duties a compact record keeps ([`time_wait`](crate::stack::time_wait)).
 //!
 //! So a pool of `P` sockets serves at most `P` connections at once, of which at most
 //! `backlog` wait for `accept`. The pool's buffers are the caller's ([`TcpBuffers`]).

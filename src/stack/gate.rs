@@ -19,8 +19,12 @@
 //!   it never takes a second socket, and the first one's SYN-ACK retransmission answers
 //!   the client;
 //! * a new SYN to a listening port takes one of that port's LISTEN sockets; when there is
-//!   none, the port's [`Overflow`] decides: `Queue` (the default, as Linux does) drops
-//!   it for the client to retry, `Refuse` lets smoltcp answer with RST;
+//!   none, the port's [`Overflow`] decides: `Queue` (the default, as Linux does) holds it
+//!   in the stack's SYN queue ([`HELD_SYNS`] SYNs of up to [`HELD_SYN`] bytes) and offers
+//!   it again, first, at the next polls for up to 3 s (then the client's retransmission
+//!   comes back), so the caller gets in the moment a socket frees; `Refuse` lets smoltcp
+//!   answer with RST, once the rest of the batch of frames has been seen (a hang-up in
+//!   the same batch may free a socket);
 //! * everything else passes untouched.
 //!
 //! Each connection attempt is counted once per port, whatever its retransmissions:
