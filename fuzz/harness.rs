@@ -503,13 +503,10 @@ pub fn verbs(data: &[u8]) {
                         old.close(s);
                     }
                 } else if let Some(buffers) = spare_pools.next() {
-                    match Listener::<2>::listen(s, 7, 1, core::slice::from_mut(buffers)) {
-                        Ok(new) => {
-                            if let Some(old) = listener.replace(new) {
-                                old.close(s);
-                            }
-                        }
-                        Err(_) => {}
+                    if let Ok(new) = Listener::<2>::listen(s, 7, 1, core::slice::from_mut(buffers))
+                        && let Some(old) = listener.replace(new)
+                    {
+                        old.close(s);
                     }
                 }
             }
