@@ -502,12 +502,11 @@ pub fn verbs(data: &[u8]) {
                     if let Some(old) = listener.take() {
                         old.close(s);
                     }
-                } else if let Some(buffers) = spare_pools.next() {
-                    if let Ok(new) = Listener::<2>::listen(s, 7, 1, core::slice::from_mut(buffers))
-                        && let Some(old) = listener.replace(new)
-                    {
-                        old.close(s);
-                    }
+                } else if let Some(buffers) = spare_pools.next()
+                    && let Ok(new) = Listener::<2>::listen(s, 7, 1, core::slice::from_mut(buffers))
+                    && let Some(old) = listener.replace(new)
+                {
+                    old.close(s);
                 }
             }
             22 => {
