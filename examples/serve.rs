@@ -116,7 +116,7 @@ fn serve<const BUF: usize>(
     link: &mut TapLink,
 ) -> ExitCode {
     // Every byte of the stack and the services, fixed here.
-    // A host can afford TIME-WAIT records for many callers: 256 x 64 bytes.
+    // A host can afford TIME-WAIT records for many callers: 256 x 72 bytes.
     let mut storage = StackStorage::<SOCKETS, 256>::new();
     // Built in place on the heap: a large storage would not fit on the stack first.
     let mut slot = Box::<ServiceStorage<POOL, BUF>>::new_uninit();

@@ -233,6 +233,8 @@ errno_enum! {
         NoSlot = EMFILE,
         /// Another socket of this stack holds the port (`EADDRINUSE`).
         AddrInUse = EADDRINUSE,
+        /// The socket is connected or connecting already (`EINVAL`).
+        InvalidState = EINVAL,
         /// The descriptor was closed (`EBADF`).
         Closed = EBADF,
     }

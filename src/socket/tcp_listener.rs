@@ -73,7 +73,7 @@ impl<const POOL: usize> Listener<POOL> {
         if pool.len() > POOL {
             return Err(ListenError::PoolTooLarge);
         }
-        if stack.is_listening_port(port) {
+        if stack.is_listening_port(port) || stack.is_client_port(port) {
             return Err(ListenError::AddrInUse);
         }
         if !stack.has_room(pool.len()) {

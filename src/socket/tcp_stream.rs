@@ -91,8 +91,12 @@ impl TcpSocket {
         if self.state(stack) == Some(tcp::State::TimeWait) {
             stack.end_time_wait(self.id);
         }
+        // A record of this very 4-tuple on our side would take the new connection's
+        // SYN-ACK for a late segment of the old one.
+        stack.forget_time_wait(port, remote);
         let mut p = self.parts(stack).ok_or(ConnectError::Closed)?;
-        if p.socket.state() != tcp::State::Closed {
+        // An accepted socket is the listener's, connected or not (Python: EISCONN).
+        if p.socket.state() != tcp::State::Closed || p.slot.is_accepted() {
             return Err(ConnectError::InvalidState);
         }
         p.socket.connect(p.cx, remote, port).map_err(|e| match e {
@@ -110,10 +114,21 @@ impl TcpSocket {
     /// next connection (0: an ephemeral one, the default). A port a listener of this
     /// stack holds is `AddrInUse`.
     pub fn bind(&mut self, stack: &mut Stack<'_>, port: u16) -> Result<(), BindError> {
-        if port != 0 && stack.is_listening_port(port) {
+        let mine = self
+            .parts(stack)
+            .ok_or(BindError::Closed)?
+            .slot
+            .bound_port();
+        if port != 0
+            && port != mine
+            && (stack.is_listening_port(port) || stack.is_client_port(port))
+        {
             return Err(BindError::AddrInUse);
         }
         let p = self.parts(stack).ok_or(BindError::Closed)?;
+        if p.socket.state() != tcp::State::Closed || p.slot.is_accepted() {
+            return Err(BindError::InvalidState);
+        }
         p.slot.bind_port(port);
         p.tracer.emit(p.index, EventKind::Bind { port });
         Ok(())
@@ -139,8 +154,10 @@ impl TcpSocket {
 
     /// Python: `sk.settimeout(t)`. `connect` fails with `TimedOut` if the handshake takes
     /// longer than `t`, and `recv` once it has returned `WouldBlock` for `t` in a row.
-    /// `None` waits forever (the connect timeout is then 20 s).
+    /// `None` waits forever (the connect timeout is then 20 s). Zero is Python's
+    /// non-blocking mode, which every call here is already: the same as `None`.
     pub fn set_timeout(&mut self, stack: &mut Stack<'_>, timeout: Option<Duration>) {
+        let timeout = timeout.filter(|t| *t != Duration::ZERO);
         if let Some(p) = self.parts(stack) {
             p.slot.set_recv_timeout(timeout);
             p.tracer.touch();

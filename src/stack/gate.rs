@@ -34,6 +34,7 @@
 
 use heapless::{Deque, Vec};
 use smoltcp::phy::{self, ChecksumCapabilities, Device, DeviceCapabilities, TxToken as _};
+use smoltcp::socket::tcp::State;
 use smoltcp::time::Instant;
 use smoltcp::wire::{
     EthernetAddress, EthernetFrame, EthernetProtocol, EthernetRepr, IpAddress, IpCidr, IpEndpoint,
@@ -136,7 +137,7 @@ struct HeldSyn {
 /// number, for TIME-WAIT).
 pub(crate) struct GateMemory {
     held: Deque<HeldSyn, HELD_SYNS>,
-    queued: Deque<Attempt, 16>,
+    queued: Deque<Attempt, 32>,
     fins: Deque<FinSeen, 16>,
 }
 
@@ -192,6 +193,8 @@ pub(crate) struct PollNotes {
     admitted: Vec<Attempt, 8>,
     /// ACKs to send after the poll.
     pub(crate) acks: Vec<OwedAck, 4>,
+    /// Connections whose peer opened anew on their 4-tuple: reset after the poll.
+    pub(crate) stale: Vec<(IpEndpoint, u16), 2>,
 }
 
 impl PollNotes {
@@ -200,6 +203,7 @@ impl PollNotes {
             syns: 0,
             admitted: Vec::new(),
             acks: Vec::new(),
+            stale: Vec::new(),
         }
     }
 }
@@ -258,7 +262,11 @@ impl<'g, 't, D: Device + ?Sized> Device for Gate<'g, 't, D> {
         if self.replay > 0 {
             self.replay -= 1;
             if let Some(held) = self.judge.memory.held.pop_front() {
-                let tx = self.inner.transmit(now)?;
+                let Some(tx) = self.inner.transmit(now) else {
+                    // No transmit slot: the SYN stays held for the next poll.
+                    let _ = self.judge.memory.held.push_front(held);
+                    return None;
+                };
                 return Some((
                     GateRx {
                         source: Source::Held(held),
@@ -378,6 +386,10 @@ impl Judge<'_, '_> {
                 self.owe(&segment, true);
                 return false;
             }
+            Verdict::Challenge => {
+                self.challenge(&segment);
+                return false;
+            }
         }
         if !segment.is_connect() {
             return true;
@@ -397,19 +409,28 @@ impl Judge<'_, '_> {
             // takes it (simultaneous open).
             return true;
         };
-        let duplicate = self
+        let in_this_poll = self
             .notes
             .admitted
             .iter()
-            .any(|a| a.from == attempt.from && a.port == attempt.port)
-            || self.table.holds(attempt.from, attempt.port);
-        if duplicate {
-            log::debug!(
-                "gate: SYN from {} to port {} already has a socket: dropped",
-                attempt.from,
-                attempt.port
-            );
-            return false;
+            .any(|a| a.from == attempt.from && a.port == attempt.port);
+        match self.table.holder(attempt.from, attempt.port) {
+            _ if in_this_poll => return false,
+            // A retransmission of a SYN whose SYN-ACK was lost: the socket that has it
+            // answers on its own timer; a second socket must not take it.
+            Some(State::SynReceived) => return false,
+            Some(_) => {
+                // The 4-tuple has a live connection, yet the peer opens anew: it crashed
+                // and came back (a half-open connection). RFC 793 resets the old one;
+                // RFC 5961 would first challenge the peer with an ACK carrying our
+                // sequence numbers, which smoltcp does not expose (and it drops the
+                // inexact RST a blind challenge brings back). So the stack resets the
+                // stale connection after this poll, and the peer's retry gets in.
+                log::debug!("gate: SYN from {} on a live connection", attempt.from);
+                let _ = self.notes.stale.push((attempt.from, attempt.port));
+                return false;
+            }
+            None => {}
         }
         // The table's states are those seen at the end of the last poll; this poll has
         // moved no socket out of LISTEN except through SYNs admitted here.
@@ -432,13 +453,13 @@ impl Judge<'_, '_> {
             policy.counts.refused += 1;
             return true;
         }
-        if !refuse && !self.memory.queued.iter().any(|a| *a == attempt) {
-            policy.counts.queued += 1;
-            GateMemory::remember(&mut self.memory.queued, attempt);
-        }
         if self.memory.held.iter().any(|h| h.attempt == attempt) {
             // A retransmission of a SYN already held.
             return false;
+        }
+        if !refuse && held.is_none() && !self.memory.queued.iter().any(|a| *a == attempt) {
+            policy.counts.queued += 1;
+            GateMemory::remember(&mut self.memory.queued, attempt);
         }
         if !self.memory.held.is_full() {
             let since = held.as_ref().map_or(self.now, |h| h.since);
@@ -460,6 +481,20 @@ impl Judge<'_, '_> {
         }
         log::debug!("gate: port {} full, SYN dropped for a retry", attempt.port);
         false
+    }
+
+    /// Answer `segment` (a SYN) with an ACK it cannot accept (its own sequence number):
+    /// the sender answers with an RST whose sequence number is that ACK's.
+    fn challenge(&mut self, segment: &TcpHeader) {
+        let owed = OwedAck {
+            to_mac: segment.src_mac,
+            local: IpEndpoint::new(segment.dst, segment.dst_port),
+            remote: IpEndpoint::new(segment.src, segment.src_port),
+            seq: 0,
+            ack: segment.seq,
+            rst: false,
+        };
+        let _ = self.notes.acks.push(owed);
     }
 
     fn owe(&mut self, segment: &TcpHeader, rst: bool) {

@@ -43,7 +43,7 @@ use smoltcp::iface::{Config, Interface, PollResult, SocketSet};
 use smoltcp::phy::Device;
 use smoltcp::socket::{AnySocket, tcp, udp};
 use smoltcp::time::{Duration, Instant};
-use smoltcp::wire::{HardwareAddress, IpCidr};
+use smoltcp::wire::{HardwareAddress, IpCidr, IpEndpoint};
 
 use events::Events;
 pub(crate) use events::Tracer;
@@ -213,6 +213,9 @@ impl<'a> Stack<'a> {
         if !notes.acks.is_empty() {
             gate::send_owed_acks(device, now, self.host.mac, &notes.acks);
         }
+        for &(remote, port) in notes.stale.iter() {
+            self.reset_stale(remote, port);
+        }
         let syns = notes.syns;
         // The table only needs a look if smoltcp changed something, the program did, or a
         // timer is due: most polls of a busy stack change nothing.
@@ -301,6 +304,18 @@ impl<'a> Stack<'a> {
         self.ports.iter().any(|p| p.port == port)
     }
 
+    /// Whether a client socket is bound to `port` (`TcpSocket::bind`).
+    pub(crate) fn is_client_port(&self, port: u16) -> bool {
+        self.table.client_bound(port)
+    }
+
+    /// The program opens a connection from local `port` to `remote`: a TIME-WAIT record of
+    /// that very 4-tuple on this side has nothing left to guard (the peer's own TIME-WAIT
+    /// judges the new SYN).
+    pub(crate) fn forget_time_wait(&mut self, port: u16, remote: IpEndpoint) {
+        self.time_wait.forget(port, remote);
+    }
+
     /// Whether a UDP socket is bound to `port`.
     pub(crate) fn is_udp_port(&self, port: u16) -> bool {
         self.table.udp_bound(port)
@@ -371,6 +386,21 @@ impl<'a> Stack<'a> {
             &tracer,
             id.index,
         )
+    }
+
+    /// The connection of a listener's socket on `port` with `remote` is stale (the peer
+    /// opened anew on its 4-tuple): reset it without a word to the peer.
+    fn reset_stale(&mut self, remote: IpEndpoint, port: u16) {
+        let Some(index) = self.table.view().holder_index(remote, port) else {
+            return;
+        };
+        let Some(mut p) = self.tcp_at(index) else {
+            return;
+        };
+        p.slot.set_outcome(Outcome::Reset);
+        silence(p.socket);
+        p.tracer.emit(index, EventKind::Reset);
+        p.observe();
     }
 
     /// Put `socket` in a free slot, for `owner` (on a listener's `port`).

@@ -26,7 +26,7 @@ use super::time_wait::TimeWaitRecord;
 /// all-zero (an empty `SocketStorage` is `None` of an enum whose niche is not zero,
 /// smoltcp #1199), so it is placed in `.data` and costs flash for its initial image as
 /// well as RAM; [`init`](Self::init) on a `MaybeUninit` static keeps it in `.bss`.
-/// A TIME-WAIT record is 64 bytes on a 64-bit host with IPv6.
+/// A TIME-WAIT record is 72 bytes on a 64-bit host with IPv6.
 pub struct StackStorage<'a, const N: usize, const TW: usize = 16> {
     pub(super) sockets: [SocketStorage<'a>; N],
     pub(super) table: [Slot; N],

@@ -88,6 +88,10 @@ pub(crate) struct SocketId {
     pub(crate) generation: u16,
 }
 
+/// How long a connection the program closed may take to finish closing when nothing more
+/// is heard from its peer (Linux's `tcp_fin_timeout` is 60 s too).
+pub(crate) const ORPHAN_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// `at + by`, saturating: a deadline that would overflow is "never" in practice.
 pub(crate) fn later(at: Instant, by: Duration) -> Instant {
     let by = i64::try_from(by.total_micros()).unwrap_or(i64::MAX);
@@ -291,13 +295,26 @@ impl Slot {
 
     /// The program closed an accepted socket: it returns to the pool once CLOSED.
     /// Returns whether it was the program's.
+    ///
+    /// From then on nobody is left to notice a peer that vanished while the connection
+    /// closes (our FIN unacknowledged, or theirs never coming without a record to wait
+    /// for it), so the socket gets an idle timeout if it had none: [`ORPHAN_TIMEOUT`],
+    /// as Linux gives an orphan `tcp_fin_timeout` and a few retries.
     pub(crate) fn release(&mut self) -> bool {
         match self.owner {
             Owner::Accepted => self.owner = Owner::Released,
             Owner::Detached => self.owner = Owner::Orphan,
             _ => return false,
         }
+        if self.idle_timeout.is_none() {
+            self.idle_timeout = Some(ORPHAN_TIMEOUT);
+        }
         true
+    }
+
+    /// Whether the socket came from a listener (accepted), not from `TcpSocket::new`.
+    pub(crate) fn is_accepted(&self) -> bool {
+        matches!(self.owner, Owner::Accepted | Owner::Detached)
     }
 
     /// A released socket reached CLOSED: back to the pool, and every descriptor of it is
@@ -476,6 +493,15 @@ impl<'a> SocketTable<'a> {
         }
     }
 
+    /// Whether a client socket is bound to `port`.
+    pub(crate) fn client_bound(&self, port: u16) -> bool {
+        port != 0
+            && self
+                .slots
+                .iter()
+                .any(|s| s.handle.is_some() && s.owner == Owner::Client && s.port == port)
+    }
+
     /// Whether a UDP socket is bound to `port`.
     pub(crate) fn udp_bound(&self, port: u16) -> bool {
         self.slots
@@ -555,14 +581,31 @@ pub(crate) struct TableView<'t> {
 }
 
 impl TableView<'_> {
-    /// Whether a listener's socket on `port` already carries a connection from `remote`.
-    pub(crate) fn holds(&self, remote: IpEndpoint, port: u16) -> bool {
-        self.slots.iter().any(|s| {
-            s.port == port
-                && s.remote == Some(remote)
-                && !matches!(s.owner, Owner::Udp | Owner::Client | Owner::Spare)
-                && !matches!(s.state, State::Closed | State::Listen)
-        })
+    /// The slot of a listener's socket on `port` that carries a connection from `remote`.
+    pub(crate) fn holder_index(&self, remote: IpEndpoint, port: u16) -> Option<u8> {
+        self.slots
+            .iter()
+            .position(|s| {
+                s.port == port
+                    && s.remote == Some(remote)
+                    && !matches!(s.owner, Owner::Udp | Owner::Client | Owner::Spare)
+                    && !matches!(s.state, State::Closed | State::Listen)
+            })
+            .map(|i| i as u8)
+    }
+
+    /// The state of a listener's socket on `port` that carries a connection from
+    /// `remote`, if one does.
+    pub(crate) fn holder(&self, remote: IpEndpoint, port: u16) -> Option<State> {
+        self.slots
+            .iter()
+            .find(|s| {
+                s.port == port
+                    && s.remote == Some(remote)
+                    && !matches!(s.owner, Owner::Udp | Owner::Client | Owner::Spare)
+                    && !matches!(s.state, State::Closed | State::Listen)
+            })
+            .map(|s| s.state)
     }
 
     /// How many of a listener's sockets on `port` are in LISTEN, by the last-seen states

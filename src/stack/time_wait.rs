@@ -24,7 +24,7 @@
 //! it and turns into TIME-WAIT), answers data with an RST (nobody will read it, as Linux
 //! does for an orphan), ends on the peer's RST, and is given up after [`FIN_TIMEOUT`].
 //!
-//! Memory: `TW` records in the stack's storage ([`TimeWaitRecord`], 64 bytes each on a
+//! Memory: `TW` records in the stack's storage ([`TimeWaitRecord`], 72 bytes each on a
 //! 64-bit host with IPv6, see `StackStorage`). When every record is taken, the oldest is
 //! given up early to make room, and counted: as Linux does past `tcp_max_tw_buckets`, the
 //! stack stops protecting the oldest 4-tuple rather than turning new callers away.
@@ -59,6 +59,9 @@ pub struct TimeWaitRecord {
     peer_next: Option<u32>,
     expires: Instant,
     wait: Wait,
+    /// The sequence number of an old SYN the record answered with a challenge ACK: the
+    /// client's RST carrying exactly it ends the record (its retry then gets in).
+    challenged: Option<u32>,
 }
 
 impl TimeWaitRecord {
@@ -75,6 +78,7 @@ impl TimeWaitRecord {
         peer_next: None,
         expires: Instant::ZERO,
         wait: Wait::TimeWait,
+        challenged: None,
     };
 
     fn live(&self, now: Instant) -> bool {
@@ -124,11 +128,17 @@ pub(crate) enum Verdict {
     Ack,
     /// Keep it from smoltcp and answer with RST (data nobody will read).
     Reset,
+    /// Keep it from smoltcp and answer with an ACK the sender cannot accept (an old SYN:
+    /// its RST, exact, then ends the record, as a kernel's challenge ACK does).
+    Challenge,
 }
 
 /// The records of one stack, on caller storage.
 pub(crate) struct TimeWaitTable<'a> {
     records: &'a mut [TimeWaitRecord],
+    /// The record to give up next when every one is live: round robin, which is the
+    /// order they were made in (so the oldest goes first, whatever their expiry).
+    victim: usize,
     /// Records possibly live (a hint that lets a stack with none skip every lookup).
     live: usize,
     stats: TimeWaitStats,
@@ -138,6 +148,7 @@ impl<'a> TimeWaitTable<'a> {
     pub(crate) fn new(records: &'a mut [TimeWaitRecord]) -> Self {
         TimeWaitTable {
             records,
+            victim: 0,
             live: 0,
             stats: TimeWaitStats::default(),
         }
@@ -186,15 +197,17 @@ impl<'a> TimeWaitTable<'a> {
             peer_next,
             expires: later(now, lasts),
             wait,
+            challenged: None,
         };
         let slot = match self.records.iter().position(|r| !r.live(now)) {
             Some(free) => free,
             None => {
-                // Every record is live: give up the one closest to its end.
-                let Some(oldest) = (0..self.records.len()).min_by_key(|&i| self.records[i].expires)
-                else {
+                // Every record is live: give up the oldest.
+                if self.records.is_empty() {
                     return false;
-                };
+                }
+                let oldest = self.victim % self.records.len();
+                self.victim = oldest + 1;
                 self.stats.overflow += 1;
                 log::debug!(
                     "time-wait: table full, {} given up early",
@@ -210,6 +223,16 @@ impl<'a> TimeWaitTable<'a> {
             Wait::FinWait2 => self.stats.fin_wait += 1,
         }
         true
+    }
+
+    /// Forget the records of local port `port` with `remote`: the program opens a new
+    /// connection on that very 4-tuple from this side (a client bound to its port).
+    pub(crate) fn forget(&mut self, port: u16, remote: IpEndpoint) {
+        for record in self.records.iter_mut() {
+            if record.local.port == port && record.remote == remote {
+                *record = TimeWaitRecord::EMPTY;
+            }
+        }
     }
 
     /// Whether a live record has `segment`'s 4-tuple.
@@ -235,6 +258,12 @@ impl<'a> TimeWaitTable<'a> {
             return Self::judge_fin_wait(record, &mut self.stats, segment, now);
         }
         if segment.rst {
+            if record.challenged == Some(segment.seq) {
+                // The answer to our challenge ACK: the client is opening a new connection.
+                *record = TimeWaitRecord::EMPTY;
+                self.stats.reused += 1;
+                return Verdict::Absorb;
+            }
             self.stats.rst_ignored += 1;
             return Verdict::Absorb;
         }
@@ -247,8 +276,11 @@ impl<'a> TimeWaitTable<'a> {
                 self.stats.reused += 1;
                 return Verdict::Reuse;
             }
+            // An older-looking SYN (smoltcp's ISNs are random): challenge it, as Linux
+            // does, so that a client really opening anew resets the record and retries.
+            record.challenged = Some(segment.seq);
             self.stats.absorbed += 1;
-            return Verdict::Absorb;
+            return Verdict::Challenge;
         }
         if segment.fin {
             record.expires = later(now, TIME_WAIT);
@@ -282,6 +314,13 @@ impl TimeWaitTable<'_> {
             stats.entered += 1;
             stats.fin_reacked += 1;
             return Verdict::Ack;
+        }
+        if segment.is_connect() {
+            // The peer opens anew on the same 4-tuple (it crashed and came back): the old
+            // connection is over for it too.
+            *record = TimeWaitRecord::EMPTY;
+            stats.reused += 1;
+            return Verdict::Reuse;
         }
         if segment.len > 0 && !segment.syn {
             *record = TimeWaitRecord::EMPTY;
@@ -328,7 +367,7 @@ mod tests {
     #[test]
     fn a_record_is_as_large_as_the_docs_say() {
         #[cfg(all(target_pointer_width = "64", feature = "ipv6"))]
-        assert_eq!(core::mem::size_of::<TimeWaitRecord>(), 64);
+        assert_eq!(core::mem::size_of::<TimeWaitRecord>(), 72);
     }
 
     #[test]
@@ -349,10 +388,10 @@ mod tests {
             table.judge(&segment(1000, false, true, false, false), t0),
             Verdict::Absorb
         );
-        // An old SYN (not beyond the last sequence number) is absorbed...
+        // An old SYN (not beyond the last sequence number) is challenged...
         assert_eq!(
             table.judge(&segment(500, true, false, false, false), t0),
-            Verdict::Absorb
+            Verdict::Challenge
         );
         // ...a newer one ends the record and goes on.
         assert_eq!(
