@@ -83,6 +83,36 @@ impl TcpHeader {
     }
 }
 
+/// The SYN flag in [`tcp_flags`].
+pub const FLAG_SYN: u8 = 0x02;
+/// The FIN flag in [`tcp_flags`].
+pub const FLAG_FIN: u8 = 0x01;
+
+/// A first glance: the flags byte of a frame's TCP header, found with as little reading
+/// as possible (no checksum, no addresses), or `None` if the frame carries no TCP. An
+/// IPv6 packet with extension headers is reported with every flag set, for a full reading
+/// by [`tcp_header`].
+pub fn tcp_flags(frame: &[u8]) -> Option<u8> {
+    const ETHERNET: usize = 14;
+    let ethertype = u16::from_be_bytes([*frame.get(12)?, *frame.get(13)?]);
+    let tcp_at = match ethertype {
+        0x0800 => {
+            let ihl = usize::from(*frame.get(ETHERNET)? & 0x0f) * 4;
+            if *frame.get(ETHERNET + 9)? != 6 {
+                return None;
+            }
+            ETHERNET + ihl
+        }
+        0x86dd => match *frame.get(ETHERNET + 6)? {
+            6 => ETHERNET + 40,
+            0 => return Some(0xff),
+            _ => return None,
+        },
+        _ => return None,
+    };
+    frame.get(tcp_at + 13).copied()
+}
+
 /// The TCP segment in an Ethernet frame, if it is one smoltcp would hand to TCP.
 pub fn tcp_header(frame: &[u8]) -> Option<TcpHeader> {
     let (ip, tcp_bytes) = locate(frame)?;

@@ -43,7 +43,7 @@ use smoltcp::wire::{
 
 use super::table::{TableView, later};
 use super::time_wait::{TimeWaitTable, Verdict};
-use crate::phy::{TcpHeader, tcp_header};
+use crate::phy::{FLAG_FIN, FLAG_SYN, TcpHeader, tcp_flags, tcp_header};
 
 /// What a listener does with a connection request when every socket is taken.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -198,6 +198,14 @@ pub(crate) struct PollNotes {
 }
 
 impl PollNotes {
+    /// Forget the last poll's notes.
+    pub(crate) fn clear(&mut self) {
+        self.syns = 0;
+        self.admitted.clear();
+        self.acks.clear();
+        self.stale.clear();
+    }
+
     pub(crate) const fn new() -> Self {
         PollNotes {
             syns: 0,
@@ -230,14 +238,19 @@ pub(crate) struct Gate<'g, 't, D: Device + ?Sized> {
 }
 
 impl<'g, 't, D: Device + ?Sized> Gate<'g, 't, D> {
-    pub(crate) fn new(inner: &'g mut D, judge: Judge<'g, 't>) -> Self {
+    pub(crate) fn new(
+        inner: &'g mut D,
+        judge: Judge<'g, 't>,
+        checksum: ChecksumCapabilities,
+    ) -> Self {
         for policy in judge.policies.iter_mut() {
             policy.budget = None;
         }
         let now = judge.now;
-        judge.memory.held.retain(|h| now < later(h.since, HOLD));
+        if !judge.memory.held.is_empty() {
+            judge.memory.held.retain(|h| now < later(h.since, HOLD));
+        }
         let replay = judge.memory.held.len();
-        let checksum = inner.capabilities().checksum;
         Gate {
             inner,
             judge,
@@ -324,9 +337,8 @@ impl<R: phy::RxToken> phy::RxToken for GateRx<'_, '_, '_, R> {
                 }
             }),
             Source::Held(held) => {
-                let frame = held.frame.clone();
-                if judge.admit(&frame, checksum, Some(held)) {
-                    f(&frame)
+                if judge.admit(&held.frame, checksum, Some(&held)) {
+                    f(&held.frame)
                 } else {
                     f(&[])
                 }
@@ -349,8 +361,16 @@ impl Judge<'_, '_> {
         &mut self,
         frame: &[u8],
         checksum: &ChecksumCapabilities,
-        held: Option<HeldSyn>,
+        held: Option<&HeldSyn>,
     ) -> bool {
+        // The fast path, for nearly every frame: a glance at the TCP flags. Only a SYN, a
+        // FIN, or any segment while a record lives is worth a full reading.
+        let Some(flags) = tcp_flags(frame) else {
+            return true;
+        };
+        if flags & (FLAG_SYN | FLAG_FIN) == 0 && !self.time_wait.may_hold() {
+            return true;
+        }
         let Some(segment) = tcp_header(frame) else {
             return true;
         };
@@ -398,7 +418,7 @@ impl Judge<'_, '_> {
     }
 
     /// A new connection request: a socket, held for later, a retry, or a refusal.
-    fn admit_connect(&mut self, segment: &TcpHeader, frame: &[u8], held: Option<HeldSyn>) -> bool {
+    fn admit_connect(&mut self, segment: &TcpHeader, frame: &[u8], held: Option<&HeldSyn>) -> bool {
         let attempt = Attempt {
             from: IpEndpoint::new(segment.src, segment.src_port),
             port: segment.dst_port,
@@ -448,7 +468,7 @@ impl Judge<'_, '_> {
         // of a caller hanging up) may free one, and the program re-arms it after the
         // poll, so the SYN is held and offered again at the next polls, first.
         let refuse = policy.overflow == Overflow::Refuse;
-        let decided = held.as_ref().is_some_and(|h| h.refuse);
+        let decided = held.is_some_and(|h| h.refuse);
         if refuse && decided {
             policy.counts.refused += 1;
             return true;
@@ -462,7 +482,7 @@ impl Judge<'_, '_> {
             GateMemory::remember(&mut self.memory.queued, attempt);
         }
         if !self.memory.held.is_full() {
-            let since = held.as_ref().map_or(self.now, |h| h.since);
+            let since = held.map_or(self.now, |h| h.since);
             if let Ok(frame) = Vec::from_slice(frame) {
                 let _ = self.memory.held.push_back(HeldSyn {
                     frame,

@@ -92,6 +92,15 @@ pub struct Stack<'a> {
     table: SocketTable<'a>,
     time_wait: TimeWaitTable<'a>,
     gate: GateMemory,
+    /// What the gate saw in the current poll (kept here, cleared per poll).
+    notes: PollNotes,
+    /// The interface's addresses, as the gate checks them (read again after
+    /// [`interface`](Self::interface) lent the interface out).
+    addrs: Vec<IpCidr, 4>,
+    addrs_stale: bool,
+    /// The device's checksum duties, as smoltcp will apply them (read once: a stack
+    /// polls one kind of device).
+    checksum: smoltcp::phy::ChecksumCapabilities,
     now: Instant,
     next_port: u16,
     events: Events<'a>,
@@ -119,6 +128,7 @@ impl<'a> Stack<'a> {
     ) -> Self {
         let mut config = Config::new(HardwareAddress::Ethernet(host.mac));
         config.random_seed = host.random_seed;
+        let checksum = device.capabilities().checksum;
         let mut iface = Interface::new(config, device, now);
         iface.update_ip_addrs(|addrs| {
             // Two addresses fit the default `iface-max-addr-count` of smoltcp.
@@ -139,6 +149,10 @@ impl<'a> Stack<'a> {
             table: SocketTable::new(&mut table[..]),
             time_wait: TimeWaitTable::new(&mut time_wait[..]),
             gate: GateMemory::new(),
+            notes: PollNotes::new(),
+            addrs: Vec::new(),
+            addrs_stale: true,
+            checksum,
             now,
             next_port: EPHEMERAL_PORT_FIRST + port_spread,
             events: Events::new(host.name),
@@ -185,6 +199,8 @@ impl<'a> Stack<'a> {
 
     /// The smoltcp interface, for what this crate does not wrap (routes, extra addresses).
     pub fn interface(&mut self) -> &mut Interface {
+        // The caller may change the addresses: the gate reads them afresh at the next poll.
+        self.addrs_stale = true;
         &mut self.iface
     }
 
@@ -194,29 +210,33 @@ impl<'a> Stack<'a> {
     /// Returns `true` if anything may have changed for a socket user.
     pub fn poll<D: Device + ?Sized>(&mut self, now: Instant, device: &mut D) -> bool {
         self.now = now;
-        let mut notes = PollNotes::new();
-        let mut addrs: Vec<IpCidr, 4> = Vec::new();
-        for cidr in self.iface.ip_addrs() {
-            let _ = addrs.push(*cidr);
+        self.notes.clear();
+        if self.addrs_stale {
+            self.addrs.clear();
+            for cidr in self.iface.ip_addrs() {
+                let _ = self.addrs.push(*cidr);
+            }
+            self.addrs_stale = false;
         }
         let judge = Judge {
             policies: &mut self.ports,
             table: self.table.view(),
             time_wait: &mut self.time_wait,
             memory: &mut self.gate,
-            notes: &mut notes,
-            addrs: &addrs,
+            notes: &mut self.notes,
+            addrs: &self.addrs,
             now,
         };
-        let mut gate = Gate::new(device, judge);
+        let mut gate = Gate::new(device, judge, self.checksum.clone());
         let changed = self.iface.poll(now, &mut gate, &mut self.sockets);
-        if !notes.acks.is_empty() {
-            gate::send_owed_acks(device, now, self.host.mac, &notes.acks);
+        if !self.notes.acks.is_empty() {
+            gate::send_owed_acks(device, now, self.host.mac, &self.notes.acks);
         }
-        for &(remote, port) in notes.stale.iter() {
+        for i in 0..self.notes.stale.len() {
+            let (remote, port) = self.notes.stale[i];
             self.reset_stale(remote, port);
         }
-        let syns = notes.syns;
+        let syns = self.notes.syns;
         // The table only needs a look if smoltcp changed something, the program did, or a
         // timer is due: most polls of a busy stack change nothing.
         let due =
@@ -569,6 +589,10 @@ pub(crate) fn observe(
 ) {
     let old = slot.state();
     let new = socket.state();
+    if old == new {
+        // The common case, on every verb: nothing to record.
+        return;
+    }
     let Some(change) = slot.observe(new, socket.remote_endpoint(), tracer.now, ready) else {
         return;
     };
