@@ -17,43 +17,11 @@ use sockless::{
     EventKind, Host, Listener, Overflow, StackStorage, TcpBuffers, TcpSocket, Testbed, Trace,
     UdpBuffers, UdpSocket,
 };
+use support::bare::{client, connect_and_accept, leak, poll, server_v4, server_v6};
 use support::{LIMIT, Rig};
 
-fn server_v4(port: u16) -> IpEndpoint {
-    IpEndpoint::new(Host::SERVER.ipv4_addr(), port)
-}
-
-fn server_v6(port: u16) -> IpEndpoint {
-    IpEndpoint::new(Host::SERVER.ipv6_addr(), port)
-}
-
-fn leak<T>(value: T) -> &'static mut T {
-    Box::leak(Box::new(value))
-}
-
-/// A bare testbed with a listener of `pool` sockets (backlog = pool) on port 7.
 fn bare(pool: usize) -> (&'static mut Testbed<'static>, Listener<4>) {
-    let tb: &'static mut Testbed<'static> = leak(Testbed::new(
-        leak(StackStorage::<8>::new()),
-        leak(StackStorage::<8>::new()),
-    ));
-    let buffers: &'static mut [TcpBuffers<1024, 1024>] =
-        Vec::leak((0..pool).map(|_| TcpBuffers::new()).collect());
-    let listener = Listener::<4>::listen(&mut tb.server, 7, pool, buffers).unwrap();
-    (tb, listener)
-}
-
-fn client(tb: &mut Testbed<'static>) -> TcpSocket {
-    TcpSocket::new(&mut tb.client, leak(TcpBuffers::<1024, 1024>::new())).unwrap()
-}
-
-/// Poll one stack once at the testbed's time (frames move one hop).
-fn poll(tb: &mut Testbed<'static>, end: End) {
-    let now = tb.now();
-    match end {
-        End::A => tb.client.poll(now, &mut tb.wire.port(End::A)),
-        End::B => tb.server.poll(now, &mut tb.wire.port(End::B)),
-    };
+    support::bare::bare::<4>(pool)
 }
 
 /// Whether a frame is a TCP segment with these flags (SYN, ACK, FIN).
@@ -323,14 +291,7 @@ fn an_accepted_connection_starts_without_the_previous_ones_timeout() {
 fn a_closed_accepted_descriptor_is_ebadf_for_every_verb() {
     let (tb, mut listener) = bare(1);
     let mut sk = client(tb);
-    sk.connect(&mut tb.client, server_v4(7)).unwrap();
-    let mut conn = None;
-    tb.run(LIMIT, |c, s| {
-        conn = conn.take().or_else(|| listener.accept(s).ok());
-        conn.is_some() && sk.connect_status(c).is_ok()
-    })
-    .unwrap();
-    let mut conn = conn.unwrap();
+    let mut conn = connect_and_accept(tb, &mut listener, &mut sk);
     conn.close(&mut tb.server);
     conn.close(&mut tb.server); // twice: nothing more
     let server = &mut tb.server;
@@ -627,14 +588,7 @@ fn time_wait_records_do_every_duty_of_time_wait() {
     let (tb, mut listener) = bare(1);
     let mut sk = client(tb);
     sk.bind(&mut tb.client, 40000).unwrap();
-    sk.connect(&mut tb.client, server_v4(7)).unwrap();
-    let mut conn = None;
-    tb.run(LIMIT, |c, s| {
-        conn = conn.take().or_else(|| listener.accept(s).ok());
-        conn.is_some() && sk.connect_status(c).is_ok()
-    })
-    .unwrap();
-    let mut conn = conn.unwrap();
+    let mut conn = connect_and_accept(tb, &mut listener, &mut sk);
     // The server closes first; the client answers with its FIN; the server's last ACK
     // is lost, so the client (LAST-ACK) sends its FIN again.
     conn.close(&mut tb.server);
@@ -775,14 +729,7 @@ fn odd_listener_calls_get_defined_answers() {
 fn a_caller_that_never_hangs_up_holds_no_socket() {
     let (tb, mut listener) = bare(1);
     let mut lingering = client(tb);
-    lingering.connect(&mut tb.client, server_v4(7)).unwrap();
-    let mut conn = None;
-    tb.run(LIMIT, |c, s| {
-        conn = conn.take().or_else(|| listener.accept(s).ok());
-        conn.is_some() && lingering.connect_status(c).is_ok()
-    })
-    .unwrap();
-    conn.unwrap().close(&mut tb.server);
+    connect_and_accept(tb, &mut listener, &mut lingering).close(&mut tb.server);
     let mut buf = [0u8; 4];
     tb.run(LIMIT, |c, s| {
         lingering.recv(c, &mut buf) == Ok(0) && listener.listening(s) == 1
@@ -793,13 +740,7 @@ fn a_caller_that_never_hangs_up_holds_no_socket() {
     assert_eq!((stats.fin_wait, in_use), (1, 1));
 
     let mut next = client(tb);
-    next.connect(&mut tb.client, server_v4(7)).unwrap();
-    let mut conn = None;
-    tb.run(LIMIT, |c, s| {
-        conn = conn.take().or_else(|| listener.accept(s).ok());
-        conn.is_some() && next.connect_status(c).is_ok()
-    })
-    .unwrap();
+    let _conn = connect_and_accept(tb, &mut listener, &mut next);
 
     // The lingering caller speaks after all: reset.
     lingering.sendall(&mut tb.client, b"late").unwrap();

@@ -2,61 +2,19 @@
 //! found (a caller locked out, a pool that stopped listening, a verb that differed from
 //! Linux), fixed, or a behaviour worth keeping.
 
+mod support;
+
 use sockless::phy::End;
 use sockless::smoltcp::socket::tcp::State;
 use sockless::smoltcp::time::Duration;
 use sockless::smoltcp::wire::IpEndpoint;
 use sockless::socket::{BindError, ConnectError};
 use sockless::{Host, Listener, StackStorage, TcpBuffers, TcpSocket, Testbed};
+use support::LIMIT;
+use support::bare::{client, connect_and_accept, leak, poll, server_v4};
 
-const LIMIT: Duration = Duration::from_secs(600);
-
-fn server_v4(port: u16) -> IpEndpoint {
-    IpEndpoint::new(Host::SERVER.ipv4_addr(), port)
-}
-
-fn leak<T>(value: T) -> &'static mut T {
-    Box::leak(Box::new(value))
-}
-
-/// A bare testbed with a listener of `pool` sockets (backlog = pool) on port 7.
 fn bare(pool: usize) -> (&'static mut Testbed<'static>, Listener<16>) {
-    let tb: &'static mut Testbed<'static> = leak(Testbed::new(
-        leak(StackStorage::<40>::new()),
-        leak(StackStorage::<16>::new()),
-    ));
-    let buffers: &'static mut [TcpBuffers<1024, 1024>] =
-        Vec::leak((0..pool).map(|_| TcpBuffers::new()).collect());
-    let listener = Listener::<16>::listen(&mut tb.server, 7, pool, buffers).unwrap();
-    (tb, listener)
-}
-
-fn client(tb: &mut Testbed<'static>) -> TcpSocket {
-    TcpSocket::new(&mut tb.client, leak(TcpBuffers::<1024, 1024>::new())).unwrap()
-}
-
-fn poll(tb: &mut Testbed<'static>, end: End) {
-    let now = tb.now();
-    match end {
-        End::A => tb.client.poll(now, &mut tb.wire.port(End::A)),
-        End::B => tb.server.poll(now, &mut tb.wire.port(End::B)),
-    };
-}
-
-/// Connect `sk` (bound or not) and accept on the server; returns the accepted socket.
-fn connect_and_accept(
-    tb: &mut Testbed<'static>,
-    listener: &mut Listener<16>,
-    sk: &mut TcpSocket,
-) -> TcpSocket {
-    sk.connect(&mut tb.client, server_v4(7)).unwrap();
-    let mut conn = None;
-    tb.run(LIMIT, |c, s| {
-        conn = conn.take().or_else(|| listener.accept(s).ok());
-        conn.is_some() && sk.connect_status(c).is_ok()
-    })
-    .unwrap();
-    conn.unwrap()
+    support::bare::bare::<16>(pool)
 }
 
 /// Run until `sk`'s connect is decided (accepting on the server meanwhile); the outcome

@@ -506,24 +506,23 @@ impl Judge<'_, '_> {
     /// Answer `segment` (a SYN) with an ACK it cannot accept (its own sequence number):
     /// the sender answers with an RST whose sequence number is that ACK's.
     fn challenge(&mut self, segment: &TcpHeader) {
-        let owed = OwedAck {
-            to_mac: segment.src_mac,
-            local: IpEndpoint::new(segment.dst, segment.dst_port),
-            remote: IpEndpoint::new(segment.src, segment.src_port),
-            seq: 0,
-            ack: segment.seq,
-            rst: false,
-        };
-        let _ = self.notes.acks.push(owed);
+        self.reply(segment, 0, segment.seq, false);
     }
 
+    /// ACK `segment` (or answer it with RST), from the sequence number it acknowledges.
     fn owe(&mut self, segment: &TcpHeader, rst: bool) {
+        let ack = segment.seq.wrapping_add(segment.len);
+        self.reply(segment, segment.ack_number, ack, rst);
+    }
+
+    /// Queue a bare ACK (or RST) back to `segment`'s sender.
+    fn reply(&mut self, segment: &TcpHeader, seq: u32, ack: u32, rst: bool) {
         let owed = OwedAck {
             to_mac: segment.src_mac,
             local: IpEndpoint::new(segment.dst, segment.dst_port),
             remote: IpEndpoint::new(segment.src, segment.src_port),
-            seq: segment.ack_number,
-            ack: segment.seq.wrapping_add(segment.len),
+            seq,
+            ack,
             rst,
         };
         // Four per poll at most; a FIN beyond that is retransmitted and ACKed later.

@@ -597,14 +597,8 @@ impl TableView<'_> {
     /// The state of a listener's socket on `port` that carries a connection from
     /// `remote`, if one does.
     pub(crate) fn holder(&self, remote: IpEndpoint, port: u16) -> Option<State> {
-        self.slots
-            .iter()
-            .find(|s| {
-                s.port == port
-                    && s.remote == Some(remote)
-                    && !matches!(s.owner, Owner::Udp | Owner::Client | Owner::Spare)
-                    && !matches!(s.state, State::Closed | State::Listen)
-            })
+        self.holder_index(remote, port)
+            .and_then(|i| self.slots.get(usize::from(i)))
             .map(|s| s.state)
     }
 

@@ -2,6 +2,8 @@
 //! drive a raw client socket the way a test wants (exact bytes, pieces, lines).
 #![allow(dead_code)]
 
+pub mod bare;
+
 use sockless::services::{ServiceConfig, ServiceStorage, Services};
 use sockless::smoltcp::socket::tcp::State;
 use sockless::smoltcp::time::Duration;
