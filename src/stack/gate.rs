@@ -190,7 +190,7 @@ pub(crate) struct PollNotes {
     /// New connection requests let through (a LISTEN socket may have moved).
     pub(crate) syns: u32,
     /// Attempts let through in this poll (a second copy must not take a second socket).
-    admitted: Vec<Attempt, 8>,
+    admitted: Vec<Attempt, 16>,
     /// ACKs to send after the poll.
     pub(crate) acks: Vec<OwedAck, 4>,
     /// Connections whose peer opened anew on their 4-tuple: reset after the poll.
@@ -457,11 +457,12 @@ impl Judge<'_, '_> {
         let budget = policy
             .budget
             .get_or_insert_with(|| self.table.listening(attempt.port));
-        if *budget > 0 {
+        // A socket, if one listens and this poll can still remember whom it let in (a
+        // second copy of the SYN must find it there); else the caller's retry decides.
+        if *budget > 0 && self.notes.admitted.push(attempt).is_ok() {
             *budget -= 1;
             policy.counts.accepted += 1;
             self.notes.syns += 1;
-            let _ = self.notes.admitted.push(attempt);
             return true;
         }
         // No socket free in this poll. Frames later in the same batch (the FIN or last ACK
