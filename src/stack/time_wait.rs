@@ -306,6 +306,12 @@ impl TimeWaitTable<'_> {
             stats.absorbed += 1;
             return Verdict::Absorb;
         }
+        if segment.fin && segment.len > 1 {
+            // Data with their FIN: nobody will read it (as Linux answers an orphan).
+            *record = TimeWaitRecord::EMPTY;
+            stats.reset += 1;
+            return Verdict::Reset;
+        }
         if segment.fin {
             // Their FIN: ACK it, and rest in TIME-WAIT.
             record.wait = Wait::TimeWait;
@@ -463,6 +469,12 @@ mod tests {
             Verdict::Pass,
             "the record ended"
         );
+        table.enter(Wait::FinWait2, LOCAL, REMOTE, None, Instant::ZERO);
+        let data_and_fin = TcpHeader {
+            len: 6,
+            ..segment(100, false, true, true, false)
+        };
+        assert_eq!(table.judge(&data_and_fin, Instant::ZERO), Verdict::Reset);
         table.enter(Wait::FinWait2, LOCAL, REMOTE, None, Instant::ZERO);
         let rst = segment(100, false, false, false, true);
         assert_eq!(table.judge(&rst, Instant::ZERO), Verdict::Absorb);
