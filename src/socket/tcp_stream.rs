@@ -66,13 +66,15 @@ impl TcpSocket {
         Some(parts)
     }
 
-    /// Start connecting to `remote` from an ephemeral port (Python: `sk.connect(addr)`,
-    /// non-blocking: the SYN leaves on the next poll). Follow with
-    /// [`connect_status`](Self::connect_status).
+    /// Start connecting to `remote` from an ephemeral port, or the one given to
+    /// [`bind`](Self::bind) (Python: `sk.connect(addr)`, non-blocking: the SYN leaves on
+    /// the next poll). Follow with [`connect_status`](Self::connect_status).
     ///
-    /// A client socket may be connected again once its previous connection is fully
-    /// CLOSED: after TIME-WAIT (10 s) if this side closed first. Before that,
-    /// `InvalidState`.
+    /// A client socket may be connected again once its previous connection is CLOSED, or
+    /// at once from TIME-WAIT (this side closed first): the old connection's TIME-WAIT
+    /// then moves into a record, as a kernel keeps it apart from the next socket. While
+    /// the previous connection is still open or closing, `InvalidState` (`EISCONN`); an
+    /// accepted socket never connects.
     pub fn connect(
         &mut self,
         stack: &mut Stack<'_>,
