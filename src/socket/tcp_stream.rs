@@ -21,7 +21,6 @@ use super::buffers::TcpBuffers;
 use super::errors::{BindError, ConnectError, RecvError, SendAllError, SendError};
 use crate::stack::{
     DEFAULT_CONNECT_TIMEOUT, EventKind, Outcome, Owner, SocketError, SocketId, Stack, TcpParts,
-    silence,
 };
 
 /// Which half of a connection [`TcpSocket::shutdown`] closes.
@@ -445,11 +444,9 @@ impl TcpSocket {
 /// cancelled without a word (smoltcp would send an RST for a SYN-SENT socket it closes).
 fn close_or_cancel(p: &mut TcpParts<'_, '_>) {
     if p.socket.state() == tcp::State::SynSent {
-        p.slot.set_outcome(Outcome::Cancelled);
-        silence(p.socket);
-        p.tracer.emit(p.index, EventKind::Closed);
+        p.end_quietly(Outcome::Cancelled, EventKind::Closed);
     } else {
         p.socket.close();
+        p.observe();
     }
-    p.observe();
 }

@@ -82,6 +82,19 @@ impl TcpParts<'_, '_> {
     pub(crate) fn observe(&mut self) {
         observe(self.socket, self.slot, self.ready, &self.tracer, self.index);
     }
+
+    /// End the connection at once without a word to the peer (see [`end_quietly`]).
+    pub(crate) fn end_quietly(&mut self, outcome: Outcome, kind: EventKind) {
+        end_quietly(
+            self.socket,
+            self.slot,
+            self.ready,
+            &self.tracer,
+            self.index,
+            outcome,
+            kind,
+        );
+    }
 }
 
 /// An smoltcp interface, its sockets and its socket table, on caller storage.
@@ -414,13 +427,9 @@ impl<'a> Stack<'a> {
         let Some(index) = self.table.view().holder_index(remote, port) else {
             return;
         };
-        let Some(mut p) = self.tcp_at(index) else {
-            return;
-        };
-        p.slot.set_outcome(Outcome::Reset);
-        silence(p.socket);
-        p.tracer.emit(index, EventKind::Reset);
-        p.observe();
+        if let Some(mut p) = self.tcp_at(index) {
+            p.end_quietly(Outcome::Reset, EventKind::Reset);
+        }
     }
 
     /// Put `socket` in a free slot, for `owner` (on a listener's `port`).
@@ -607,7 +616,7 @@ pub(crate) fn observe(
 
 /// Close `socket` at once without a word to the peer: CLOSED, no 4-tuple, so smoltcp
 /// sends nothing (an `abort` alone would send an RST at the next poll).
-pub(crate) fn silence(socket: &mut tcp::Socket<'_>) {
+fn silence(socket: &mut tcp::Socket<'_>) {
     let port = socket.local_endpoint().map_or(1, |e| e.port.max(1));
     socket.abort();
     // From CLOSED, `listen` resets the socket (and forgets the 4-tuple); a second abort
@@ -646,10 +655,32 @@ fn to_time_wait_record(
         socket.state(),
         trace::Endpoint(remote)
     );
-    silence(socket);
     // Finished as far as the program is concerned (the record does the rest).
-    slot.set_outcome(Outcome::Finished);
-    tracer.emit(index, EventKind::Closed);
-    observe(socket, slot, ready, tracer, index);
+    end_quietly(
+        socket,
+        slot,
+        ready,
+        tracer,
+        index,
+        Outcome::Finished,
+        EventKind::Closed,
+    );
     true
+}
+
+/// End `socket`'s connection at once without a word to the peer ([`silence`]): record
+/// how it ended (`outcome`, `kind` for the trace) before the table sees it CLOSED.
+fn end_quietly(
+    socket: &mut tcp::Socket<'_>,
+    slot: &mut Slot,
+    ready: &mut u32,
+    tracer: &Tracer<'_>,
+    index: u8,
+    outcome: Outcome,
+    kind: EventKind,
+) {
+    slot.set_outcome(outcome);
+    silence(socket);
+    tracer.emit(index, kind);
+    observe(socket, slot, ready, tracer, index);
 }
