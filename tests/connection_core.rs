@@ -17,11 +17,26 @@ use sockless::{
     EventKind, Host, Listener, Overflow, StackStorage, TcpBuffers, TcpSocket, Testbed, Trace,
     UdpBuffers, UdpSocket,
 };
-use support::bare::{client, connect_and_accept, leak, poll, server_v4, server_v6};
+use support::bare::{
+    accept_connected, client, connect_and_accept, leak, poll, server_v4, server_v6,
+};
 use support::{LIMIT, Rig};
 
 fn bare(pool: usize) -> (&'static mut Testbed<'static>, Listener<4>) {
     support::bare::bare::<4>(pool)
+}
+
+/// Let neighbour discovery finish, then take the client's SYN off the wire on its way.
+fn catch_syn(tb: &mut Testbed<'static>) -> Vec<u8> {
+    loop {
+        poll(tb, End::A);
+        let frame = tb.wire.take(End::B).expect("a frame from the client");
+        if tcp_flags(&frame) == Some((true, false, false)) {
+            return frame.to_vec();
+        }
+        tb.wire.inject(End::B, &frame);
+        poll(tb, End::B);
+    }
 }
 
 /// Whether a frame is a TCP segment with these flags (SYN, ACK, FIN).
@@ -96,24 +111,10 @@ fn an_ipv6_syn_with_a_hop_by_hop_header_is_accepted() {
     let (tb, mut listener) = bare(1);
     let mut sk = client(tb);
     sk.connect(&mut tb.client, server_v6(7)).unwrap();
-    // Let neighbour discovery finish, then catch the SYN on its way.
-    let syn = loop {
-        poll(tb, End::A);
-        let frame = tb.wire.take(End::B).expect("a frame from the client");
-        if tcp_flags(&frame) == Some((true, false, false)) {
-            break frame;
-        }
-        tb.wire.inject(End::B, &frame);
-        poll(tb, End::B);
-    };
+    let syn = catch_syn(tb);
     tb.wire
         .inject(End::B, &with_hop_by_hop(&syn, IpProtocol::HopByHop));
-    let mut conn = None;
-    tb.run(LIMIT, |c, s| {
-        conn = conn.take().or_else(|| listener.accept(s).ok());
-        conn.is_some() && sk.connect_status(c).is_ok()
-    })
-    .unwrap();
+    accept_connected(tb, &mut listener, &mut sk);
     assert_eq!(listener.syn_counts(&tb.server).accepted, 1);
 }
 
@@ -124,15 +125,7 @@ fn an_ipv6_syn_behind_destination_options_is_not_a_connection_request() {
     let (tb, listener) = bare(1);
     let mut sk = client(tb);
     sk.connect(&mut tb.client, server_v6(7)).unwrap();
-    let syn = loop {
-        poll(tb, End::A);
-        let frame = tb.wire.take(End::B).expect("a frame from the client");
-        if tcp_flags(&frame) == Some((true, false, false)) {
-            break frame;
-        }
-        tb.wire.inject(End::B, &frame);
-        poll(tb, End::B);
-    };
+    let syn = catch_syn(tb);
     tb.wire
         .inject(End::B, &with_hop_by_hop(&syn, IpProtocol::Ipv6Opts));
     poll(tb, End::B);
@@ -251,14 +244,7 @@ fn an_accepted_connection_starts_without_the_previous_ones_timeout() {
     let (tb, mut listener) = bare(1);
     let mut sk = client(tb);
     for round in 0..2 {
-        sk.connect(&mut tb.client, server_v4(7)).unwrap();
-        let mut conn = None;
-        tb.run(LIMIT, |c, s| {
-            conn = conn.take().or_else(|| listener.accept(s).ok());
-            conn.is_some() && sk.connect_status(c).is_ok()
-        })
-        .unwrap();
-        let mut conn = conn.unwrap();
+        let mut conn = connect_and_accept(tb, &mut listener, &mut sk);
         assert_eq!(conn.fileno(), 0, "the same socket each time");
         let mut buf = [0u8; 4];
         if round == 0 {

@@ -11,7 +11,7 @@ use sockless::smoltcp::wire::IpEndpoint;
 use sockless::socket::{BindError, ConnectError};
 use sockless::{Host, Listener, StackStorage, TcpBuffers, TcpSocket, Testbed};
 use support::LIMIT;
-use support::bare::{client, connect_and_accept, leak, poll, server_v4};
+use support::bare::{accept_connected, client, connect_and_accept, leak, poll, server_v4};
 
 fn bare(pool: usize) -> (&'static mut Testbed<'static>, Listener<16>) {
     support::bare::bare::<16>(pool)
@@ -79,9 +79,7 @@ fn a_rebooted_client_on_the_same_port_gets_past_a_fin_wait_2_record() {
     let (tb, mut listener) = bare(1);
     let mut sk = client(tb);
     sk.bind(&mut tb.client, 40000).unwrap();
-    let conn = connect_and_accept(tb, &mut listener, &mut sk);
-    let mut conn = conn;
-    conn.close(&mut tb.server);
+    connect_and_accept(tb, &mut listener, &mut sk).close(&mut tb.server);
     let mut buf = [0u8; 4];
     tb.run(LIMIT, |c, s| {
         sk.recv(c, &mut buf) == Ok(0) && listener.listening(s) == 1
@@ -264,16 +262,9 @@ fn reconnecting_from_the_same_port_after_the_server_closed_first_is_prompt() {
     sk.bind(&mut tb.client, 40000).unwrap();
     let mut worst = Duration::ZERO;
     for round in 0..8 {
-        sk.connect(&mut tb.client, server_v4(7)).unwrap();
-        let mut conn = None;
         let t0 = tb.now();
-        tb.run(LIMIT, |c, s| {
-            conn = conn.take().or_else(|| listener.accept(s).ok());
-            conn.is_some() && sk.connect_status(c).is_ok()
-        })
-        .unwrap();
+        let mut conn = connect_and_accept(tb, &mut listener, &mut sk);
         worst = worst.max(tb.now() - t0);
-        let mut conn = conn.unwrap();
         conn.close(&mut tb.server);
         let mut buf = [0u8; 4];
         tb.run(LIMIT, |c, s| {
@@ -334,13 +325,7 @@ fn ipv6_records_ack_the_peers_fin() {
     let mut sk = client(tb);
     sk.connect(&mut tb.client, IpEndpoint::new(Host::SERVER.ipv6_addr(), 7))
         .unwrap();
-    let mut conn = None;
-    tb.run(LIMIT, |c, s| {
-        conn = conn.take().or_else(|| listener.accept(s).ok());
-        conn.is_some() && sk.connect_status(c).is_ok()
-    })
-    .unwrap();
-    conn.unwrap().close(&mut tb.server);
+    accept_connected(tb, &mut listener, &mut sk).close(&mut tb.server);
     let mut buf = [0u8; 4];
     let t0 = tb.now();
     tb.run(Duration::from_secs(60), |c, _| {
@@ -448,13 +433,7 @@ fn without_records_a_lingering_caller_does_not_hold_a_pool_socket_forever() {
     let mut listener = Listener::<1>::listen(&mut tb.server, 7, 1, pool).unwrap();
     let mut sk = client(tb);
     sk.connect(&mut tb.client, server_v4(7)).unwrap();
-    let mut conn = None;
-    tb.run(LIMIT, |c, s| {
-        conn = conn.take().or_else(|| listener.accept(s).ok());
-        conn.is_some() && sk.connect_status(c).is_ok()
-    })
-    .unwrap();
-    conn.unwrap().close(&mut tb.server);
+    accept_connected(tb, &mut listener, &mut sk).close(&mut tb.server);
     let mut buf = [0u8; 4];
     tb.run(LIMIT, |c, _| sk.recv(c, &mut buf) == Ok(0)).unwrap();
     tb.sleep(Duration::from_secs(600));

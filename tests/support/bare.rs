@@ -53,6 +53,16 @@ pub fn connect_and_accept<const P: usize>(
     sk: &mut TcpSocket,
 ) -> TcpSocket {
     sk.connect(&mut tb.client, server_v4(7)).unwrap();
+    accept_connected(tb, listener, sk)
+}
+
+/// Run until `sk`'s connect (already started) succeeded and the server accepted it; the
+/// accepted socket.
+pub fn accept_connected<const P: usize>(
+    tb: &mut Testbed<'static>,
+    listener: &mut Listener<P>,
+    sk: &mut TcpSocket,
+) -> TcpSocket {
     let mut conn = None;
     tb.run(LIMIT, |c, s| {
         conn = conn.take().or_else(|| listener.accept(s).ok());
