@@ -481,53 +481,63 @@ fn log_lines(console: &[String]) -> Vec<&String> {
         .collect()
 }
 
-#[test]
-#[ignore = "needs qemu-system-arm and the thumbv7m/thumbv7em targets: cargo test --test firmware -- --include-ignored (SOCKLESS_REQUIRE_QEMU=1 makes a missing QEMU fail)"]
-fn cargo_firmware_on_mps2_an385_serves_every_service() {
-    // The README's command, `cargo firmware`: the small build held to the flash budget.
-    let Some(board) = SMALL_M3.boot("mps2-an385", "small") else {
+/// A test that boots a board in QEMU: ignored by a plain `cargo test` (see the module
+/// docs).
+macro_rules! qemu_test {
+    ($(#[$meta:meta])* fn $name:ident() $body:block) => {
+        $(#[$meta])*
+        #[test]
+        #[ignore = "needs qemu-system-arm and the thumbv7m/thumbv7em targets: cargo test \
+                    --test firmware -- --include-ignored (SOCKLESS_REQUIRE_QEMU=1 makes a \
+                    missing QEMU fail)"]
+        fn $name() $body
+    };
+}
+
+/// Boot `build` on `machine`, run every check, and see no log line on its console.
+fn serves_every_service_without_log_lines(build: &Firmware, machine: &str, label: &str) {
+    let Some(board) = build.boot(machine, label) else {
         return;
     };
     let console = exercise(board);
     assert_eq!(log_lines(&console), Vec::<&String>::new(), "log-off");
 }
 
-#[test]
-#[ignore = "needs qemu-system-arm and the thumbv7m/thumbv7em targets: cargo test --test firmware -- --include-ignored (SOCKLESS_REQUIRE_QEMU=1 makes a missing QEMU fail)"]
-fn cargo_firmware_m4_on_mps2_an386_serves_every_service() {
-    let Some(board) = SMALL_M4F.boot("mps2-an386", "small") else {
-        return;
-    };
-    let console = exercise(board);
-    assert_eq!(log_lines(&console), Vec::<&String>::new(), "log-off");
+qemu_test! {
+    fn cargo_firmware_on_mps2_an385_serves_every_service() {
+        // The README's command, `cargo firmware`: the small build held to the flash budget.
+        serves_every_service_without_log_lines(&SMALL_M3, "mps2-an385", "small");
+    }
 }
 
-#[test]
-#[ignore = "needs qemu-system-arm and the thumbv7m/thumbv7em targets: cargo test --test firmware -- --include-ignored (SOCKLESS_REQUIRE_QEMU=1 makes a missing QEMU fail)"]
-fn cargo_firmware_logs_m4_on_mps2_an386_serves_every_service_and_logs() {
-    // The build for debugging: the same services, and the log lines on the console.
-    let Some(board) = LOGS_M4F.boot("mps2-an386", "logs") else {
-        return;
-    };
-    let console = exercise(board);
-    assert!(
-        log_lines(&console)
-            .iter()
-            .any(|l| l.starts_with("INFO  mps2-an386 (Cortex-M4F): 10.0.2.15/24 pool 2")),
-        "the start-up line: {console:?}"
-    );
+qemu_test! {
+    fn cargo_firmware_m4_on_mps2_an386_serves_every_service() {
+        serves_every_service_without_log_lines(&SMALL_M4F, "mps2-an386", "small");
+    }
 }
 
-#[test]
-#[ignore = "needs qemu-system-arm and the thumbv7m/thumbv7em targets: cargo test --test firmware -- --include-ignored (SOCKLESS_REQUIRE_QEMU=1 makes a missing QEMU fail)"]
-fn size_tuned_build_on_mps2_an385_serves_every_service() {
-    // The nightly build (`scripts/cargo-size-tuned`): no log lines, panics trap, and still
-    // every service, the control port and the final report.
-    let Some(board) = SIZE_TUNED_M3.boot("mps2-an385", "size-tuned") else {
-        return;
-    };
-    let console = exercise(board);
-    assert_eq!(log_lines(&console), Vec::<&String>::new(), "log-off");
+qemu_test! {
+    fn cargo_firmware_logs_m4_on_mps2_an386_serves_every_service_and_logs() {
+        // The build for debugging: the same services, and the log lines on the console.
+        let Some(board) = LOGS_M4F.boot("mps2-an386", "logs") else {
+            return;
+        };
+        let console = exercise(board);
+        assert!(
+            log_lines(&console)
+                .iter()
+                .any(|l| l.starts_with("INFO  mps2-an386 (Cortex-M4F): 10.0.2.15/24 pool 2")),
+            "the start-up line: {console:?}"
+        );
+    }
+}
+
+qemu_test! {
+    fn size_tuned_build_on_mps2_an385_serves_every_service() {
+        // The nightly build (`scripts/cargo-size-tuned`): no log lines, panics trap, and still
+        // every service, the control port and the final report.
+        serves_every_service_without_log_lines(&SIZE_TUNED_M3, "mps2-an385", "size-tuned");
+    }
 }
 
 /// What `cargo firmware-size` and the tests build is what `cargo firmware` runs: each
