@@ -118,20 +118,22 @@ fn an_ipv6_syn_with_a_hop_by_hop_header_is_accepted() {
     assert_eq!(listener.syn_counts(&tb.server).accepted, 1);
 }
 
-/// smoltcp 0.14 answers a Destination Options header with an ICMPv6 Parameter Problem
-/// and never hands the segment to TCP: the gate must not count it either.
+/// smoltcp 0.14 answers a Destination Options or a Routing header with an ICMPv6
+/// Parameter Problem and never hands the segment to TCP: the gate must not count it either.
 #[test]
-fn an_ipv6_syn_behind_destination_options_is_not_a_connection_request() {
-    let (tb, listener) = bare(1);
-    let mut sk = client(tb);
-    sk.connect(&mut tb.client, server_v6(7)).unwrap();
-    let syn = catch_syn(tb);
-    tb.wire
-        .inject(End::B, &with_hop_by_hop(&syn, IpProtocol::Ipv6Opts));
-    poll(tb, End::B);
-    assert_eq!(listener.syn_counts(&tb.server).accepted, 0);
-    assert_eq!(tb.wire.waiting(End::A), 1, "the parameter problem");
-    assert_eq!(tcp_flags(&tb.wire.take(End::A).unwrap()), None);
+fn an_ipv6_syn_behind_destination_options_or_routing_is_not_a_connection_request() {
+    for kind in [IpProtocol::Ipv6Opts, IpProtocol::Ipv6Route] {
+        let (tb, mut listener) = bare(1);
+        let mut sk = client(tb);
+        sk.connect(&mut tb.client, server_v6(7)).unwrap();
+        let syn = catch_syn(tb);
+        tb.wire.inject(End::B, &with_hop_by_hop(&syn, kind));
+        poll(tb, End::B);
+        assert_eq!(listener.syn_counts(&tb.server).accepted, 0, "{kind}");
+        assert_eq!(tb.wire.waiting(End::A), 1, "the parameter problem: {kind}");
+        assert_eq!(tcp_flags(&tb.wire.take(End::A).unwrap()), None);
+        assert_eq!(listener.listening(&mut tb.server), 1, "{kind}");
+    }
 }
 
 /// `frame` (an IPv6 TCP segment) with an 8-byte extension header of kind `kind` (PadN)
