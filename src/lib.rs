@@ -23,6 +23,9 @@
 //! * [`socket`]: the tutorial's socket verbs (`listen`, `accept`, `connect`, `recv`,
 //!   `send`, `sendall`, `sendto`, `recvfrom`, ...) as non-blocking calls, each error the
 //!   `errno` Python would raise.
+//! * `ecosystem` (features `embedded-nal`, `embedded-io`): the embedded ecosystem's
+//!   socket traits on those verbs, so that other people's protocol crates run on
+//!   sockless.
 //! * [`services`]: the tutorial's servers (echo, upper, notice, UDP `ok`, the robot) as
 //!   poll-driven state machines on one stack, one small file each.
 //! * [`testbed`]: two hosts on a wire, driven by a virtual clock, deterministically.
@@ -87,6 +90,8 @@
 #[cfg(any(test, all(feature = "std", not(target_os = "none"))))]
 extern crate std;
 
+#[cfg(any(feature = "embedded-nal", feature = "embedded-io"))]
+pub mod ecosystem;
 pub mod phy;
 pub mod services;
 pub mod socket;

@@ -26,6 +26,8 @@ pub enum Errno {
     EMFILE,
     /// 32: Broken pipe (`BrokenPipeError`: sending after shutdown).
     EPIPE,
+    /// 89: Destination address required (a datagram with nowhere to go).
+    EDESTADDRREQ,
     /// 90: Message too long.
     EMSGSIZE,
     /// 98: Address already in use.
@@ -59,6 +61,7 @@ impl Errno {
             Errno::EINVAL => 22,
             Errno::EMFILE => 24,
             Errno::EPIPE => 32,
+            Errno::EDESTADDRREQ => 89,
             Errno::EMSGSIZE => 90,
             Errno::EADDRINUSE => 98,
             Errno::ENETUNREACH => 101,
@@ -81,6 +84,7 @@ impl Errno {
             Errno::EINVAL => "Invalid argument",
             Errno::EMFILE => "Too many open files",
             Errno::EPIPE => "Broken pipe",
+            Errno::EDESTADDRREQ => "Destination address required",
             Errno::EMSGSIZE => "Message too long",
             Errno::EADDRINUSE => "Address already in use",
             Errno::ENETUNREACH => "Network is unreachable",

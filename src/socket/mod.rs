@@ -9,14 +9,17 @@
 //! * [`TcpSocket`]: a connection, accepted or connected: `connect`, `recv`, `send`,
 //!   `sendall`, `shutdown`, `close`, `settimeout`...
 //! * [`UdpSocket`]: `bind`, `sendto`, `recvfrom`.
+//! * [`blocking`]: what a blocking call needs to wait on a stack ([`Blocking`]).
 //! * [`errors`]: each verb's error enum, every variant the [`Errno`] Python would raise.
 
+pub mod blocking;
 pub mod buffers;
 pub mod errors;
 mod tcp_listener;
 mod tcp_stream;
 mod udp;
 
+pub use blocking::{Blocking, Polled, StackAccess};
 pub use buffers::{TcpBuffers, UdpBuffers};
 pub use errors::{
     AcceptError, BindError, ConnectError, Errno, ListenError, RecvError, RecvFromError,

@@ -165,6 +165,12 @@ impl TcpSocket {
         }
     }
 
+    /// Python: `sk.gettimeout()`: what [`set_timeout`](Self::set_timeout) set (`None`:
+    /// none, or a stale descriptor).
+    pub fn timeout(&self, stack: &mut Stack<'_>) -> Option<Duration> {
+        self.parts(stack)?.slot.recv_timeout()
+    }
+
     /// Reset the connection if nothing is sent or received for `timeout`, in any state
     /// where a silent peer could hold the socket forever (not LISTEN nor TIME-WAIT).
     /// A server's defence against clients that vanish; the kernel's analogue is

@@ -36,15 +36,7 @@ impl UdpSocket {
         buffers: &'a mut UdpBuffers<PACKETS, BYTES>,
     ) -> Result<Self, BindError> {
         let port = if port == 0 {
-            // The next ephemeral port no UDP socket of this stack holds.
-            let mut candidate = stack.ephemeral_port();
-            for _ in 0..u16::MAX {
-                if !stack.is_udp_port(candidate) {
-                    break;
-                }
-                candidate = stack.ephemeral_port();
-            }
-            candidate
+            free_ephemeral_port(stack)
         } else {
             port
         };
@@ -135,6 +127,40 @@ impl UdpSocket {
         stack.udp(self.id).is_some_and(|(s, _, _)| s.can_send())
     }
 
+    /// Bind this socket to another port (0: a free ephemeral one), dropping whatever it
+    /// had queued: for a socket layer above this one that keeps its sockets for reuse
+    /// (Python cannot rebind a bound socket; it makes a new one, which here would need
+    /// new buffers).
+    pub(crate) fn rebind(&mut self, stack: &mut Stack<'_>, port: u16) -> Result<(), BindError> {
+        let port = if port == 0 {
+            free_ephemeral_port(stack)
+        } else {
+            port
+        };
+        if port != self.port && stack.is_udp_port(port) {
+            return Err(BindError::AddrInUse);
+        }
+        let index = self.id.index;
+        let (socket, slot, tracer) = stack.udp(self.id).ok_or(BindError::Closed)?;
+        socket.close();
+        socket.bind(port).map_err(|_| BindError::Unaddressable)?;
+        slot.bind_port(port);
+        tracer.emit(index, EventKind::Bind { port });
+        self.port = port;
+        Ok(())
+    }
+
+    /// Unbind this socket but keep its slot and buffers, for [`rebind`](Self::rebind):
+    /// what it had queued is dropped and datagrams to its old port find nobody.
+    pub(crate) fn unbind(&mut self, stack: &mut Stack<'_>) {
+        if let Some((socket, slot, tracer)) = stack.udp(self.id) {
+            socket.close();
+            slot.bind_port(0);
+            tracer.touch();
+            self.port = 0;
+        }
+    }
+
     /// Python: `sk.close()`: unbind and free the socket's slot in the stack (the port
     /// may be bound again at once). Later calls on this descriptor get `Closed`; closing
     /// twice does nothing.
@@ -144,4 +170,16 @@ impl UdpSocket {
             stack.remove(self.id.index);
         }
     }
+}
+
+/// The next ephemeral port no UDP socket of `stack` holds.
+fn free_ephemeral_port(stack: &mut Stack<'_>) -> u16 {
+    let mut candidate = stack.ephemeral_port();
+    for _ in 0..u16::MAX {
+        if !stack.is_udp_port(candidate) {
+            break;
+        }
+        candidate = stack.ephemeral_port();
+    }
+    candidate
 }

@@ -360,6 +360,11 @@ impl<'a> Stack<'a> {
         self.ports.push(PortPolicy::new(port)).is_ok()
     }
 
+    /// Whether one more listening port can be kept (see [`register_port`](Self::register_port)).
+    pub(crate) fn can_register_port(&self) -> bool {
+        !self.ports.is_full()
+    }
+
     /// The listener on `port` closed: the port is free again.
     pub(crate) fn release_port(&mut self, port: u16) {
         self.ports.retain(|p| p.port != port);

@@ -504,9 +504,11 @@ impl<'a> SocketTable<'a> {
 
     /// Whether a UDP socket is bound to `port`.
     pub(crate) fn udp_bound(&self, port: u16) -> bool {
-        self.slots
-            .iter()
-            .any(|s| s.handle.is_some() && s.owner == Owner::Udp && s.port == port)
+        port != 0
+            && self
+                .slots
+                .iter()
+                .any(|s| s.handle.is_some() && s.owner == Owner::Udp && s.port == port)
     }
 
     /// Slots in all, and slots taken.

@@ -21,6 +21,7 @@ use core::fmt;
 use smoltcp::time::{Duration, Instant};
 
 use crate::phy::{End, Wire};
+use crate::socket::{Blocking, StackAccess};
 use crate::stack::{Host, Stack, StackStorage, later};
 
 /// How many poll rounds [`Testbed::settle`] allows before it decides the stacks are
@@ -285,5 +286,70 @@ impl<'a, const FRAME: usize, const DEPTH: usize> Testbed<'a, FRAME, DEPTH> {
         }
         *turns_here = 0;
         Ok(Turn::Idle)
+    }
+}
+
+/// A blocking call on the client (`embedded-io`'s `read`, say) cannot return to a
+/// [`Testbed::run`] loop to let the network move; so [`ClientSide`] moves it for the call:
+/// each [`wait`](Blocking::wait) is one turn of the testbed (both stacks polled, the
+/// server's program run once), and when nothing happens at this instant, the virtual clock
+/// jumps to the next deadline, as in `run`.
+///
+/// The client's side of a testbed, with the server's program.
+pub struct ClientSide<'t, 'a, F, const FRAME: usize, const DEPTH: usize> {
+    testbed: &'t mut Testbed<'a, FRAME, DEPTH>,
+    server: F,
+    deadline: Instant,
+    turns_here: u32,
+}
+
+impl<'a, const FRAME: usize, const DEPTH: usize> Testbed<'a, FRAME, DEPTH> {
+    /// The client's stack for blocking calls, with `server` as the server's program (run
+    /// once a turn while a call waits). A wait gives up (`false`) once the virtual clock
+    /// passes `limit` from now, or when nothing is left to happen.
+    pub fn client_side<F: FnMut(&mut Stack<'a>)>(
+        &mut self,
+        limit: Duration,
+        server: F,
+    ) -> ClientSide<'_, 'a, F, FRAME, DEPTH> {
+        let deadline = later(self.now, limit);
+        ClientSide {
+            testbed: self,
+            server,
+            deadline,
+            turns_here: 0,
+        }
+    }
+}
+
+impl<'a, F: FnMut(&mut Stack<'a>), const FRAME: usize, const DEPTH: usize> StackAccess<'a>
+    for ClientSide<'_, 'a, F, FRAME, DEPTH>
+{
+    fn stack(&mut self) -> &mut Stack<'a> {
+        &mut self.testbed.client
+    }
+}
+
+impl<'a, F: FnMut(&mut Stack<'a>), const FRAME: usize, const DEPTH: usize> Blocking<'a>
+    for ClientSide<'_, 'a, F, FRAME, DEPTH>
+{
+    fn wait(&mut self) -> bool {
+        let server = &mut self.server;
+        let mut step = |_: &mut Stack<'a>, s: &mut Stack<'a>| {
+            server(s);
+            false
+        };
+        match self.testbed.turn(&mut step, &mut self.turns_here) {
+            Err(_) => false,
+            Ok(Turn::Done | Turn::Again) => true,
+            Ok(Turn::Idle) => self.testbed.advance() && self.testbed.now <= self.deadline,
+        }
+    }
+}
+
+impl<F, const FRAME: usize, const DEPTH: usize> ClientSide<'_, '_, F, FRAME, DEPTH> {
+    /// The virtual time now.
+    pub fn now(&self) -> Instant {
+        self.testbed.now
     }
 }

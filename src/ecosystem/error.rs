@@ -1,0 +1,100 @@
+//! One error type for the ecosystem's traits: the `errno` Python would raise, or one of
+//! the few outcomes the traits need that Python has no number for.
+
+use core::fmt;
+
+use crate::socket::Errno;
+
+/// A verb's failure as the embedded ecosystem's traits report it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NetError {
+    /// The failure Python would raise, by its `errno` (refused, reset, timed out, bad
+    /// descriptor, address in use...).
+    Errno(Errno),
+    /// The peer closed its side and every byte was read (Python's `recv` returns `b''`;
+    /// `embedded-nal`'s `receive` has no such value, so it is an error of kind
+    /// `PipeClosed` there).
+    EndOfStream,
+    /// A blocking call's network can never move again (a virtual network with no frame
+    /// and no timer left): where Python would wait forever, the call gives up.
+    Stalled,
+    /// The stack was borrowed elsewhere at the time of the call (a shared stack in a
+    /// `RefCell`, used re-entrantly): nothing was done, try again.
+    Busy,
+}
+
+impl NetError {
+    /// The `errno` Python would raise for this (`EPIPE` for the end of stream, where
+    /// Python returns `b''` instead; `ETIMEDOUT` for a stalled network; `EAGAIN` for a
+    /// busy stack).
+    pub fn errno(self) -> Errno {
+        match self {
+            NetError::Errno(errno) => errno,
+            NetError::EndOfStream => Errno::EPIPE,
+            NetError::Stalled => Errno::ETIMEDOUT,
+            NetError::Busy => Errno::EAGAIN,
+        }
+    }
+}
+
+impl From<Errno> for NetError {
+    fn from(errno: Errno) -> Self {
+        NetError::Errno(errno)
+    }
+}
+
+impl fmt::Display for NetError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NetError::Errno(errno) => errno.fmt(f),
+            NetError::EndOfStream => f.write_str("end of stream: the peer closed its side"),
+            NetError::Stalled => f.write_str("the network stalled: nothing left to happen"),
+            NetError::Busy => f.write_str("the stack is in use elsewhere"),
+        }
+    }
+}
+
+impl core::error::Error for NetError {}
+
+#[cfg(feature = "embedded-nal")]
+impl embedded_nal::TcpError for NetError {
+    /// `PipeClosed` for every way a connection can be gone (end of stream, reset, timed
+    /// out, aborted, broken pipe, not connected, closed descriptor): what a protocol
+    /// crate checks to know it must connect again.
+    fn kind(&self) -> embedded_nal::TcpErrorKind {
+        match self.errno() {
+            Errno::EPIPE
+            | Errno::ECONNRESET
+            | Errno::ETIMEDOUT
+            | Errno::ECONNABORTED
+            | Errno::ENOTCONN
+            | Errno::EBADF => embedded_nal::TcpErrorKind::PipeClosed,
+            _ => embedded_nal::TcpErrorKind::Other,
+        }
+    }
+}
+
+#[cfg(feature = "embedded-io")]
+impl embedded_io::Error for NetError {
+    fn kind(&self) -> embedded_io::ErrorKind {
+        use embedded_io::ErrorKind;
+        match self {
+            NetError::EndOfStream => ErrorKind::BrokenPipe,
+            NetError::Stalled => ErrorKind::TimedOut,
+            NetError::Busy => ErrorKind::Interrupted,
+            NetError::Errno(errno) => match errno {
+                Errno::ECONNREFUSED => ErrorKind::ConnectionRefused,
+                Errno::ECONNRESET => ErrorKind::ConnectionReset,
+                Errno::ECONNABORTED => ErrorKind::ConnectionAborted,
+                Errno::ENOTCONN | Errno::EBADF => ErrorKind::NotConnected,
+                Errno::EADDRINUSE => ErrorKind::AddrInUse,
+                Errno::ENETUNREACH => ErrorKind::AddrNotAvailable,
+                Errno::EPIPE => ErrorKind::BrokenPipe,
+                Errno::ETIMEDOUT => ErrorKind::TimedOut,
+                Errno::EINVAL | Errno::EMSGSIZE => ErrorKind::InvalidInput,
+                Errno::EMFILE | Errno::ENOBUFS => ErrorKind::OutOfMemory,
+                _ => ErrorKind::Other,
+            },
+        }
+    }
+}

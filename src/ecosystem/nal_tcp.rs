@@ -1,0 +1,443 @@
+//! `embedded-nal`'s TCP traits (`TcpClientStack`, `TcpFullStack`) on a sockless stack.
+//!
+//! `embedded-nal` is the non-blocking (`nb`) socket interface of embedded Rust: a stack
+//! hands out socket handles and every verb takes the stack and a handle, returning
+//! `WouldBlock` where Berkeley sockets would wait. That is sockless's own shape, so each
+//! trait verb is one sockless verb:
+//!
+//! | `embedded-nal` | sockless | Python |
+//! |---|---|---|
+//! | `socket()` | a free client [`TcpSocket`] | `socket.socket()` |
+//! | `connect(s, addr)` | [`TcpSocket::connect`], then `connect_status` | `sk.connect(addr)` |
+//! | `send` / `receive` | [`TcpSocket::send`] / [`TcpSocket::recv`] | `send` / `recv` |
+//! | `bind(s, port)` | [`TcpSocket::bind`] | `sk.bind(("", port))` |
+//! | `listen(s)` | [`Listener::listen`] on a pool of `pool` sockets, backlog `pool` | `sk.listen(pool)` |
+//! | `accept(s)` | [`Listener::accept`] | `conn, addr = sk.accept()` |
+//! | `close(s)` | [`TcpSocket::close`] / [`Listener::close`] | `close()` |
+//!
+//! **Memory.** [`NalTcpStack::new`] takes one slice of [`TcpBuffers`]; each buffer pair
+//! becomes a socket when first needed and is never given back to the stack: a closed
+//! client socket is kept for the next `socket()` (once its connection is over: CLOSED),
+//! and `listen` takes the next `pool` buffers (see [`with_pool`](NalTcpStack::with_pool))
+//! for its listener. So `buffers.len()` bounds the client sockets plus the listeners'
+//! pools. A closed listener's pool stays lent to the stack (as with
+//! [`Listener::close`]): listening again needs fresh buffers.
+//!
+//! **The trait's handle and the listener's pool.** A handle from `socket()` is a client
+//! socket. `listen` turns the handle into the listener itself (its socket goes back to
+//! the free list): the pool's sockets take the SYNs, and each `accept` returns a new
+//! handle for an accepted connection, whose `close` returns its socket to the pool. A
+//! full pool follows the listener's [`Overflow`](crate::stack::Overflow) policy (queue,
+//! as Linux; [`listener`](NalTcpStack::listener) gives the listener to change it or
+//! read its counts).
+//!
+//! **Errors** keep what happened: refused, reset and timed out are the `errno`s Python
+//! would raise ([`NetError::Errno`]), and a peer's end of stream is
+//! [`NetError::EndOfStream`] (all of them `PipeClosed` for the trait). A stack in use
+//! elsewhere (a shared `RefCell`, used from inside a borrow) is `WouldBlock` for the
+//! `nb` verbs and [`NetError::Busy`] for the others; a `close` that finds it busy is
+//! done at the next call that gets the stack.
+
+use core::net::SocketAddr;
+
+use heapless::Vec;
+use smoltcp::socket::tcp;
+
+use super::error::NetError;
+use super::nal_udp::{endpoint, nb_error};
+use super::shared_stack::StackRef;
+use crate::socket::{
+    ConnectError, Errno, ListenError, Listener, RecvError, SendError, TcpBuffers, TcpSocket,
+};
+use crate::stack::Stack;
+use crate::stack::gate::MAX_PORTS;
+
+/// How many client sockets a [`NalTcpStack`] keeps (open or free for reuse).
+pub const MAX_CLIENTS: usize = 16;
+
+/// `embedded-nal`'s TCP stack on a sockless [`Stack`] (see the module docs): sockets on
+/// buffers of `RX` + `TX` bytes, listeners with pools of up to `POOL` sockets.
+pub struct NalTcpStack<'a, S, const RX: usize = 2048, const TX: usize = 2048, const POOL: usize = 4>
+{
+    stack: S,
+    sockets: Sockets<'a, RX, TX, POOL>,
+}
+
+/// Everything but the stack: the buffers not yet used, the sockets made from them.
+struct Sockets<'a, const RX: usize, const TX: usize, const POOL: usize> {
+    unused: &'a mut [TcpBuffers<RX, TX>],
+    /// Closed client sockets, for the next `socket()`.
+    free: Vec<TcpSocket, MAX_CLIENTS>,
+    /// Client sockets made so far (each ends up in `free` or in a handle).
+    clients: usize,
+    listeners: Vec<Listener<POOL>, MAX_PORTS>,
+    pool: usize,
+    /// Handles whose `close` found the stack busy.
+    deferred: Vec<NalTcpSocket, DEFERRED_CLOSES>,
+}
+
+/// How many closes a busy stack can defer (more leave their sockets as they are).
+const DEFERRED_CLOSES: usize = 4;
+
+/// A socket handle of [`NalTcpStack`]: a client socket, a listener, or an accepted
+/// connection.
+#[derive(Debug)]
+pub struct NalTcpSocket {
+    role: Role,
+}
+
+#[derive(Debug)]
+enum Role {
+    /// From `socket()`; `connecting` from the first `connect` until its outcome was
+    /// reported.
+    Client {
+        socket: TcpSocket,
+        port: u16,
+        connecting: bool,
+    },
+    Listening {
+        port: u16,
+    },
+    Accepted(TcpSocket),
+}
+
+impl NalTcpSocket {
+    /// The sockless socket under this handle, for the verbs the trait lacks
+    /// (`set_timeout`, `shutdown`, `peer_addr`...). `None` for a listener.
+    pub fn socket(&mut self) -> Option<&mut TcpSocket> {
+        match &mut self.role {
+            Role::Client { socket, .. } | Role::Accepted(socket) => Some(socket),
+            Role::Listening { .. } => None,
+        }
+    }
+
+    /// Whether this handle is a listener.
+    pub fn is_listening(&self) -> bool {
+        matches!(self.role, Role::Listening { .. })
+    }
+}
+
+impl<'a, S: StackRef<'a>, const RX: usize, const TX: usize, const POOL: usize>
+    NalTcpStack<'a, S, RX, TX, POOL>
+{
+    /// The traits on `stack`, with `buffers` for every socket they will make (see the
+    /// module docs). Listeners get pools of `POOL` sockets.
+    pub fn new(stack: S, buffers: &'a mut [TcpBuffers<RX, TX>]) -> Self {
+        NalTcpStack {
+            stack,
+            sockets: Sockets {
+                unused: buffers,
+                free: Vec::new(),
+                clients: 0,
+                listeners: Vec::new(),
+                pool: POOL.max(1),
+                deferred: Vec::new(),
+            },
+        }
+    }
+
+    /// Pools of `pool` sockets (at least 1, at most `POOL`) for the listeners made from
+    /// now on; the backlog is the pool's size.
+    pub fn with_pool(mut self, pool: usize) -> Self {
+        self.sockets.pool = pool.clamp(1, POOL.max(1));
+        self
+    }
+
+    /// The stack, for the program's own polling and verbs.
+    pub fn stack(&mut self) -> &mut S {
+        &mut self.stack
+    }
+
+    /// The listener behind a listening handle (its overflow policy, its counts).
+    pub fn listener(&mut self, socket: &NalTcpSocket) -> Option<&mut Listener<POOL>> {
+        let Role::Listening { port } = socket.role else {
+            return None;
+        };
+        self.sockets.listeners.iter_mut().find(|l| l.port() == port)
+    }
+
+    /// Buffer pairs not yet made into sockets.
+    pub fn unused_buffers(&self) -> usize {
+        self.sockets.unused.len()
+    }
+
+    /// Run `f` on the stack, after the closes a busy stack deferred.
+    fn run<R>(
+        &mut self,
+        f: impl FnOnce(&mut Sockets<'a, RX, TX, POOL>, &mut Stack<'a>) -> R,
+    ) -> Result<R, NetError> {
+        let sockets = &mut self.sockets;
+        self.stack.with(|stack| {
+            while let Some(handle) = sockets.deferred.pop() {
+                sockets.close(stack, handle);
+            }
+            f(sockets, stack)
+        })
+    }
+}
+
+impl<'a, const RX: usize, const TX: usize, const POOL: usize> Sockets<'a, RX, TX, POOL> {
+    /// A closed client socket, or one on the next unused buffers.
+    fn client(&mut self, stack: &mut Stack<'a>) -> Result<TcpSocket, NetError> {
+        let reusable = self
+            .free
+            .iter()
+            .position(|s| s.state(stack) == Some(tcp::State::Closed));
+        if let Some(i) = reusable {
+            let mut socket = self.free.swap_remove(i);
+            // Forget the port its last user bound.
+            let _ = socket.bind(stack, 0);
+            return Ok(socket);
+        }
+        if self.clients >= MAX_CLIENTS || self.unused.is_empty() {
+            return Err(Errno::ENOBUFS.into());
+        }
+        if !stack.has_room(1) {
+            return Err(Errno::EMFILE.into());
+        }
+        let unused = core::mem::take(&mut self.unused);
+        let (buffers, rest) = unused.split_at_mut(1);
+        self.unused = rest;
+        let [buffers] = buffers else {
+            return Err(Errno::ENOBUFS.into());
+        };
+        let socket = TcpSocket::new(stack, buffers).map_err(|_| NetError::from(Errno::EMFILE))?;
+        self.clients += 1;
+        Ok(socket)
+    }
+
+    /// A listener on `port` on the next `pool` unused buffers.
+    fn listen(&mut self, stack: &mut Stack<'a>, port: u16) -> Result<(), NetError> {
+        let pool = self.pool;
+        if self.unused.len() < pool {
+            return Err(Errno::ENOBUFS.into());
+        }
+        // What `Listener::listen` would refuse, checked before the buffers are lent.
+        if stack.is_listening_port(port) || stack.is_client_port(port) {
+            return Err(Errno::EADDRINUSE.into());
+        }
+        if !stack.has_room(pool) || !stack.can_register_port() || self.listeners.is_full() {
+            return Err(Errno::EMFILE.into());
+        }
+        let unused = core::mem::take(&mut self.unused);
+        let (buffers, rest) = unused.split_at_mut(pool);
+        self.unused = rest;
+        let listener = Listener::listen(stack, port, pool, buffers)
+            .map_err(|e: ListenError| NetError::from(e.errno()))?;
+        // Room was checked above.
+        let _ = self.listeners.push(listener);
+        Ok(())
+    }
+
+    fn close(&mut self, stack: &mut Stack<'a>, handle: NalTcpSocket) {
+        match handle.role {
+            Role::Client { mut socket, .. } => {
+                socket.close(stack);
+                // Room: every client socket made fits the free list.
+                let _ = self.free.push(socket);
+            }
+            Role::Accepted(mut socket) => socket.close(stack),
+            Role::Listening { port } => {
+                if let Some(i) = self.listeners.iter().position(|l| l.port() == port) {
+                    self.listeners.swap_remove(i).close(stack);
+                }
+            }
+        }
+    }
+}
+
+/// The outcome of an `nb` verb that ran on the stack, or a busy stack.
+fn flatten<T>(r: Result<nb::Result<T, NetError>, NetError>) -> nb::Result<T, NetError> {
+    r.map_err(nb_error)?
+}
+
+impl<'a, S: StackRef<'a>, const RX: usize, const TX: usize, const POOL: usize>
+    embedded_nal::TcpClientStack for NalTcpStack<'a, S, RX, TX, POOL>
+{
+    type TcpSocket = NalTcpSocket;
+    type Error = NetError;
+
+    /// A client socket: one whose last connection is over, or one on the next unused
+    /// buffers (`ENOBUFS` when none is left, `EMFILE` when the stack is full).
+    fn socket(&mut self) -> Result<NalTcpSocket, NetError> {
+        let socket = self.run(|sockets, stack| sockets.client(stack))??;
+        Ok(NalTcpSocket {
+            role: Role::Client {
+                socket,
+                port: 0,
+                connecting: false,
+            },
+        })
+    }
+
+    /// The first call starts the handshake; later calls say how it stands, until it is
+    /// done (`Ok`) or failed (the error, once: the next call connects again).
+    fn connect(
+        &mut self,
+        socket: &mut NalTcpSocket,
+        remote: SocketAddr,
+    ) -> nb::Result<(), NetError> {
+        let Role::Client {
+            socket, connecting, ..
+        } = &mut socket.role
+        else {
+            return Err(nb::Error::Other(Errno::EISCONN.into()));
+        };
+        let remote = endpoint(remote).map_err(nb::Error::Other)?;
+        flatten(self.run(|_, stack| {
+            if !*connecting {
+                socket
+                    .connect(stack, remote)
+                    .map_err(|e| nb::Error::Other(e.errno().into()))?;
+                *connecting = true;
+            }
+            match socket.connect_status(stack) {
+                Ok(()) => {
+                    *connecting = false;
+                    Ok(())
+                }
+                Err(ConnectError::WouldBlock) => Err(nb::Error::WouldBlock),
+                Err(e) => {
+                    *connecting = false;
+                    Err(nb::Error::Other(e.errno().into()))
+                }
+            }
+        }))
+    }
+
+    fn send(&mut self, socket: &mut NalTcpSocket, buffer: &[u8]) -> nb::Result<usize, NetError> {
+        let socket = socket
+            .socket()
+            .ok_or(nb::Error::Other(Errno::ENOTCONN.into()))?;
+        if buffer.is_empty() {
+            return Ok(0);
+        }
+        flatten(self.run(|_, stack| match socket.send(stack, buffer) {
+            Ok(n) => Ok(n),
+            Err(SendError::WouldBlock) => Err(nb::Error::WouldBlock),
+            Err(e) => Err(nb::Error::Other(e.errno().into())),
+        }))
+    }
+
+    /// At the end of the peer's stream: [`NetError::EndOfStream`] (`PipeClosed`).
+    fn receive(
+        &mut self,
+        socket: &mut NalTcpSocket,
+        buffer: &mut [u8],
+    ) -> nb::Result<usize, NetError> {
+        let socket = socket
+            .socket()
+            .ok_or(nb::Error::Other(Errno::ENOTCONN.into()))?;
+        if buffer.is_empty() {
+            return Ok(0);
+        }
+        flatten(self.run(|_, stack| match socket.recv(stack, buffer) {
+            Ok(0) => Err(nb::Error::Other(NetError::EndOfStream)),
+            Ok(n) => Ok(n),
+            Err(RecvError::WouldBlock) => Err(nb::Error::WouldBlock),
+            Err(e) => Err(nb::Error::Other(e.errno().into())),
+        }))
+    }
+
+    /// Python's `close()`: a connection sends FIN and finishes in the background (a
+    /// client socket is reused once CLOSED); a listener stops listening, its pending
+    /// connections reset. On a busy stack the close is done at the next call.
+    fn close(&mut self, socket: NalTcpSocket) -> Result<(), NetError> {
+        let mut handle = Some(socket);
+        let result = self.run(|sockets, stack| {
+            if let Some(handle) = handle.take() {
+                sockets.close(stack, handle);
+            }
+        });
+        if let Some(handle) = handle {
+            // Busy: later (or, past the deferred list's room, never).
+            let _ = self.sockets.deferred.push(handle);
+        }
+        result
+    }
+}
+
+impl<'a, S: StackRef<'a>, const RX: usize, const TX: usize, const POOL: usize>
+    embedded_nal::TcpFullStack for NalTcpStack<'a, S, RX, TX, POOL>
+{
+    /// Python: `sk.bind(("", port))` (0: none). A port a listener or another socket of
+    /// the stack holds is `EADDRINUSE`.
+    fn bind(&mut self, socket: &mut NalTcpSocket, local_port: u16) -> Result<(), NetError> {
+        let Role::Client { socket, port, .. } = &mut socket.role else {
+            return Err(Errno::EINVAL.into());
+        };
+        self.run(|_, stack| socket.bind(stack, local_port))?
+            .map_err(|e| NetError::from(e.errno()))?;
+        *port = local_port;
+        Ok(())
+    }
+
+    /// Python: `sk.listen(pool)` on the bound port (or, as Linux, an ephemeral one if
+    /// none was bound): a [`Listener`] on the next `pool` buffers.
+    fn listen(&mut self, socket: &mut NalTcpSocket) -> Result<(), NetError> {
+        let Role::Client {
+            socket: client,
+            port,
+            connecting,
+        } = &mut socket.role
+        else {
+            return Err(Errno::EINVAL.into());
+        };
+        if *connecting {
+            return Err(Errno::EISCONN.into());
+        }
+        let listening = self.run(|sockets, stack| {
+            if client.state(stack) != Some(tcp::State::Closed) {
+                return Err(NetError::from(Errno::EISCONN));
+            }
+            let listen_port = match *port {
+                0 => stack.ephemeral_port(),
+                bound => bound,
+            };
+            // The client socket lets go of the port for the listener.
+            let _ = client.bind(stack, 0);
+            match sockets.listen(stack, listen_port) {
+                Ok(()) => Ok(listen_port),
+                Err(e) => {
+                    let _ = client.bind(stack, *port);
+                    Err(e)
+                }
+            }
+        })??;
+        let old = core::mem::replace(&mut socket.role, Role::Listening { port: listening });
+        if let Role::Client { socket, .. } = old {
+            // Room: every client socket made fits the free list.
+            let _ = self.sockets.free.push(socket);
+        }
+        Ok(())
+    }
+
+    /// Python: `conn, addr = sk.accept()`: the oldest established connection.
+    fn accept(
+        &mut self,
+        socket: &mut NalTcpSocket,
+    ) -> nb::Result<(NalTcpSocket, SocketAddr), NetError> {
+        let Role::Listening { port } = socket.role else {
+            return Err(nb::Error::Other(Errno::EINVAL.into()));
+        };
+        flatten(self.run(|sockets, stack| {
+            let listener = sockets
+                .listeners
+                .iter_mut()
+                .find(|l| l.port() == port)
+                .ok_or(nb::Error::Other(Errno::EBADF.into()))?;
+            let mut conn = listener.accept(stack).map_err(|_| nb::Error::WouldBlock)?;
+            let Some(peer) = conn.peer_addr(stack) else {
+                // Accepted and gone at once (reset before the program looked).
+                conn.close(stack);
+                return Err(nb::Error::WouldBlock);
+            };
+            Ok((
+                NalTcpSocket {
+                    role: Role::Accepted(conn),
+                },
+                SocketAddr::from(peer),
+            ))
+        }))
+    }
+}
