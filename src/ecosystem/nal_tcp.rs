@@ -179,10 +179,13 @@ impl<'a, S: StackRef<'a>, const RX: usize, const TX: usize, const POOL: usize>
 impl<'a, const RX: usize, const TX: usize, const POOL: usize> Sockets<'a, RX, TX, POOL> {
     /// A closed client socket, or one on the next unused buffers.
     fn client(&mut self, stack: &mut Stack<'a>) -> Result<TcpSocket, NetError> {
+        // A socket whose last connection is over; or, failing that, one whose last
+        // connection waits in TIME-WAIT, which a record then keeps (as `connect` would).
         let reusable = self
             .free
             .iter()
-            .position(|s| s.state(stack) == Some(tcp::State::Closed));
+            .position(|s| s.state(stack) == Some(tcp::State::Closed))
+            .or_else(|| self.free.iter_mut().position(|s| s.end_time_wait(stack)));
         if let Some(i) = reusable {
             let mut socket = self.free.swap_remove(i);
             // Forget the port its last user bound.

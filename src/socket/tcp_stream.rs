@@ -111,6 +111,13 @@ impl TcpSocket {
         Ok(())
     }
 
+    /// A client socket whose last connection waits in TIME-WAIT: leave that to a record
+    /// and make the socket CLOSED (what `connect` does first). `false` if it is not in
+    /// TIME-WAIT or no record could be kept.
+    pub(crate) fn end_time_wait(&mut self, stack: &mut Stack<'_>) -> bool {
+        self.state(stack) == Some(tcp::State::TimeWait) && stack.end_time_wait(self.id)
+    }
+
     /// Python: `sk.bind(('', port))` before `sk.connect(addr)`: the local port of the
     /// next connection (0: an ephemeral one, the default). A port a listener of this
     /// stack holds is `AddrInUse`.

@@ -1,0 +1,534 @@
+//! embedded-nal's TCP and UDP stacks on sockless: every call sequence the traits' docs
+//! describe, with WouldBlock and errors, on two stacks shared through `RefCell`s (as a
+//! program whose main loop polls the stack while a protocol crate owns the adapter).
+
+use core::cell::RefCell;
+use core::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use embedded_nal::{
+    TcpClientStack, TcpError, TcpErrorKind, TcpFullStack, UdpClientStack, UdpFullStack, nb,
+};
+use sockless::ecosystem::{NalTcpSocket, NalTcpStack, NalUdpStack, NetError};
+use sockless::phy::{End, Wire};
+use sockless::smoltcp::socket::tcp::State;
+use sockless::smoltcp::time::{Duration, Instant};
+use sockless::socket::Errno;
+use sockless::stack::Overflow;
+use sockless::{Host, Stack, StackStorage, TcpBuffers, UdpBuffers};
+
+fn leak<T>(value: T) -> &'static mut T {
+    Box::leak(Box::new(value))
+}
+
+type Shared = &'static RefCell<Stack<'static>>;
+
+/// Two stacks on a wire, each in a `RefCell`, and a virtual clock.
+struct Net {
+    wire: &'static mut Wire,
+    client: Shared,
+    server: Shared,
+    now: Instant,
+}
+
+impl Net {
+    fn new() -> Net {
+        let wire: &'static mut Wire = leak(Wire::new());
+        let now = Instant::ZERO;
+        let client = Stack::new(
+            Host::CLIENT,
+            &mut wire.port(End::A),
+            leak(StackStorage::<24>::new()),
+            now,
+        );
+        let server = Stack::new(
+            Host::SERVER,
+            &mut wire.port(End::B),
+            leak(StackStorage::<24>::new()),
+            now,
+        );
+        Net {
+            wire,
+            client: leak(RefCell::new(client)),
+            server: leak(RefCell::new(server)),
+            now,
+        }
+    }
+
+    /// The program's main loop, once: poll both stacks until quiet, then move the clock
+    /// to the next deadline (at most 100 ms on).
+    fn step(&mut self) {
+        for _ in 0..1000 {
+            let a = self
+                .client
+                .borrow_mut()
+                .poll(self.now, &mut self.wire.port(End::A));
+            let b = self
+                .server
+                .borrow_mut()
+                .poll(self.now, &mut self.wire.port(End::B));
+            if !a && !b && self.wire.is_idle() {
+                break;
+            }
+        }
+        let next = [
+            self.client.borrow_mut().poll_at(),
+            self.server.borrow_mut().poll_at(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or(self.now + Duration::from_millis(100));
+        self.now = next
+            .max(self.now + Duration::from_millis(1))
+            .min(self.now + Duration::from_millis(100));
+    }
+
+    /// Step until `f` gives a value (at most `steps` times).
+    fn until<T>(&mut self, steps: usize, mut f: impl FnMut() -> Option<T>) -> T {
+        for _ in 0..steps {
+            if let Some(v) = f() {
+                return v;
+            }
+            self.step();
+        }
+        panic!("nothing after {steps} steps (now {})", self.now);
+    }
+}
+
+fn server_addr(port: u16) -> SocketAddr {
+    SocketAddr::new(IpAddr::from(Host::SERVER.ipv4_addr()), port)
+}
+
+fn tcp_buffers(n: usize) -> &'static mut [TcpBuffers<1024, 1024>] {
+    Vec::leak((0..n).map(|_| TcpBuffers::new()).collect())
+}
+
+type Tcp = NalTcpStack<'static, Shared, 1024, 1024, 4>;
+
+fn tcp_stacks(net: &Net, client_buffers: usize, server_buffers: usize) -> (Tcp, Tcp) {
+    (
+        NalTcpStack::new(net.client, tcp_buffers(client_buffers)),
+        NalTcpStack::new(net.server, tcp_buffers(server_buffers)),
+    )
+}
+
+/// An nb result as an Option: `None` for WouldBlock, the error panics.
+fn ready<T>(r: nb::Result<T, NetError>) -> Option<T> {
+    match r {
+        Ok(v) => Some(v),
+        Err(nb::Error::WouldBlock) => None,
+        Err(nb::Error::Other(e)) => panic!("unexpected error {e}"),
+    }
+}
+
+fn failed<T: core::fmt::Debug>(r: nb::Result<T, NetError>) -> Option<NetError> {
+    match r {
+        Ok(v) => panic!("expected an error, got {v:?}"),
+        Err(nb::Error::WouldBlock) => None,
+        Err(nb::Error::Other(e)) => Some(e),
+    }
+}
+
+/// A server listening on `port` with pools of `pool`, and a connected client socket with
+/// the server's accepted one.
+fn connected(
+    net: &mut Net,
+    client: &mut Tcp,
+    server: &mut Tcp,
+    listening: &mut NalTcpSocket,
+) -> (NalTcpSocket, NalTcpSocket, SocketAddr) {
+    let mut sk = client.socket().unwrap();
+    assert!(
+        ready(client.connect(&mut sk, server_addr(7))).is_none(),
+        "no handshake without a poll"
+    );
+    net.until(100, || ready(client.connect(&mut sk, server_addr(7))));
+    let (conn, addr) = net.until(100, || ready(server.accept(listening)));
+    (sk, conn, addr)
+}
+
+fn listening(server: &mut Tcp, port: u16) -> NalTcpSocket {
+    let mut s = server.socket().unwrap();
+    server.bind(&mut s, port).unwrap();
+    server.listen(&mut s).unwrap();
+    assert!(s.is_listening());
+    s
+}
+
+#[test]
+fn tcp_full_stack_sequence_socket_bind_listen_accept_send_receive_close() {
+    let mut net = Net::new();
+    let (mut client, mut server) = tcp_stacks(&net, 2, 10);
+    let mut lsk = listening(&mut server, 7);
+    assert!(ready(server.accept(&mut lsk)).is_none(), "nobody yet");
+    let (mut sk, mut conn, addr) = connected(&mut net, &mut client, &mut server, &mut lsk);
+    // The accepted peer is the client's own address and port.
+    let client_local = sk
+        .socket()
+        .unwrap()
+        .local_addr(&mut net.client.borrow_mut())
+        .unwrap();
+    assert_eq!(addr, SocketAddr::from(client_local));
+    assert_eq!(addr.ip(), IpAddr::from(Host::CLIENT.ipv4_addr()));
+
+    // send / receive both ways.
+    assert_eq!(client.send(&mut sk, b"hello").unwrap(), 5);
+    let mut buf = [0u8; 64];
+    assert!(
+        ready(server.receive(&mut conn, &mut buf)).is_none(),
+        "nothing before a poll"
+    );
+    let n = net.until(50, || ready(server.receive(&mut conn, &mut buf)));
+    assert_eq!(&buf[..n], b"hello");
+    assert_eq!(server.send(&mut conn, b"HELLO").unwrap(), 5);
+    let n = net.until(50, || ready(client.receive(&mut sk, &mut buf)));
+    assert_eq!(&buf[..n], b"HELLO");
+    // Empty buffers: nothing to do, no error.
+    assert_eq!(client.send(&mut sk, b"").unwrap(), 0);
+    assert_eq!(client.receive(&mut sk, &mut []).unwrap(), 0);
+
+    // The client closes: the server reads the end of stream, kind PipeClosed.
+    client.close(sk).unwrap();
+    let end = net.until(50, || failed(server.receive(&mut conn, &mut buf)));
+    assert_eq!(end, NetError::EndOfStream);
+    assert_eq!(end.kind(), TcpErrorKind::PipeClosed);
+    server.close(conn).unwrap();
+    server.close(lsk).unwrap();
+    // The port is free again: a new listener may take it (on fresh buffers).
+    let _again = listening(&mut server, 7);
+}
+
+#[test]
+fn connect_refused_is_reported_once_then_connect_starts_again() {
+    let mut net = Net::new();
+    let (mut client, mut server) = tcp_stacks(&net, 1, 5);
+    let mut sk = client.socket().unwrap();
+    let err = net.until(100, || failed(client.connect(&mut sk, server_addr(7))));
+    assert_eq!(err, NetError::Errno(Errno::ECONNREFUSED));
+    assert_eq!(err.kind(), TcpErrorKind::Other);
+    // Now someone listens: the same handle connects.
+    let mut lsk = listening(&mut server, 7);
+    net.until(100, || ready(client.connect(&mut sk, server_addr(7))));
+    net.until(100, || ready(server.accept(&mut lsk)));
+}
+
+#[test]
+fn wrong_calls_for_a_handle_get_the_errno_linux_gives() {
+    let mut net = Net::new();
+    let (mut client, mut server) = tcp_stacks(&net, 2, 9);
+    let mut lsk = listening(&mut server, 7);
+    // Listening handle: no bind, no connect, no send or receive.
+    assert_eq!(
+        server.bind(&mut lsk, 8),
+        Err(NetError::Errno(Errno::EINVAL))
+    );
+    assert_eq!(
+        failed(server.connect(&mut lsk, server_addr(9))),
+        Some(NetError::Errno(Errno::EISCONN))
+    );
+    assert_eq!(
+        failed(server.send(&mut lsk, b"x")),
+        Some(NetError::Errno(Errno::ENOTCONN))
+    );
+    // A second listener on the port, or a client bound to it: in use.
+    let mut other = server.socket().unwrap();
+    assert_eq!(
+        server.bind(&mut other, 7),
+        Err(NetError::Errno(Errno::EADDRINUSE))
+    );
+    // listen twice on one handle.
+    assert_eq!(server.listen(&mut lsk), Err(NetError::Errno(Errno::EINVAL)));
+    // A client handle is no listener: accept is EINVAL.
+    assert_eq!(
+        failed(server.accept(&mut other)),
+        Some(NetError::Errno(Errno::EINVAL))
+    );
+    // Send before connect: not connected.
+    let mut sk = client.socket().unwrap();
+    assert_eq!(
+        failed(client.send(&mut sk, b"x")),
+        Some(NetError::Errno(Errno::ENOTCONN))
+    );
+    // Connect twice while connecting: the second call only asks how it stands.
+    assert!(ready(client.connect(&mut sk, server_addr(7))).is_none());
+    assert!(ready(client.connect(&mut sk, server_addr(7))).is_none());
+    net.until(100, || ready(client.connect(&mut sk, server_addr(7))));
+    // Connected: connecting again is EISCONN.
+    assert_eq!(
+        failed(client.connect(&mut sk, server_addr(7))),
+        Some(NetError::Errno(Errno::EISCONN))
+    );
+    // listen on a connected socket: EISCONN.
+    assert_eq!(client.listen(&mut sk), Err(NetError::Errno(Errno::EISCONN)));
+}
+
+#[test]
+fn listen_without_bind_takes_an_ephemeral_port_as_linux() {
+    let net = Net::new();
+    let (_, mut server) = tcp_stacks(&net, 0, 5);
+    let mut s = server.socket().unwrap();
+    server.listen(&mut s).unwrap();
+    let port = server.listener(&s).unwrap().port();
+    assert!(port >= 49152, "{port}");
+}
+
+#[test]
+fn the_listener_pool_is_the_backlog_and_extra_callers_wait_in_order() {
+    let mut net = Net::new();
+    let (mut client, server) = tcp_stacks(&net, 3, 3);
+    let mut server = server.with_pool(2);
+    let mut lsk = listening(&mut server, 7);
+    assert_eq!(server.unused_buffers(), 0, "one socket + a pool of 2");
+    let mut sks: Vec<_> = (0..3).map(|_| client.socket().unwrap()).collect();
+    for sk in sks.iter_mut() {
+        let _ = client.connect(sk, server_addr(7));
+        net.step();
+    }
+    for _ in 0..20 {
+        net.step();
+    }
+    let connected = |client: &mut Tcp, sks: &mut Vec<NalTcpSocket>| {
+        sks.iter_mut()
+            .map(|sk| matches!(client.connect(sk, server_addr(7)), Ok(())))
+            .collect::<Vec<_>>()
+    };
+    // Two handshakes done; the third caller's SYN is held (Overflow::Queue), not refused.
+    assert_eq!(connected(&mut client, &mut sks), [true, true, false]);
+    let counts = server
+        .listener(&lsk)
+        .unwrap()
+        .syn_counts(&net.server.borrow());
+    assert_eq!((counts.accepted, counts.refused), (2, 0));
+    assert!(counts.queued >= 1);
+    // accept is first come, first served.
+    let (c1, a1) = ready(server.accept(&mut lsk)).unwrap();
+    let (c2, a2) = ready(server.accept(&mut lsk)).unwrap();
+    let port_of = |sk: &mut NalTcpSocket| {
+        sk.socket()
+            .unwrap()
+            .local_addr(&mut net.client.borrow_mut())
+            .unwrap()
+            .port
+    };
+    assert_eq!(a1.port(), port_of(&mut sks[0]));
+    assert_eq!(a2.port(), port_of(&mut sks[1]));
+    assert!(ready(server.accept(&mut lsk)).is_none());
+    // One closes: its socket returns to the pool, the waiting caller gets in.
+    server.close(c1).unwrap();
+    let (_c3, a3) = net.until(400, || ready(server.accept(&mut lsk)));
+    assert_eq!(a3.port(), port_of(&mut sks[2]));
+    drop(c2);
+}
+
+#[test]
+fn overflow_refuse_makes_the_extra_caller_refused() {
+    let mut net = Net::new();
+    let (mut client, server) = tcp_stacks(&net, 2, 2);
+    let mut server = server.with_pool(1);
+    let lsk = listening(&mut server, 7);
+    server
+        .listener(&lsk)
+        .unwrap()
+        .set_overflow(&mut net.server.borrow_mut(), Overflow::Refuse);
+    let mut a = client.socket().unwrap();
+    net.until(100, || ready(client.connect(&mut a, server_addr(7))));
+    let mut b = client.socket().unwrap();
+    let err = net.until(100, || failed(client.connect(&mut b, server_addr(7))));
+    assert_eq!(err, NetError::Errno(Errno::ECONNREFUSED));
+}
+
+#[test]
+fn sockets_run_out_and_come_back_once_closed() {
+    let mut net = Net::new();
+    let (mut client, mut server) = tcp_stacks(&net, 2, 5);
+    let mut lsk = listening(&mut server, 7);
+    let (sk1, conn1, _) = connected(&mut net, &mut client, &mut server, &mut lsk);
+    let sk2 = client.socket().unwrap();
+    assert_eq!(
+        client.socket().unwrap_err(),
+        NetError::Errno(Errno::ENOBUFS)
+    );
+    // A closed socket whose connection is not over yet is not handed out again...
+    client.close(sk1).unwrap();
+    client.close(sk2).unwrap();
+    let reused = client.socket().unwrap();
+    client.close(reused).unwrap();
+    // ...and the closing one is, once CLOSED (TIME-WAIT moves into a record when the
+    // server closes too).
+    server.close(conn1).unwrap();
+    for _ in 0..50 {
+        net.step();
+    }
+    let a = client.socket().unwrap();
+    let b = client.socket().unwrap();
+    assert_eq!(
+        client.socket().unwrap_err(),
+        NetError::Errno(Errno::ENOBUFS)
+    );
+    drop((a, b));
+}
+
+#[test]
+fn a_reset_connection_is_pipe_closed_and_a_timeout_is_timed_out() {
+    let mut net = Net::new();
+    let (mut client, mut server) = tcp_stacks(&net, 2, 5);
+    let mut lsk = listening(&mut server, 7);
+    let (mut sk, mut conn, _) = connected(&mut net, &mut client, &mut server, &mut lsk);
+    // The server's receive waits at most 2 s (settimeout on the socket under the handle).
+    conn.socket()
+        .unwrap()
+        .set_timeout(&mut net.server.borrow_mut(), Some(Duration::from_secs(2)));
+    let mut buf = [0u8; 8];
+    let start = net.now;
+    let err = net.until(100, || failed(server.receive(&mut conn, &mut buf)));
+    assert_eq!(err, NetError::Errno(Errno::ETIMEDOUT));
+    assert_eq!(err.kind(), TcpErrorKind::PipeClosed);
+    assert!(net.now - start >= Duration::from_secs(2));
+    // The client aborts: the server's next receive is a reset.
+    sk.socket().unwrap().abort(&mut net.client.borrow_mut());
+    let err = net.until(100, || failed(server.receive(&mut conn, &mut buf)));
+    assert_eq!(err, NetError::Errno(Errno::ECONNRESET));
+    assert_eq!(err.kind(), TcpErrorKind::PipeClosed);
+    let err = failed(server.send(&mut conn, b"x")).unwrap();
+    assert_eq!(err.kind(), TcpErrorKind::PipeClosed);
+}
+
+#[test]
+fn a_busy_shared_stack_is_would_block_and_a_busy_close_is_done_later() {
+    let mut net = Net::new();
+    let (mut client, mut server) = tcp_stacks(&net, 2, 5);
+    let mut lsk = listening(&mut server, 7);
+    let (mut sk, _conn, _) = connected(&mut net, &mut client, &mut server, &mut lsk);
+    {
+        let _held = net.client.borrow_mut();
+        assert!(matches!(
+            client.send(&mut sk, b"x"),
+            Err(nb::Error::WouldBlock)
+        ));
+        assert_eq!(client.socket().unwrap_err(), NetError::Busy);
+        assert_eq!(client.close(sk), Err(NetError::Busy));
+    }
+    // The deferred close happens at the next call that gets the stack.
+    let mut other = client.socket().unwrap();
+    assert!(ready(client.connect(&mut other, server_addr(7))).is_none());
+    let mut buf = [0u8; 4];
+    let mut conn = _conn;
+    let end = net.until(100, || failed(server.receive(&mut conn, &mut buf)));
+    assert_eq!(end, NetError::EndOfStream);
+}
+
+#[test]
+fn client_socket_state_is_reported_through_the_handle() {
+    let mut net = Net::new();
+    let (mut client, mut server) = tcp_stacks(&net, 1, 5);
+    let mut lsk = listening(&mut server, 7);
+    let (mut sk, _conn, _) = connected(&mut net, &mut client, &mut server, &mut lsk);
+    let state = sk
+        .socket()
+        .unwrap()
+        .state(&mut net.client.borrow_mut())
+        .unwrap();
+    assert_eq!(state, State::Established);
+}
+
+// ---- UDP ---------------------------------------------------------------------------
+
+fn udp_buffers(n: usize) -> &'static mut [UdpBuffers<4, 1024>] {
+    Vec::leak((0..n).map(|_| UdpBuffers::new()).collect())
+}
+
+type Udp = NalUdpStack<'static, Shared, 4, 1024>;
+
+#[test]
+fn udp_send_to_and_receive_round_trip() {
+    let mut net = Net::new();
+    let mut client: Udp = NalUdpStack::new(net.client, udp_buffers(2));
+    let mut server: Udp = NalUdpStack::new(net.server, udp_buffers(2));
+    let mut srv = server.socket().unwrap();
+    server.bind(&mut srv, 9999).unwrap();
+    let mut sk = client.socket().unwrap();
+    client.connect(&mut sk, server_addr(9999)).unwrap();
+    client.send(&mut sk, b"hello").unwrap();
+    let mut buf = [0u8; 64];
+    let (n, from) = net.until(50, || ready(server.receive(&mut srv, &mut buf)));
+    assert_eq!(&buf[..n], b"hello");
+    assert_eq!(from.ip(), IpAddr::from(Host::CLIENT.ipv4_addr()));
+    server.send_to(&mut srv, from, b"ok").unwrap();
+    let (n, from) = net.until(50, || ready(client.receive(&mut sk, &mut buf)));
+    assert_eq!((&buf[..n], from), (&b"ok"[..], server_addr(9999)));
+    // A datagram larger than the buffer is cut, as Linux's recvfrom does.
+    client.send(&mut sk, &[7u8; 100]).unwrap();
+    let mut small = [0u8; 10];
+    let (n, _) = net.until(50, || ready(server.receive(&mut srv, &mut small)));
+    assert_eq!(n, 10);
+}
+
+#[test]
+fn udp_errors_and_reuse() {
+    let mut net = Net::new();
+    let mut client: Udp = NalUdpStack::new(net.client, udp_buffers(2));
+    let mut server: Udp = NalUdpStack::new(net.server, udp_buffers(3));
+    let mut a = server.socket().unwrap();
+    server.bind(&mut a, 9999).unwrap();
+    let mut b = server.socket().unwrap();
+    assert_eq!(
+        server.bind(&mut b, 9999),
+        Err(NetError::Errno(Errno::EADDRINUSE))
+    );
+    // send without a peer.
+    assert_eq!(
+        failed(server.send(&mut b, b"x")),
+        Some(NetError::Errno(Errno::EDESTADDRREQ))
+    );
+    // Close frees the port at once; the socket is reused by the next socket().
+    server.close(a).unwrap();
+    server.bind(&mut b, 9999).unwrap();
+    let c = server.socket().unwrap();
+    let d = server.socket().unwrap();
+    assert_eq!(
+        server.socket().unwrap_err(),
+        NetError::Errno(Errno::ENOBUFS)
+    );
+    drop((c, d));
+    // A connected socket hears only its peer: a datagram from another port is dropped.
+    let mut sk = client.socket().unwrap();
+    client.connect(&mut sk, server_addr(9999)).unwrap();
+    let mut stranger = client.socket().unwrap();
+    client.bind(&mut stranger, 5000).unwrap();
+    let sk_port = sk.socket().local_port();
+    let to_sk = SocketAddr::new(IpAddr::from(Host::CLIENT.ipv4_addr()), sk_port);
+    server.send_to(&mut b, to_sk, b"from 9999").unwrap();
+    net.step();
+    client.send_to(&mut stranger, to_sk, b"stranger").unwrap();
+    let mut buf = [0u8; 32];
+    for _ in 0..10 {
+        net.step();
+    }
+    let (n, _) = ready(client.receive(&mut sk, &mut buf)).unwrap();
+    assert_eq!(&buf[..n], b"from 9999");
+    assert!(ready(client.receive(&mut sk, &mut buf)).is_none());
+    // Port 0 or an unspecified address: unreachable.
+    assert_eq!(
+        client.connect(
+            &mut stranger,
+            SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 7)
+        ),
+        Err(NetError::Errno(Errno::ENETUNREACH))
+    );
+}
+
+#[test]
+fn udp_send_to_before_bind_takes_an_ephemeral_port() {
+    let mut net = Net::new();
+    let mut client: Udp = NalUdpStack::new(net.client, udp_buffers(1));
+    let mut server: Udp = NalUdpStack::new(net.server, udp_buffers(1));
+    let mut srv = server.socket().unwrap();
+    server.bind(&mut srv, 7).unwrap();
+    let mut sk = client.socket().unwrap();
+    assert_eq!(sk.socket().local_port(), 0);
+    client.send_to(&mut sk, server_addr(7), b"hi").unwrap();
+    assert!(sk.socket().local_port() >= 49152);
+    let mut buf = [0u8; 8];
+    let (_, from) = net.until(50, || ready(server.receive(&mut srv, &mut buf)));
+    assert_eq!(from.port(), sk.socket().local_port());
+}
