@@ -1,1 +1,183 @@
-//! placeholder
+//! embedded-io's byte stream on a sockless TCP socket: blocking `read`/`write`/`flush` on
+//! the testbed's client side (the server's program runs while the client waits), timing
+//! out exactly like `settimeout`, and the readiness checks without blocking.
+
+use embedded_io::{Error as _, ErrorKind, Read, ReadReady, Write, WriteReady};
+use sockless::ecosystem::{ByteStream, NetError};
+use sockless::smoltcp::time::{Duration, Instant};
+use sockless::smoltcp::wire::IpEndpoint;
+use sockless::socket::Errno;
+use sockless::{Host, Listener, Stack, StackStorage, TcpBuffers, TcpSocket, Testbed};
+
+fn leak<T>(value: T) -> &'static mut T {
+    Box::leak(Box::new(value))
+}
+
+const LIMIT: Duration = Duration::from_secs(600);
+
+/// A testbed with a listener on port 7 and a connected client socket, and the server's
+/// accepted socket.
+fn connected() -> (
+    &'static mut Testbed<'static>,
+    Listener<2>,
+    TcpSocket,
+    TcpSocket,
+) {
+    let tb: &'static mut Testbed<'static> = leak(Testbed::new(
+        leak(StackStorage::<8>::new()),
+        leak(StackStorage::<8>::new()),
+    ));
+    let pool: &'static mut [TcpBuffers<1024, 1024>] =
+        Vec::leak((0..2).map(|_| TcpBuffers::new()).collect());
+    let mut listener = Listener::<2>::listen(&mut tb.server, 7, 2, pool).unwrap();
+    let mut sk = TcpSocket::new(&mut tb.client, leak(TcpBuffers::<1024, 1024>::new())).unwrap();
+    sk.connect(&mut tb.client, IpEndpoint::new(Host::SERVER.ipv4_addr(), 7))
+        .unwrap();
+    let mut conn = None;
+    tb.run(LIMIT, |_, server| {
+        conn = listener.accept(server).ok();
+        conn.is_some()
+    })
+    .unwrap();
+    (tb, listener, sk, conn.unwrap())
+}
+
+/// The server's program: echo what arrives, upper-cased.
+fn upper_echo(conn: &mut TcpSocket) -> impl FnMut(&mut Stack<'static>) + '_ {
+    move |server| {
+        let mut buf = [0u8; 256];
+        if let Ok(n @ 1..) = conn.recv(server, &mut buf) {
+            buf[..n].make_ascii_uppercase();
+            conn.sendall(server, &buf[..n]).unwrap();
+        }
+    }
+}
+
+#[test]
+fn blocking_write_read_and_flush_against_a_server_program() {
+    let (tb, _listener, mut sk, mut conn) = connected();
+    let mut side = tb.client_side(LIMIT, upper_echo(&mut conn));
+    let mut stream = ByteStream::new(&mut sk, &mut side);
+    assert!(stream.write_ready().unwrap());
+    assert!(!stream.read_ready().unwrap(), "nothing sent yet");
+    stream.write_all(b"hello, sockless").unwrap();
+    stream.flush().unwrap();
+    let (sk_ref, stack) = stream.parts();
+    assert_eq!(
+        sk_ref.send_queue(stack),
+        0,
+        "flush returns once all is ACKed"
+    );
+    let mut got = [0u8; 15];
+    stream.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"HELLO, SOCKLESS");
+    // core::fmt::Write for text.
+    core::fmt::Write::write_fmt(&mut stream, format_args!("{} + {} = {}", 1, 2, 1 + 2)).unwrap();
+    let mut got = [0u8; 9];
+    stream.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"1 + 2 = 3");
+    // An empty read or write does not block.
+    assert_eq!(stream.read(&mut []).unwrap(), 0);
+    assert_eq!(stream.write(&[]).unwrap(), 0);
+}
+
+#[test]
+fn read_times_out_exactly_like_settimeout() {
+    let (tb, _listener, mut sk, mut conn) = connected();
+    sk.set_timeout(&mut tb.client, Some(Duration::from_secs(3)));
+    let start = tb.now();
+    // A server that reads and never answers.
+    let mut side = tb.client_side(LIMIT, |server| {
+        let mut buf = [0u8; 64];
+        let _ = conn.recv(server, &mut buf);
+    });
+    let mut stream = ByteStream::new(&mut sk, &mut side);
+    stream.write_all(b"anyone?").unwrap();
+    let mut buf = [0u8; 8];
+    let err = stream.read(&mut buf).unwrap_err();
+    assert_eq!(err, NetError::Errno(Errno::ETIMEDOUT));
+    assert_eq!(err.kind(), ErrorKind::TimedOut);
+    let waited = side.now() - start;
+    assert!(
+        waited >= Duration::from_secs(3) && waited < Duration::from_millis(3100),
+        "{waited}"
+    );
+}
+
+#[test]
+fn without_a_timeout_a_network_with_nothing_left_to_happen_is_stalled() {
+    let (tb, _listener, mut sk, _conn) = connected();
+    let mut side = tb.client_side(LIMIT, |_| {});
+    let mut stream = ByteStream::new(&mut sk, &mut side);
+    let mut buf = [0u8; 8];
+    assert_eq!(stream.read(&mut buf).unwrap_err(), NetError::Stalled);
+}
+
+#[test]
+fn read_returns_zero_at_end_of_stream_and_write_after_reset_fails() {
+    let (tb, _listener, mut sk, mut conn) = connected();
+    conn.sendall(&mut tb.server, b"bye").unwrap();
+    conn.close(&mut tb.server);
+    let mut side = tb.client_side(LIMIT, |_| {});
+    let mut stream = ByteStream::new(&mut sk, &mut side);
+    let mut buf = [0u8; 8];
+    assert_eq!(stream.read(&mut buf).unwrap(), 3);
+    assert_eq!(stream.read(&mut buf).unwrap(), 0);
+    assert!(stream.read_ready().unwrap(), "a read at EOF does not block");
+    drop(stream);
+    drop(side);
+
+    // A fresh connection that the server resets: write fails with ECONNRESET.
+    let (tb, _listener, mut sk, mut conn) = connected();
+    conn.abort(&mut tb.server);
+    let mut side = tb.client_side(LIMIT, |_| {});
+    let mut stream = ByteStream::new(&mut sk, &mut side);
+    let mut buf = [0u8; 8];
+    let err = stream.read(&mut buf).unwrap_err();
+    assert_eq!(err, NetError::Errno(Errno::ECONNRESET));
+    assert_eq!(err.kind(), ErrorKind::ConnectionReset);
+    assert!(stream.write_ready().unwrap(), "a write would fail at once");
+    assert_eq!(
+        stream.write(b"x").unwrap_err().kind(),
+        ErrorKind::ConnectionReset
+    );
+}
+
+#[test]
+fn write_blocks_while_the_peer_reads_nothing_and_times_out() {
+    let (tb, _listener, mut sk, _conn) = connected();
+    sk.set_timeout(&mut tb.client, Some(Duration::from_secs(2)));
+    let start = tb.now();
+    let mut side = tb.client_side(LIMIT, |_| {});
+    let mut stream = ByteStream::new(&mut sk, &mut side);
+    // 1 KiB of send buffer and 1 KiB of the server's receive window: 4 KiB cannot go.
+    let err = stream.write_all(&[b'x'; 4096]).unwrap_err();
+    assert_eq!(err, NetError::Errno(Errno::ETIMEDOUT));
+    assert!(!stream.write_ready().unwrap(), "the send buffer is full");
+    assert!(side.now() - start >= Duration::from_secs(2));
+}
+
+#[test]
+fn the_view_on_the_stack_itself_only_answers_readiness() {
+    let (tb, _listener, mut sk, mut conn) = connected();
+    conn.sendall(&mut tb.server, b"x").unwrap();
+    let before = ByteStream::new(&mut sk, &mut tb.client)
+        .read_ready()
+        .unwrap();
+    assert!(!before);
+    tb.run(LIMIT, |client, _| {
+        ByteStream::new(&mut sk, client).read_ready().unwrap()
+    })
+    .unwrap();
+    let _: Instant = tb.now();
+}
+
+#[test]
+fn a_stale_descriptor_is_ebadf_not_another_sockets_state() {
+    let (tb, _listener, _sk, mut conn) = connected();
+    conn.close(&mut tb.server);
+    let err = ByteStream::new(&mut conn, &mut tb.server)
+        .read_ready()
+        .unwrap_err();
+    assert_eq!(err, NetError::Errno(Errno::EBADF));
+}

@@ -24,9 +24,21 @@ pub trait StackAccess<'a> {
     fn stack(&mut self) -> &mut Stack<'a>;
 }
 
-impl<'a> StackAccess<'a> for &mut Stack<'a> {
+impl<'a> StackAccess<'a> for Stack<'a> {
     fn stack(&mut self) -> &mut Stack<'a> {
         self
+    }
+}
+
+impl<'a, T: StackAccess<'a> + ?Sized> StackAccess<'a> for &mut T {
+    fn stack(&mut self) -> &mut Stack<'a> {
+        (**self).stack()
+    }
+}
+
+impl<'a, T: Blocking<'a> + ?Sized> Blocking<'a> for &mut T {
+    fn wait(&mut self) -> bool {
+        (**self).wait()
     }
 }
 

@@ -114,6 +114,7 @@ impl TcpSocket {
     /// A client socket whose last connection waits in TIME-WAIT: leave that to a record
     /// and make the socket CLOSED (what `connect` does first). `false` if it is not in
     /// TIME-WAIT or no record could be kept.
+    #[cfg_attr(not(feature = "embedded-nal"), allow(dead_code))]
     pub(crate) fn end_time_wait(&mut self, stack: &mut Stack<'_>) -> bool {
         self.state(stack) == Some(tcp::State::TimeWait) && stack.end_time_wait(self.id)
     }

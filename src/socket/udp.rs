@@ -131,6 +131,7 @@ impl UdpSocket {
     /// had queued: for a socket layer above this one that keeps its sockets for reuse
     /// (Python cannot rebind a bound socket; it makes a new one, which here would need
     /// new buffers).
+    #[cfg_attr(not(feature = "embedded-nal"), allow(dead_code))]
     pub(crate) fn rebind(&mut self, stack: &mut Stack<'_>, port: u16) -> Result<(), BindError> {
         let port = if port == 0 {
             free_ephemeral_port(stack)
@@ -152,6 +153,7 @@ impl UdpSocket {
 
     /// Unbind this socket but keep its slot and buffers, for [`rebind`](Self::rebind):
     /// what it had queued is dropped and datagrams to its old port find nobody.
+    #[cfg_attr(not(feature = "embedded-nal"), allow(dead_code))]
     pub(crate) fn unbind(&mut self, stack: &mut Stack<'_>) {
         if let Some((socket, slot, tracer)) = stack.udp(self.id) {
             socket.close();

@@ -361,6 +361,7 @@ impl<'a> Stack<'a> {
     }
 
     /// Whether one more listening port can be kept (see [`register_port`](Self::register_port)).
+    #[cfg_attr(not(feature = "embedded-nal"), allow(dead_code))]
     pub(crate) fn can_register_port(&self) -> bool {
         !self.ports.is_full()
     }

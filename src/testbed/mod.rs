@@ -339,10 +339,25 @@ impl<'a, F: FnMut(&mut Stack<'a>), const FRAME: usize, const DEPTH: usize> Block
             server(s);
             false
         };
+        let before = self.testbed.client.activity() + self.testbed.server.activity();
         match self.testbed.turn(&mut step, &mut self.turns_here) {
             Err(_) => false,
             Ok(Turn::Done | Turn::Again) => true,
-            Ok(Turn::Idle) => self.testbed.advance() && self.testbed.now <= self.deadline,
+            // Something happened at this instant (a frame delivered): look again first.
+            Ok(Turn::Idle)
+                if self.testbed.client.activity() + self.testbed.server.activity() != before =>
+            {
+                true
+            }
+            Ok(Turn::Idle) => {
+                if !self.testbed.advance() || self.testbed.now > self.deadline {
+                    return false;
+                }
+                // The stacks see the new time before the call looks again (a timeout
+                // that just expired is then due).
+                self.testbed.settle();
+                true
+            }
         }
     }
 }
