@@ -317,7 +317,7 @@ fn the_listener_pool_is_the_backlog_and_extra_callers_wait_in_order() {
     server.close(c1).unwrap();
     let (_c3, a3) = net.until(400, || ready(server.accept(&mut lsk)));
     assert_eq!(a3.port(), port_of(&mut sks[2]));
-    drop(c2);
+    server.close(c2).unwrap();
 }
 
 #[test]
@@ -365,7 +365,8 @@ fn sockets_run_out_and_come_back_once_closed() {
         client.socket().unwrap_err(),
         NetError::Errno(Errno::ENOBUFS)
     );
-    drop((a, b));
+    client.close(a).unwrap();
+    client.close(b).unwrap();
 }
 
 #[test]
@@ -489,7 +490,8 @@ fn udp_errors_and_reuse() {
         server.socket().unwrap_err(),
         NetError::Errno(Errno::ENOBUFS)
     );
-    drop((c, d));
+    server.close(c).unwrap();
+    server.close(d).unwrap();
     // A connected socket hears only its peer: a datagram from another port is dropped.
     let mut sk = client.socket().unwrap();
     client.connect(&mut sk, server_addr(9999)).unwrap();
