@@ -4,7 +4,9 @@
 //! microcontroller: the host's own tools (`nc`, `socat`, `ping`, Python) talk to it.
 //! Create the device first with `sudo scripts/tap.sh up`.
 
+use std::cell::RefCell;
 use std::io::Write;
+use std::net::IpAddr;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant as WallClock;
@@ -13,11 +15,13 @@ use sockless::services::{ServiceConfig, ServiceStorage, Services};
 use sockless::smoltcp::time::Duration;
 #[path = "common/cli.rs"]
 mod cli;
+#[path = "common/mqtt.rs"]
+mod mqtt;
 #[path = "common/tap_options.rs"]
 mod tap_options;
 
 use sockless::phy::tap::{TapLink, wall_clock};
-use sockless::{Host, Overflow, Stack, StackStorage};
+use sockless::{Host, Overflow, Stack, StackStorage, TcpBuffers};
 use tap_options::{TapOptions, poll_until_quiet};
 
 const POOL: usize = 4;
@@ -25,7 +29,8 @@ const POOL: usize = 4;
 const SMALL: usize = 2048;
 const MEDIUM: usize = 64 * 1024;
 const LARGE: usize = 256 * 1024;
-const SOCKETS: usize = ServiceStorage::<POOL, SMALL>::SOCKETS;
+/// The services' sockets, and the MQTT client's two (`--mqtt`).
+const SOCKETS: usize = ServiceStorage::<POOL, SMALL>::SOCKETS + 2;
 
 fn help(tap: &TapOptions) -> String {
     format!(
@@ -48,6 +53,9 @@ OPTIONS:
     --buffer-size KIB     each connection's buffers, each way: 2 (default, as on a
                           microcontroller: 81 KiB for every service), 64 or 256
                           (for throughput on a large TAP MTU: 8 MiB in all)
+    --mqtt ADDR           publish each robot call to the MQTT broker at ADDR, port
+                          1883, topic sockless/robot (minimq on sockless's
+                          embedded-nal stack, beside the services)
     -h, --help            print this text
 
 ENVIRONMENT:
@@ -71,6 +79,7 @@ fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let mut config = ServiceConfig::default();
     let mut buffer_kib = 2;
+    let mut mqtt: Option<IpAddr> = None;
     let options = TapOptions::parse_env("serve", "tap0", &Host::SERVER, help, |flag, parser| {
         match flag {
             "--idle-timeout" => {
@@ -84,6 +93,7 @@ fn main() -> ExitCode {
                     _ => None,
                 })?
             }
+            "--mqtt" => mqtt = Some(cli::value(parser, flag, "an IP address")?),
             "--buffer-size" => {
                 buffer_kib = cli::value_with(parser, flag, "2, 64 or 256 (KiB)", |v| {
                     v.parse().ok().filter(|kib| [2, 64, 256].contains(kib))
@@ -103,9 +113,9 @@ fn main() -> ExitCode {
     }
 
     match buffer_kib {
-        2 => serve::<SMALL>(&options, config, &mut link),
-        64 => serve::<MEDIUM>(&options, config, &mut link),
-        _ => serve::<LARGE>(&options, config, &mut link),
+        2 => serve::<SMALL>(&options, config, mqtt, &mut link),
+        64 => serve::<MEDIUM>(&options, config, mqtt, &mut link),
+        _ => serve::<LARGE>(&options, config, mqtt, &mut link),
     }
 }
 
@@ -113,8 +123,12 @@ fn main() -> ExitCode {
 fn serve<const BUF: usize>(
     options: &TapOptions,
     config: ServiceConfig,
+    mqtt: Option<IpAddr>,
     link: &mut TapLink,
 ) -> ExitCode {
+    // The MQTT client's two sockets and its packet buffer (used only with --mqtt).
+    let mut mqtt_buffers = [TcpBuffers::new(), TcpBuffers::new()];
+    let mut packets = [0u8; 1024];
     // Every byte of the stack and the services, fixed here.
     // A host can afford TIME-WAIT records for many callers: 256 x 72 bytes.
     let mut storage = StackStorage::<SOCKETS, 256>::new();
@@ -127,9 +141,11 @@ fn serve<const BUF: usize>(
         name: "serve",
         ..Host::SERVER
     });
-    let mut stack = Stack::new(host, link.device(), &mut storage, wall_clock());
-    options.apply_addresses(&mut stack);
-    let mut services = match Services::<POOL>::start(&mut stack, &mut service_storage, config) {
+    // In a RefCell: the services and the MQTT client share it (see sockless::ecosystem).
+    let stack = RefCell::new(Stack::new(host, link.device(), &mut storage, wall_clock()));
+    options.apply_addresses(&mut stack.borrow_mut());
+    let started = Services::<POOL>::start(&mut stack.borrow_mut(), &mut service_storage, config);
+    let mut services = match started {
         Ok(s) => s,
         Err(e) => {
             eprintln!("serve: {e}");
@@ -151,12 +167,30 @@ fn serve<const BUF: usize>(
     let _ = writeln!(out, "ready: {} {}", options.tap, addrs.join(" "));
     let _ = out.flush();
 
+    let mut publisher = mqtt.map(|broker| {
+        log::info!(
+            "publishing robot calls to mqtt://{broker}:1883/{}",
+            mqtt::TOPIC
+        );
+        mqtt::RobotPublisher::new(broker, &stack, &mut mqtt_buffers, &mut packets)
+    });
+
     let started = WallClock::now();
     while !STOP.load(Ordering::SeqCst) {
-        poll_until_quiet(&mut stack, link.device(), |stack| services.poll(stack));
+        poll_until_quiet(&mut stack.borrow_mut(), link.device(), |stack| {
+            services.poll(stack)
+        });
+        if let Some(publisher) = publisher.as_mut() {
+            let robot = services.reports().into_iter().find(|r| r.name == "robot");
+            let calls = robot.map_or(0, |r| r.stats.accepted);
+            publisher.poll(calls);
+            // What it queued leaves now.
+            stack.borrow_mut().poll(wall_clock(), link.device());
+        }
         // Sleep until a frame comes or the stack's next deadline; wake at least every
         // second to notice a signal that raced with the wait.
         let delay = stack
+            .borrow_mut()
             .poll_delay(wall_clock())
             .map_or(Duration::from_secs(1), |d| d.min(Duration::from_secs(1)));
         if let Err(e) = link.wait(Some(delay))
@@ -174,6 +208,9 @@ fn serve<const BUF: usize>(
     );
     for report in services.reports() {
         let _ = writeln!(out, "  {report}");
+    }
+    if let Some(publisher) = &publisher {
+        let _ = writeln!(out, "  mqtt      published {}", publisher.published());
     }
     ExitCode::SUCCESS
 }

@@ -598,3 +598,93 @@ tap_test! {
         assert!(summary.contains("echo      accepted 500 refused 0"), "{summary}");
     }
 }
+
+tap_test! {
+    /// A third-party protocol crate on sockless: `serve --mqtt` runs minimq (an MQTT 5
+    /// client written for embedded-nal, unmodified) on sockless's `NalTcpStack`, beside
+    /// the services; each of 10 calls of the tutorial's robot client is published to
+    /// Debian's mosquitto in the namespace, and a subscriber receives every one.
+    fn every_robot_call_reaches_mosquitto_through_minimq_on_sockless() {
+        let Some(ns) = Netns::create() else { return };
+        if Command::new("mosquitto").arg("-h").output().is_err()
+            || Command::new("mosquitto_sub").arg("--help").output().is_err()
+        {
+            let why = "no mosquitto or mosquitto_sub (Debian: mosquitto, mosquitto-clients)";
+            assert!(
+                std::env::var("SOCKLESS_REQUIRE_TAP").as_deref() != Ok("1"),
+                "{why}, and SOCKLESS_REQUIRE_TAP=1"
+            );
+            eprintln!("\n*** SKIPPED: MQTT test: {why} ***\n");
+            return;
+        }
+        // The broker on the namespace's side of tap0 (anonymous, as root: no user switch).
+        let dir = std::env::temp_dir().join(format!("sockless-mqtt-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let conf = dir.join("mosquitto.conf");
+        std::fs::write(
+            &conf,
+            "listener 1883 192.168.69.100\nallow_anonymous true\nuser root\n",
+        )
+        .unwrap();
+        let mut broker = ns
+            .cmd(&["mosquitto", "-c", conf.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("mosquitto");
+        // Wait for the broker's port.
+        let up = ns.thread(|| {
+            (0..100).any(|_| {
+                thread::sleep(Duration::from_millis(50));
+                std::net::TcpStream::connect("192.168.69.100:1883").is_ok()
+            })
+        });
+        assert!(up, "mosquitto did not start");
+        let subscriber = ns
+            .cmd(&[
+                "mosquitto_sub", "-h", "192.168.69.100", "-t", "sockless/robot", "-C", "10",
+                "-W", "60", "-v",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("mosquitto_sub");
+        thread::sleep(Duration::from_millis(300));
+        let serve = Serve::start(&ns, &["--mqtt", "192.168.69.100"]);
+        let robot = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/seed_clients/robot_client.py");
+        for call in 0..10 {
+            let out = ns
+                .cmd(&["timeout", "10", "python3", robot.to_str().unwrap(), SERVER4])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .and_then(|mut child| {
+                    child.stdin.take().unwrap().write_all(b"1\nexit\n")?;
+                    child.wait_with_output()
+                })
+                .unwrap();
+            assert!(out.status.success(), "call {call}: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        let got = subscriber.wait_with_output().unwrap();
+        let _ = broker.kill();
+        let broker_log = {
+            let _ = broker.wait();
+            let mut s = String::new();
+            let _ = broker.stderr.take().unwrap().read_to_string(&mut s);
+            s
+        };
+        let summary = serve.stop();
+        let _ = std::fs::remove_dir_all(&dir);
+        let lines = String::from_utf8_lossy(&got.stdout);
+        let expected: Vec<String> = (1..=10).map(|n| format!("sockless/robot robot call {n}")).collect();
+        assert_eq!(
+            lines.lines().collect::<Vec<_>>(),
+            expected,
+            "subscriber: {}\nserve: {summary}\nbroker: {broker_log}",
+            String::from_utf8_lossy(&got.stderr)
+        );
+        assert!(summary.contains("mqtt      published 10"), "{summary}");
+        assert!(summary.contains("robot     accepted 10 refused 0"), "{summary}");
+    }
+}
