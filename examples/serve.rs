@@ -210,7 +210,12 @@ fn serve<const BUF: usize>(
         let _ = writeln!(out, "  {report}");
     }
     if let Some(publisher) = &publisher {
-        let _ = writeln!(out, "  mqtt      published {}", publisher.published());
+        let _ = writeln!(
+            out,
+            "  mqtt      published {} in {} session(s)",
+            publisher.published(),
+            publisher.sessions()
+        );
     }
     ExitCode::SUCCESS
 }

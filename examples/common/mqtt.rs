@@ -36,6 +36,10 @@ type Nal<'s, 'a> = NalTcpStack<'a, &'s RefCell<Stack<'a>>, 2048, 2048, 1>;
 pub struct RobotPublisher<'s, 'a> {
     mqtt: Minimq<'s, Nal<'s, 'a>, StackClock, IpBroker>,
     published: u64,
+    /// Sessions with the broker so far (each a TCP connection on sockless), and whether
+    /// one is up now.
+    sessions: u64,
+    up: bool,
 }
 
 impl<'s, 'a> RobotPublisher<'s, 'a> {
@@ -56,6 +60,8 @@ impl<'s, 'a> RobotPublisher<'s, 'a> {
         RobotPublisher {
             mqtt: Minimq::new(nal, StackClock, config),
             published: 0,
+            sessions: 0,
+            up: false,
         }
     }
 
@@ -66,6 +72,12 @@ impl<'s, 'a> RobotPublisher<'s, 'a> {
         if let Err(e) = self.mqtt.poll(|_, _, _, _| {}) {
             log::warn!("mqtt: {e:?}");
         }
+        let up = self.mqtt.client().is_connected();
+        if up && !self.up {
+            self.sessions += 1;
+            log::info!("mqtt: session {} with the broker", self.sessions);
+        }
+        self.up = up;
         while self.published < calls && self.mqtt.client().is_connected() {
             let text = format!("robot call {}", self.published + 1);
             match self
@@ -85,5 +97,10 @@ impl<'s, 'a> RobotPublisher<'s, 'a> {
     /// Messages published so far.
     pub fn published(&self) -> u64 {
         self.published
+    }
+
+    /// Sessions with the broker so far.
+    pub fn sessions(&self) -> u64 {
+        self.sessions
     }
 }
