@@ -26,6 +26,8 @@
 //! * `ecosystem` (features `embedded-nal`, `embedded-io`): the embedded ecosystem's
 //!   socket traits on those verbs, so that other people's protocol crates run on
 //!   sockless.
+//! * `async_sockets` (feature `async`): the same verbs as `async fn`s, so the
+//!   tutorial's programs read as straight-line code on an embedded executor.
 //! * [`services`]: the tutorial's servers (echo, upper, notice, UDP `ok`, the robot) as
 //!   poll-driven state machines on one stack, one small file each.
 //! * [`testbed`]: two hosts on a wire, driven by a virtual clock, deterministically.
@@ -90,6 +92,8 @@
 #[cfg(any(test, all(feature = "std", not(target_os = "none"))))]
 extern crate std;
 
+#[cfg(feature = "async")]
+pub mod async_sockets;
 #[cfg(any(feature = "embedded-nal", feature = "embedded-io"))]
 pub mod ecosystem;
 pub mod phy;

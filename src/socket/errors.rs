@@ -165,6 +165,9 @@ errno_enum! {
     pub enum AcceptError {
         /// No connection is ready (Python: `BlockingIOError`).
         WouldBlock = EAGAIN,
+        /// The `settimeout` time passed with no connection (`socket.timeout`; an async
+        /// accept with a timeout).
+        TimedOut = ETIMEDOUT,
     }
 }
 

@@ -205,6 +205,17 @@ impl<const POOL: usize> Listener<POOL> {
         Ok(TcpSocket::from_id(stack.socket_id(index)))
     }
 
+    /// Let `waker` know when any socket of the pool changes state (a handshake done, a
+    /// socket back in the pool): smoltcp's waker registration on each.
+    #[cfg(feature = "async")]
+    pub(crate) fn register_waker(&self, stack: &mut Stack<'_>, waker: &core::task::Waker) {
+        for &index in self.pool.iter() {
+            if let Some(p) = stack.tcp_at(index) {
+                p.socket.register_recv_waker(waker);
+            }
+        }
+    }
+
     /// Connections established and waiting for `accept` (a handshake still under way,
     /// SYN-RECEIVED, is not one yet).
     pub fn pending(&mut self, stack: &mut Stack<'_>) -> usize {

@@ -395,6 +395,39 @@ impl TcpSocket {
         }
     }
 
+    /// `close`, and let go of the socket for good: an accepted one returns to its pool
+    /// once CLOSED (as `close` does), a client's leaves the stack once CLOSED (its buffers
+    /// stay lent to the stack). What an async stream does when it is dropped.
+    #[cfg(feature = "async")]
+    pub(crate) fn close_for_good(&mut self, stack: &mut Stack<'_>) {
+        if let Some(mut p) = self.parts(stack) {
+            close_or_cancel(&mut p);
+            if p.slot.release() || p.slot.abandon(p.now) {
+                p.tracer.touch();
+                p.tracer.pool_changed();
+            }
+            p.observe();
+        }
+    }
+
+    /// Let `waker` know when data arrives or the state changes (`recv`), or when room
+    /// frees up in the send buffer (`send`): smoltcp's own waker registration.
+    #[cfg(feature = "async")]
+    pub(crate) fn register_waker(
+        &self,
+        stack: &mut Stack<'_>,
+        waker: &core::task::Waker,
+        for_send: bool,
+    ) {
+        if let Some(p) = self.parts(stack) {
+            if for_send {
+                p.socket.register_send_waker(waker);
+            } else {
+                p.socket.register_recv_waker(waker);
+            }
+        }
+    }
+
     /// Drop the connection at once with an RST (Python: `SO_LINGER` 0, then `close`).
     pub fn abort(&mut self, stack: &mut Stack<'_>) {
         if let Some(mut p) = self.parts(stack) {

@@ -117,6 +117,24 @@ impl UdpSocket {
         Ok((copied, from))
     }
 
+    /// Let `waker` know when a datagram arrives, or when room frees up to send one:
+    /// smoltcp's own waker registration.
+    #[cfg(feature = "async")]
+    pub(crate) fn register_waker(
+        &self,
+        stack: &mut Stack<'_>,
+        waker: &core::task::Waker,
+        for_send: bool,
+    ) {
+        if let Some((socket, _, _)) = stack.udp(self.id) {
+            if for_send {
+                socket.register_send_waker(waker);
+            } else {
+                socket.register_recv_waker(waker);
+            }
+        }
+    }
+
     /// Whether a datagram is waiting to be received.
     pub fn can_recv(&self, stack: &mut Stack<'_>) -> bool {
         stack.udp(self.id).is_some_and(|(s, _, _)| s.can_recv())

@@ -293,6 +293,22 @@ impl Slot {
         };
     }
 
+    /// The program let go of a client socket it closed (an async stream dropped): it
+    /// leaves the stack once CLOSED, its TIME-WAIT in a record, with an idle timeout
+    /// against a peer that vanished meanwhile ([`ORPHAN_TIMEOUT`]). Returns whether it
+    /// was a client's.
+    #[cfg_attr(not(feature = "async"), allow(dead_code))]
+    pub(crate) fn abandon(&mut self, now: Instant) -> bool {
+        if self.owner != Owner::Client {
+            return false;
+        }
+        self.owner = Owner::Orphan;
+        if self.idle_timeout.is_none() {
+            self.set_idle_timeout(Some(ORPHAN_TIMEOUT), now);
+        }
+        true
+    }
+
     /// The program closed an accepted socket: it returns to the pool once CLOSED.
     /// Returns whether it was the program's.
     ///

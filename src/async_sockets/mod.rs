@@ -1,0 +1,37 @@
+//! The tutorial's programs as straight-line code: the socket verbs as `async fn`s.
+//!
+//! Python's sockets block: `conn, addr = sk.accept()` returns when a client came, inside
+//! the kernel, while the kernel's interrupt handlers and timers move the network on. A
+//! program with no OS writes the same thing with `async`/`.await`: each `.await` is where
+//! Python would block, and an executor (embassy on a board, `block_on` in a test) runs
+//! the other tasks meanwhile. What moves the network is one more task, the stack's runner
+//! ([`AsyncStack::run`]), which polls the stack whenever a task did something, a frame
+//! came, or a deadline passed.
+//!
+//! * [`AsyncStack`]: a [`Stack`](crate::stack::Stack) shared by the tasks of one
+//!   single-threaded executor, in a `RefCell` (as embassy-net shares its stack: no heap,
+//!   no lock; a borrow never lasts across an `.await`).
+//! * [`AsyncListener`]: `listen(backlog)` and `accept().await` on sockless's listener,
+//!   the backlog that embassy-net lacks (its docs say: make many sockets).
+//! * [`AsyncTcpStream`]: `connect`, `recv`, `send`, `send_all`, `shutdown`, `close` (which
+//!   waits for the peer's ACK of our FIN); dropped, it closes and lets go of its socket.
+//! * [`AsyncUdpSocket`]: `recv_from`, `send_to`.
+//!
+//! **Waking.** A task waiting on a socket registers its waker with smoltcp's own waker
+//! registration (smoltcp's `async` feature): smoltcp wakes it when data arrives, room
+//! frees up, or the state changes (a handshake, an RST, the connect timeout's abort).
+//! What smoltcp cannot know, a `settimeout` that expires with nothing arriving, the
+//! [`AsyncStack`] keeps in a small timer list that its runner fires. Dropping a future
+//! mid-wait cancels it cleanly: no byte is taken from the socket until a call returns
+//! it.
+//!
+//! **Timeouts** are Python's `settimeout`: on a listener for `accept`, on a stream for
+//! `connect`, `recv`, `send` and `close`, on a UDP socket for `recv_from` and `send_to`.
+
+mod async_stack;
+mod tcp;
+mod udp;
+
+pub use async_stack::AsyncStack;
+pub use tcp::{AsyncListener, AsyncTcpStream};
+pub use udp::AsyncUdpSocket;

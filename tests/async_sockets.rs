@@ -1,0 +1,322 @@
+//! The async facade: the tutorial's conversations as straight-line code, the backlog,
+//! timeouts, cancellation, and waking by smoltcp's wakers (not by busy polling).
+
+use std::future::Future;
+use std::pin::pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::task::{Context, Poll, Wake, Waker};
+
+use embassy_futures::block_on;
+use embassy_futures::join::join;
+use embassy_futures::select::{Either, select};
+use sockless::async_sockets::{AsyncListener, AsyncTcpStream, AsyncUdpSocket};
+use sockless::smoltcp::time::{Duration, Instant};
+use sockless::smoltcp::wire::{IpAddress, IpEndpoint};
+use sockless::socket::{AcceptError, ConnectError, RecvError, Shutdown};
+use sockless::testbed::{AsyncTestbed, RunError};
+use sockless::{Host, StackStorage, TcpBuffers, UdpBuffers};
+
+fn leak<T>(value: T) -> &'static mut T {
+    Box::leak(Box::new(value))
+}
+
+fn testbed() -> &'static AsyncTestbed<'static> {
+    leak(AsyncTestbed::new(
+        leak(StackStorage::<16>::new()),
+        leak(StackStorage::<16>::new()),
+    ))
+}
+
+fn pool(n: usize) -> &'static mut [TcpBuffers<1024, 1024>] {
+    Vec::leak((0..n).map(|_| TcpBuffers::new()).collect())
+}
+
+fn at_server(port: u16) -> IpEndpoint {
+    IpEndpoint::new(Host::SERVER.ipv4_addr(), port)
+}
+
+/// Run `program` beside the testbed's runner; the program's result, or why the network
+/// stopped first.
+fn run<T>(tb: &AsyncTestbed<'static>, program: impl Future<Output = T>) -> Result<T, RunError> {
+    match block_on(select(program, tb.run())) {
+        Either::First(done) => Ok(done),
+        Either::Second(stopped) => Err(stopped),
+    }
+}
+
+#[test]
+fn the_tutorials_first_conversation_line_for_line() {
+    let tb = testbed();
+    let answer = run(tb, async {
+        // sk = socket.socket(); sk.bind(ip_port); sk.listen(5)
+        let mut sk = AsyncListener::<2>::listen(&tb.server, 9999, 2, pool(2)).unwrap();
+        let server = async {
+            // conn, addr = sk.accept()
+            let (mut conn, addr) = sk.accept().await.unwrap();
+            assert_eq!(addr.addr, Host::CLIENT.ipv4_addr());
+            // client_data = conn.recv(1024)
+            let mut data = [0u8; 1024];
+            let n = conn.recv(&mut data).await.unwrap();
+            assert_eq!(&data[..n], "请求占领地球".as_bytes());
+            // conn.sendall('不要回答,不要回答,不要回答')
+            conn.send_all("不要回答,不要回答,不要回答".as_bytes())
+                .await
+                .unwrap();
+            // conn.close()
+            conn.close().await
+        };
+        let client = async {
+            // sk = socket.socket(); sk.connect(ip_port)
+            let mut sk =
+                AsyncTcpStream::new(&tb.client, leak(TcpBuffers::<1024, 1024>::new())).unwrap();
+            sk.connect(at_server(9999)).await.unwrap();
+            // sk.sendall('请求占领地球')
+            sk.send_all("请求占领地球".as_bytes()).await.unwrap();
+            // server_reply = sk.recv(1024)
+            let mut reply = Vec::new();
+            let mut buf = [0u8; 1024];
+            loop {
+                let n = sk.recv(&mut buf).await.unwrap();
+                if n == 0 {
+                    break;
+                }
+                reply.extend_from_slice(&buf[..n]);
+            }
+            String::from_utf8(reply).unwrap()
+        };
+        let (acked, reply) = join(server, client).await;
+        assert!(acked, "close() returns once the FIN is acknowledged");
+        reply
+    })
+    .unwrap();
+    assert_eq!(answer, "不要回答,不要回答,不要回答");
+}
+
+#[test]
+fn udp_ok_server_and_its_client() {
+    let tb = testbed();
+    run(tb, async {
+        let mut sk =
+            AsyncUdpSocket::bind(&tb.server, 9999, leak(UdpBuffers::<4, 1024>::new())).unwrap();
+        let server = async {
+            for _ in 0..3 {
+                let mut buf = [0u8; 1024];
+                let (_, addr) = sk.recv_from(&mut buf).await.unwrap();
+                sk.send_to(b"ok", addr).await.unwrap();
+            }
+        };
+        let client = async {
+            let mut sk =
+                AsyncUdpSocket::bind(&tb.client, 0, leak(UdpBuffers::<4, 1024>::new())).unwrap();
+            for line in ["one", "two", "three"] {
+                sk.send_to(line.as_bytes(), at_server(9999)).await.unwrap();
+                let mut buf = [0u8; 16];
+                let (n, from) = sk.recv_from(&mut buf).await.unwrap();
+                assert_eq!((&buf[..n], from), (&b"ok"[..], at_server(9999)));
+            }
+        };
+        join(server, client).await;
+    })
+    .unwrap();
+}
+
+#[test]
+fn a_full_pool_queues_the_next_caller_and_accept_is_first_come_first_served() {
+    let tb = testbed();
+    run(tb, async {
+        let mut listener = AsyncListener::<2>::listen(&tb.server, 7, 2, pool(2)).unwrap();
+        let mut clients: Vec<_> = (0..3)
+            .map(|_| {
+                AsyncTcpStream::new(&tb.client, leak(TcpBuffers::<1024, 1024>::new())).unwrap()
+            })
+            .collect();
+        let [a, b, c] = &mut clients[..] else {
+            unreachable!()
+        };
+        // Three callers, one after another; the pool has room for two.
+        let callers = async {
+            a.connect(at_server(7)).await.unwrap();
+            b.connect(at_server(7)).await.unwrap();
+            // The third waits (its SYN is held, then retransmitted): it gets in once
+            // the server closes one.
+            c.connect(at_server(7)).await.unwrap();
+            [a.local_addr(), b.local_addr(), c.local_addr()].map(|e| e.unwrap().port)
+        };
+        let accepter = async {
+            let (first, p1) = listener.accept().await.unwrap();
+            let (second, p2) = listener.accept().await.unwrap();
+            drop(first); // close: its socket goes back to the pool
+            let (_third, p3) = listener.accept().await.unwrap();
+            drop(second);
+            [p1.port, p2.port, p3.port]
+        };
+        let (ports, accepted) = join(callers, accepter).await;
+        assert_eq!(
+            ports, accepted,
+            "accepted in the order the handshakes finished"
+        );
+        let counts = tb
+            .server
+            .with(|s| listener.listener().unwrap().syn_counts(s))
+            .unwrap();
+        assert_eq!((counts.accepted, counts.refused), (3, 0));
+        assert!(counts.queued >= 1);
+    })
+    .unwrap();
+}
+
+#[test]
+fn settimeout_on_accept_recv_and_connect() {
+    let tb = testbed();
+    run(tb, async {
+        // accept: nobody comes.
+        let mut listener = AsyncListener::<1>::listen(&tb.server, 7, 1, pool(1)).unwrap();
+        listener.set_timeout(Some(Duration::from_secs(2)));
+        let start = tb.now();
+        assert_eq!(listener.accept().await.err(), Some(AcceptError::TimedOut));
+        assert_eq!(tb.now() - start, Duration::from_secs(2));
+
+        // recv: connected, nothing sent.
+        listener.set_timeout(None);
+        let mut sk =
+            AsyncTcpStream::new(&tb.client, leak(TcpBuffers::<1024, 1024>::new())).unwrap();
+        let (connected, accepted) = join(sk.connect(at_server(7)), listener.accept()).await;
+        connected.unwrap();
+        let (_conn, _) = accepted.unwrap();
+        sk.set_timeout(Some(Duration::from_secs(3)));
+        let start = tb.now();
+        let mut buf = [0u8; 8];
+        assert_eq!(sk.recv(&mut buf).await, Err(RecvError::TimedOut));
+        let waited = tb.now() - start;
+        assert!(
+            waited >= Duration::from_secs(3) && waited < Duration::from_millis(3100),
+            "{waited}"
+        );
+
+        // connect: to an address nobody has (no ARP answer).
+        let mut lost =
+            AsyncTcpStream::new(&tb.client, leak(TcpBuffers::<1024, 1024>::new())).unwrap();
+        lost.set_timeout(Some(Duration::from_secs(4)));
+        let start = tb.now();
+        let nobody = IpEndpoint::new(IpAddress::v4(192, 168, 69, 77), 7);
+        assert_eq!(lost.connect(nobody).await, Err(ConnectError::TimedOut));
+        assert!(tb.now() - start >= Duration::from_secs(4));
+    })
+    .unwrap();
+}
+
+#[test]
+fn a_dropped_recv_loses_no_data_and_a_dropped_stream_leaks_no_socket() {
+    let tb = testbed();
+    let used_before = tb.client.with(|s| s.capacity().1).unwrap();
+    run(tb, async {
+        let mut listener = AsyncListener::<1>::listen(&tb.server, 7, 1, pool(1)).unwrap();
+        let mut sk =
+            AsyncTcpStream::new(&tb.client, leak(TcpBuffers::<1024, 1024>::new())).unwrap();
+        let (connected, accepted) = join(sk.connect(at_server(7)), listener.accept()).await;
+        connected.unwrap();
+        let (mut conn, _) = accepted.unwrap();
+        // A recv raced with a 1-second timer; the timer wins and the recv is dropped.
+        let mut buf = [0u8; 64];
+        let timer = sleep(tb, Duration::from_secs(1));
+        match select(sk.recv(&mut buf), timer).await {
+            Either::First(r) => panic!("nothing was sent, yet recv gave {r:?}"),
+            Either::Second(()) => {}
+        }
+        // The data sent meanwhile is all there for the next recv.
+        conn.send_all(b"every byte").await.unwrap();
+        let n = sk.recv(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], b"every byte");
+        // Dropped streams close: the accepted socket returns to the pool (the
+        // listener accepts again), the client's leaves the stack once CLOSED.
+        drop(conn);
+        sk.shutdown(Shutdown::Write);
+        drop(sk);
+        let mut again =
+            AsyncTcpStream::new(&tb.client, leak(TcpBuffers::<1024, 1024>::new())).unwrap();
+        let (connected, accepted) = join(again.connect(at_server(7)), listener.accept()).await;
+        connected.unwrap();
+        accepted.unwrap();
+        drop(again);
+        sleep(tb, Duration::from_secs(120)).await;
+    })
+    .unwrap();
+    let used_after = tb.client.with(|s| s.capacity().1).unwrap();
+    assert_eq!(
+        used_after, used_before,
+        "both client sockets left the stack"
+    );
+}
+
+/// Wait `by` in virtual time (a timer on the client stack's clock).
+async fn sleep(tb: &AsyncTestbed<'static>, by: Duration) {
+    let until: Instant = tb.now() + by;
+    tb.client.sleep_until(until).await
+}
+
+/// A waker that counts its wakes and says whether it was woken since last asked.
+struct Flag {
+    woken: AtomicBool,
+    wakes: AtomicUsize,
+}
+
+impl Wake for Flag {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, Ordering::SeqCst);
+        self.wakes.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn tasks_are_woken_by_the_stack_not_polled_blindly() {
+    // An executor that polls the program only when its waker was woken (as embassy's
+    // does), and the testbed's runner every time: if a wake were missing, the program
+    // would never finish and the runner would report the network stalled.
+    let tb = testbed();
+    let mut listener = AsyncListener::<1>::listen(&tb.server, 7, 1, pool(1)).unwrap();
+    let program = async {
+        let mut sk =
+            AsyncTcpStream::new(&tb.client, leak(TcpBuffers::<1024, 1024>::new())).unwrap();
+        let (connected, accepted) = join(sk.connect(at_server(7)), listener.accept()).await;
+        connected.unwrap();
+        let (mut conn, _) = accepted.unwrap();
+        sk.set_timeout(Some(Duration::from_secs(5)));
+        let mut buf = [0u8; 8];
+        // Woken by the timer list, not by data.
+        assert_eq!(sk.recv(&mut buf).await, Err(RecvError::TimedOut));
+        sk.set_timeout(None);
+        let (sent, got) = join(conn.send_all(b"ping"), sk.recv(&mut buf)).await;
+        sent.unwrap();
+        assert_eq!(&buf[..got.unwrap()], b"ping");
+    };
+    let flag = Arc::new(Flag {
+        woken: AtomicBool::new(true),
+        wakes: AtomicUsize::new(0),
+    });
+    let waker = Waker::from(flag.clone());
+    let mut program = pin!(program);
+    let mut runner = pin!(tb.run());
+    let noop = Waker::noop();
+    let mut polls = 0;
+    loop {
+        if flag.woken.swap(false, Ordering::SeqCst) {
+            polls += 1;
+            if program
+                .as_mut()
+                .poll(&mut Context::from_waker(&waker))
+                .is_ready()
+            {
+                break;
+            }
+        }
+        if let Poll::Ready(stopped) = runner.as_mut().poll(&mut Context::from_waker(noop)) {
+            panic!("the program was never woken: {stopped:?} after {polls} polls");
+        }
+    }
+    assert!(polls < 50, "{polls} polls: woken far too often");
+    assert!(flag.wakes.load(Ordering::SeqCst) >= 3);
+}
