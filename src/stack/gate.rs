@@ -229,9 +229,15 @@ pub(crate) struct Judge<'g, 't> {
 }
 
 /// A device seen through the gate (see the module docs).
+///
+/// Every poll of the stack's interface goes through a `Gate`, even the egress-only one
+/// after a timer's abort ([`Gate::egress_only`]): smoltcp's poll is generic over the
+/// device, and one device type means one copy of its transmit path in the firmware
+/// (a second one, for the bare device, cost 2 KB of flash).
 pub(crate) struct Gate<'g, 't, D: Device + ?Sized> {
     inner: &'g mut D,
-    judge: Judge<'g, 't>,
+    /// `None`: egress only, no frame is taken in.
+    judge: Option<Judge<'g, 't>>,
     checksum: ChecksumCapabilities,
     /// Held SYNs still to offer in this poll (those held before it began).
     replay: usize,
@@ -253,9 +259,19 @@ impl<'g, 't, D: Device + ?Sized> Gate<'g, 't, D> {
         let replay = judge.memory.held.len();
         Gate {
             inner,
-            judge,
+            judge: Some(judge),
             checksum,
             replay,
+        }
+    }
+
+    /// The device for sending only: it hands smoltcp no frame.
+    pub(crate) fn egress_only(inner: &'g mut D) -> Self {
+        Gate {
+            inner,
+            judge: None,
+            checksum: ChecksumCapabilities::default(),
+            replay: 0,
         }
     }
 }
@@ -271,19 +287,20 @@ impl<'g, 't, D: Device + ?Sized> Device for Gate<'g, 't, D> {
         Self: 'a;
 
     fn receive(&mut self, now: Instant) -> Option<(Self::RxToken<'_>, Self::TxToken<'_>)> {
+        let judge = self.judge.as_mut()?;
         // The SYNs held from earlier polls go first: they came first.
         if self.replay > 0 {
             self.replay -= 1;
-            if let Some(held) = self.judge.memory.held.pop_front() {
+            if let Some(held) = judge.memory.held.pop_front() {
                 let Some(tx) = self.inner.transmit(now) else {
                     // No transmit slot: the SYN stays held for the next poll.
-                    let _ = self.judge.memory.held.push_front(held);
+                    let _ = judge.memory.held.push_front(held);
                     return None;
                 };
                 return Some((
                     GateRx {
                         source: Source::Held(held),
-                        judge: &mut self.judge,
+                        judge,
                         checksum: &self.checksum,
                     },
                     tx,
@@ -294,7 +311,7 @@ impl<'g, 't, D: Device + ?Sized> Device for Gate<'g, 't, D> {
         Some((
             GateRx {
                 source: Source::Device(rx),
-                judge: &mut self.judge,
+                judge,
                 checksum: &self.checksum,
             },
             tx,

@@ -231,38 +231,49 @@ impl<'a> Stack<'a> {
             }
             self.addrs_stale = false;
         }
-        let judge = Judge {
-            policies: &mut self.ports,
-            table: self.table.view(),
-            time_wait: &mut self.time_wait,
-            memory: &mut self.gate,
-            notes: &mut self.notes,
-            addrs: &self.addrs,
-            now,
-        };
-        let mut gate = Gate::new(device, judge, self.checksum.clone());
-        let changed = self.iface.poll(now, &mut gate, &mut self.sockets);
-        if !self.notes.acks.is_empty() {
-            gate::send_owed_acks(device, now, self.host.mac, &self.notes.acks);
+        // At most two rounds: the poll proper, and an egress-only one when a timer aborted
+        // a connection, so that its RST goes out now. One call of smoltcp's poll on one
+        // device type for both: its transmit path is compiled once (see `Gate`).
+        let mut aborted = false;
+        loop {
+            let mut gate = if aborted {
+                Gate::egress_only(device)
+            } else {
+                let judge = Judge {
+                    policies: &mut self.ports,
+                    table: self.table.view(),
+                    time_wait: &mut self.time_wait,
+                    memory: &mut self.gate,
+                    notes: &mut self.notes,
+                    addrs: &self.addrs,
+                    now,
+                };
+                Gate::new(device, judge, self.checksum.clone())
+            };
+            let changed = self.iface.poll(now, &mut gate, &mut self.sockets);
+            if aborted {
+                return true;
+            }
+            if !self.notes.acks.is_empty() {
+                gate::send_owed_acks(device, now, self.host.mac, &self.notes.acks);
+            }
+            for i in 0..self.notes.stale.len() {
+                let (remote, port) = self.notes.stale[i];
+                self.reset_stale(remote, port);
+            }
+            let syns = self.notes.syns;
+            // The table only needs a look if smoltcp changed something, the program did,
+            // or a timer is due: most polls of a busy stack change nothing.
+            let due =
+                self.next_timer.is_some_and(|t| now >= t) || (self.live && now != self.watched_at);
+            aborted = (changed == PollResult::SocketStateChanged
+                || due
+                || self.events.activity() != self.watched)
+                && self.watch(syns > 0);
+            if !aborted {
+                return changed == PollResult::SocketStateChanged;
+            }
         }
-        for i in 0..self.notes.stale.len() {
-            let (remote, port) = self.notes.stale[i];
-            self.reset_stale(remote, port);
-        }
-        let syns = self.notes.syns;
-        // The table only needs a look if smoltcp changed something, the program did, or a
-        // timer is due: most polls of a busy stack change nothing.
-        let due =
-            self.next_timer.is_some_and(|t| now >= t) || (self.live && now != self.watched_at);
-        let aborted = (changed == PollResult::SocketStateChanged
-            || due
-            || self.events.activity() != self.watched)
-            && self.watch(syns > 0);
-        if aborted {
-            // A timer aborted a connection: let its RST go out now.
-            self.iface.poll_egress(now, device, &mut self.sockets);
-        }
-        changed == PollResult::SocketStateChanged || aborted
     }
 
     /// Poll on `device` and let `app` act, again and again, until neither has anything
