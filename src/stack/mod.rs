@@ -620,7 +620,7 @@ pub(crate) fn observe(
     if slot.owner().is_pool() {
         tracer.pool_changed();
     }
-    for kind in change.events {
+    for kind in change.events.iter() {
         tracer.emit(index, kind);
     }
 }

@@ -398,10 +398,7 @@ impl Slot {
             return None;
         }
         let change = lifecycle::transition(old, new, self.outcome);
-        if change
-            .events
-            .contains(&super::trace::EventKind::Established)
-        {
+        if change.events.contains(super::trace::EventKind::Established) {
             *ready_order = ready_order.wrapping_add(1);
             self.ready_order = *ready_order;
         }
