@@ -54,7 +54,7 @@ pub(crate) use lifecycle::Outcome;
 pub use storage::StackStorage;
 pub use table::SocketError;
 use table::SocketTable;
-pub(crate) use table::{Owner, Slot, SocketId, later};
+pub(crate) use table::{Owner, Slot, SocketId, earliest, later};
 pub use time_wait::TimeWaitStats;
 use time_wait::TimeWaitTable;
 pub use trace::{Event, EventKind, Observer, Trace};
@@ -301,14 +301,16 @@ impl<'a> Stack<'a> {
     /// arrives). Includes the socket table's timers as well as smoltcp's own.
     pub fn poll_at(&mut self) -> Option<Instant> {
         let now = self.now;
-        let smoltcp = self.iface.poll_at(now, &self.sockets);
-        self.table
-            .iter()
-            .filter(|slot| slot.handle().is_some())
-            .filter_map(|slot| slot.next_deadline(now))
-            .chain(smoltcp)
-            .chain(self.gate.poll_at(now))
-            .min()
+        let mut at = earliest(
+            self.iface.poll_at(now, &self.sockets),
+            self.gate.poll_at(now),
+        );
+        for slot in self.table.iter() {
+            if slot.handle().is_some() {
+                at = earliest(at, slot.next_deadline(now));
+            }
+        }
+        at
     }
 
     /// How long the caller may sleep before the next [`poll`](Self::poll), from `now`.
@@ -580,10 +582,7 @@ impl<'a> Stack<'a> {
                 // (after this poll's egress, so an abort's RST still goes out).
                 let _ = leaving.push(index);
             }
-            next_timer = next_timer
-                .into_iter()
-                .chain(slot.next_watch_deadline())
-                .min();
+            next_timer = earliest(next_timer, slot.next_watch_deadline());
             live |= !matches!(slot.state(), tcp::State::Closed | tcp::State::Listen);
         }
         for index in leaving {

@@ -98,6 +98,15 @@ pub(crate) fn later(at: Instant, by: Duration) -> Instant {
     Instant::from_micros(at.total_micros().saturating_add(by))
 }
 
+/// The earlier of two deadlines, either of which may be missing (`None`: never).
+pub(crate) fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, None) => a,
+        (None, b) => b,
+    }
+}
+
 /// One entry of the socket table (see the module docs).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Slot {
@@ -205,19 +214,13 @@ impl Slot {
             (Some(since), Some(timeout)) => Some(later(since, timeout)).filter(|&t| t > now),
             _ => None,
         };
-        [self.connect_deadline, recv, self.idle_due()]
-            .into_iter()
-            .flatten()
-            .min()
+        earliest(earliest(self.connect_deadline, recv), self.idle_due())
     }
 
     /// The connect or idle timer that must fire by itself (not on a call of the
     /// program), if any.
     pub(crate) fn next_watch_deadline(&self) -> Option<Instant> {
-        [self.connect_due(), self.idle_due()]
-            .into_iter()
-            .flatten()
-            .min()
+        earliest(self.connect_due(), self.idle_due())
     }
 
     /// Whether `connect`'s deadline passed during the handshake.
