@@ -108,15 +108,10 @@ impl<H: Handler, const POOL: usize> TcpService<H, POOL> {
         let mut i = 0;
         while i < self.conns.len() {
             let (conn, session) = &mut self.conns[i];
-            let mut status = self.handler.serve(session, conn, stack);
-            if status == Status::Open && matches!(conn.state(stack), None | Some(State::Closed)) {
-                // Whatever the handler thinks, a CLOSED socket carries nothing any more.
-                status = Status::Lost;
-            }
-            if status == Status::Open {
+            let status = self.handler.serve(session, conn, stack);
+            if settle(self.name, &mut self.stats, conn, status, stack) {
                 i += 1;
             } else {
-                finish(self.name, &mut self.stats, conn, status, stack);
                 self.conns.swap_remove(i);
             }
         }
@@ -152,6 +147,27 @@ impl<H: Handler, const POOL: usize> TcpService<H, POOL> {
     pub fn name(&self) -> &'static str {
         self.name
     }
+}
+
+/// After the handler's turn: `true` if the connection stays open, else it is counted and
+/// closed (not generic, like [`finish`]: one copy for every service).
+fn settle(
+    name: &str,
+    stats: &mut ServiceStats,
+    conn: &mut TcpSocket,
+    status: Status,
+    stack: &mut Stack<'_>,
+) -> bool {
+    let mut status = status;
+    if status == Status::Open && matches!(conn.state(stack), None | Some(State::Closed)) {
+        // Whatever the handler thinks, a CLOSED socket carries nothing any more.
+        status = Status::Lost;
+    }
+    if status == Status::Open {
+        return true;
+    }
+    finish(name, stats, conn, status, stack);
+    false
 }
 
 /// Count and close a connection whose conversation is over (not generic: one copy for

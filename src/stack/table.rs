@@ -102,7 +102,9 @@ pub(crate) fn later(at: Instant, by: Duration) -> Instant {
     Instant::from_micros(at.total_micros().saturating_add(by))
 }
 
-/// The earlier of two deadlines, either of which may be missing (`None`: never).
+/// The earlier of two deadlines, either of which may be missing (`None`: never). Not
+/// inlined on bare metal either (see [`later`]).
+#[cfg_attr(target_os = "none", inline(never))]
 pub(crate) fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
     match (a, b) {
         (Some(a), Some(b)) => Some(a.min(b)),
