@@ -19,9 +19,10 @@
 //!   Rust, cargo profile `firmware` (opt-level "z", fat LTO), no log lines (feature
 //!   `log-off`), a panic says only `PANIC`. The build the budget (40 KiB flash, 48 KiB RAM)
 //!   is for. It met it (38.8 KiB) until the connection core (TIME-WAIT and FIN-WAIT-2
-//!   records, the SYN gate and queue) added 7 KB; until that is won back, `--check`
-//!   fails if the IPv4-only one grows past a ceiling of 47 KiB for either board (the
-//!   budget's OVER mark stays in the table), or cannot be built.
+//!   records, the SYN gate and queue) added 7 KB (45.8 KiB); 4.1 KB of that is won back
+//!   (41.7 KiB). Until the rest is, `--check` fails if the IPv4-only one grows past a
+//!   ceiling of 42 KiB for either board (the budget's OVER mark stays in the table), or
+//!   cannot be built.
 //! * **logs** (`cargo firmware-logs`, `cargo firmware-logs-m4`): the same with the log
 //!   lines and panic messages, for debugging; not held to the budget.
 //! * **size-tuned** (`scripts/cargo-size-tuned`, a pinned nightly): the small build with
@@ -40,10 +41,11 @@ mod cli;
 /// The budget for every service at the shipped pool sizes, IPv4-only (the target).
 const FLASH_BUDGET: u64 = 40 * 1024;
 const RAM_BUDGET: u64 = 48 * 1024;
-/// What `--check` holds the small build to while it is over the target: its size once the
+/// What `--check` holds the small build to while it is over the target: 45.8 KiB once the
 /// connection core (TIME-WAIT and FIN-WAIT-2 records, the SYN gate and queue: 7 KB) was
-/// in, 45.9 KiB, with a little room. It may only shrink from here; the target stays 40 KiB.
-const FLASH_CEILING: u64 = 47 * 1024;
+/// in, 41.7 KiB after the first round of savings (README, "Size"), with a little room. It
+/// may only shrink from here, down to the target: 40 KiB.
+const FLASH_CEILING: u64 = 42 * 1024;
 
 struct Build {
     label: &'static str,

@@ -425,28 +425,36 @@ impl<R: Registers, const FRAME: usize> phy::TxToken for Tx<'_, R, FRAME> {
     fn consume<T, F: FnOnce(&mut [u8]) -> T>(self, len: usize, f: F) -> T {
         let len = len.min(FRAME);
         let result = f(&mut self.buffer[..len]);
-        // Drain TX status words: one per frame sent, nothing to do with them.
-        while (self.regs.read(reg::TX_FIFO_INF) >> 16) & 0xff != 0 {
-            self.regs.read(reg::TX_STATUS);
-        }
-        let words = len.div_ceil(4);
-        let free = (self.regs.read(reg::TX_FIFO_INF) & 0xffff) as usize;
-        if free < words * 4 + 8 {
-            self.stats.tx_full += 1;
-            return result;
-        }
-        self.regs
-            .write(reg::TX_DATA, TX_CMD_A_FIRST | TX_CMD_A_LAST | len as u32);
-        self.regs
-            .write(reg::TX_DATA, (len as u32) << 16 | len as u32);
-        for chunk in self.buffer[..len].chunks(4) {
-            let mut word = [0u8; 4];
-            word[..chunk.len()].copy_from_slice(chunk);
-            self.regs.write(reg::TX_DATA, u32::from_le_bytes(word));
-        }
-        self.stats.sent += 1;
+        push_frame(self.regs, &self.buffer[..len], self.stats);
         result
     }
+}
+
+/// Write `frame` into the TX FIFO (or count it as dropped when the FIFO is full).
+///
+/// Out of [`Tx::consume`], which is compiled once per caller's closure: the FIFO code is
+/// then in flash once, not once per place smoltcp (or the gate) sends from.
+#[inline(never)]
+fn push_frame<R: Registers>(regs: &mut R, frame: &[u8], stats: &mut Lan9118Stats) {
+    // Drain TX status words: one per frame sent, nothing to do with them.
+    while (regs.read(reg::TX_FIFO_INF) >> 16) & 0xff != 0 {
+        regs.read(reg::TX_STATUS);
+    }
+    let len = frame.len();
+    let words = len.div_ceil(4);
+    let free = (regs.read(reg::TX_FIFO_INF) & 0xffff) as usize;
+    if free < words * 4 + 8 {
+        stats.tx_full += 1;
+        return;
+    }
+    regs.write(reg::TX_DATA, TX_CMD_A_FIRST | TX_CMD_A_LAST | len as u32);
+    regs.write(reg::TX_DATA, (len as u32) << 16 | len as u32);
+    for chunk in frame.chunks(4) {
+        let mut word = [0u8; 4];
+        word[..chunk.len()].copy_from_slice(chunk);
+        regs.write(reg::TX_DATA, u32::from_le_bytes(word));
+    }
+    stats.sent += 1;
 }
 
 #[cfg(test)]

@@ -108,15 +108,10 @@ impl<H: Handler, const POOL: usize> TcpService<H, POOL> {
         let mut i = 0;
         while i < self.conns.len() {
             let (conn, session) = &mut self.conns[i];
-            let mut status = self.handler.serve(session, conn, stack);
-            if status == Status::Open && matches!(conn.state(stack), None | Some(State::Closed)) {
-                // Whatever the handler thinks, a CLOSED socket carries nothing any more.
-                status = Status::Lost;
-            }
-            if status == Status::Open {
+            let status = self.handler.serve(session, conn, stack);
+            if settle(self.name, &mut self.stats, conn, status, stack) {
                 i += 1;
             } else {
-                finish(self.name, &mut self.stats, conn, status, stack);
                 self.conns.swap_remove(i);
             }
         }
@@ -152,6 +147,27 @@ impl<H: Handler, const POOL: usize> TcpService<H, POOL> {
     pub fn name(&self) -> &'static str {
         self.name
     }
+}
+
+/// After the handler's turn: `true` if the connection stays open, else it is counted and
+/// closed (not generic, like [`finish`]: one copy for every service).
+fn settle(
+    name: &str,
+    stats: &mut ServiceStats,
+    conn: &mut TcpSocket,
+    status: Status,
+    stack: &mut Stack<'_>,
+) -> bool {
+    let mut status = status;
+    if status == Status::Open && matches!(conn.state(stack), None | Some(State::Closed)) {
+        // Whatever the handler thinks, a CLOSED socket carries nothing any more.
+        status = Status::Lost;
+    }
+    if status == Status::Open {
+        return true;
+    }
+    finish(name, stats, conn, status, stack);
+    false
 }
 
 /// Count and close a connection whose conversation is over (not generic: one copy for
@@ -215,37 +231,13 @@ impl<H: DatagramHandler> UdpService<H> {
 
     /// Answer every datagram waiting, while there is room to queue answers.
     pub fn poll(&mut self, stack: &mut Stack<'_>) {
-        if !self.socket.can_recv(stack) {
-            return;
-        }
-        let mut buf = [0u8; DATAGRAM_MAX];
-        while self.socket.can_send(stack) {
-            match self.socket.recvfrom(stack, &mut buf) {
-                Ok((len, from)) => {
-                    self.stats.accepted += 1;
-                    self.stats.bytes_in += len as u64;
-                    if let Some(reply) = self.handler.reply(&mut buf, len) {
-                        let reply_len = reply.len() as u64;
-                        match self.socket.sendto(stack, reply, from) {
-                            Ok(()) => {
-                                self.stats.answered += 1;
-                                self.stats.bytes_out += reply_len;
-                            }
-                            Err(e) => {
-                                self.stats.dropped += 1;
-                                log::info!("{}: reply to {from} dropped: {e}", self.name);
-                            }
-                        }
-                    }
-                }
-                Err(RecvFromError::Truncated { size, from, .. }) => {
-                    self.stats.accepted += 1;
-                    self.stats.dropped += 1;
-                    log::info!("{}: {size}-byte datagram from {from} dropped", self.name);
-                }
-                Err(_) => break,
-            }
-        }
+        answer_datagrams(
+            self.name,
+            &mut self.stats,
+            &mut self.socket,
+            &mut self.handler,
+            stack,
+        );
     }
 
     /// The service's counters.
@@ -265,5 +257,47 @@ impl<H: DatagramHandler> UdpService<H> {
     /// The service's name.
     pub fn name(&self) -> &'static str {
         self.name
+    }
+}
+
+/// [`UdpService::poll`], not generic: one copy for every UDP service (the handler is
+/// called through `dyn`, once per datagram).
+fn answer_datagrams(
+    name: &str,
+    stats: &mut ServiceStats,
+    socket: &mut UdpSocket,
+    handler: &mut dyn DatagramHandler,
+    stack: &mut Stack<'_>,
+) {
+    if !socket.can_recv(stack) {
+        return;
+    }
+    let mut buf = [0u8; DATAGRAM_MAX];
+    while socket.can_send(stack) {
+        match socket.recvfrom(stack, &mut buf) {
+            Ok((len, from)) => {
+                stats.accepted += 1;
+                stats.bytes_in += len as u64;
+                if let Some(reply) = handler.reply(&mut buf, len) {
+                    let reply_len = reply.len() as u64;
+                    match socket.sendto(stack, reply, from) {
+                        Ok(()) => {
+                            stats.answered += 1;
+                            stats.bytes_out += reply_len;
+                        }
+                        Err(e) => {
+                            stats.dropped += 1;
+                            log::info!("{name}: reply to {from} dropped: {e}");
+                        }
+                    }
+                }
+            }
+            Err(RecvFromError::Truncated { size, from, .. }) => {
+                stats.accepted += 1;
+                stats.dropped += 1;
+                log::info!("{name}: {size}-byte datagram from {from} dropped");
+            }
+            Err(_) => break,
+        }
     }
 }

@@ -214,16 +214,7 @@ impl TcpSocket {
         f: impl FnOnce(&[u8]) -> (usize, R),
     ) -> Result<Option<R>, RecvError> {
         let p = self.parts(stack).ok_or(RecvError::Closed)?;
-        if p.slot.read_shut() {
-            // SHUT_RD: throw away whatever arrives.
-            while let Ok(n) = p.socket.recv(|d| (d.len(), d.len())) {
-                if n == 0 {
-                    break;
-                }
-            }
-            return Ok(None);
-        }
-        if p.socket.can_recv() {
+        if !p.slot.read_shut() && p.socket.can_recv() {
             let (n, r) = p
                 .socket
                 .recv(|data| {
@@ -238,32 +229,7 @@ impl TcpSocket {
             }
             return Ok(Some(r));
         }
-        match p.socket.state() {
-            // Connected (or about to be), no data for now.
-            tcp::State::SynSent
-            | tcp::State::SynReceived
-            | tcp::State::Established
-            | tcp::State::FinWait1
-            | tcp::State::FinWait2 => {
-                if p.slot.recv_waits(p.now) {
-                    p.tracer.emit(p.index, EventKind::TimedOut);
-                    Err(RecvError::TimedOut)
-                } else {
-                    Err(RecvError::WouldBlock)
-                }
-            }
-            // The peer's FIN arrived and everything was read.
-            tcp::State::CloseWait
-            | tcp::State::Closing
-            | tcp::State::LastAck
-            | tcp::State::TimeWait => Ok(None),
-            tcp::State::Closed | tcp::State::Listen => match p.slot.outcome() {
-                Some(Outcome::Finished) => Ok(None),
-                Some(Outcome::Reset | Outcome::Refused | Outcome::Aborted) => Err(RecvError::Reset),
-                Some(Outcome::TimedOut) => Err(RecvError::TimedOut),
-                Some(Outcome::Cancelled) | None => Err(RecvError::NotConnected),
-            },
-        }
+        nothing_to_read(p).map(|()| None)
     }
 
     /// Bytes that [`send`](Self::send) could queue right now.
@@ -495,5 +461,46 @@ fn close_or_cancel(p: &mut TcpParts<'_, '_>) {
     } else {
         p.socket.close();
         p.observe();
+    }
+}
+
+/// `recv` when there is nothing to hand over: after `shutdown(SHUT_RD)` (what arrives is
+/// thrown away) or with an empty buffer: `Ok(())` for end of stream, else why not.
+/// Not generic over `recv_with`'s closure, so in flash once.
+fn nothing_to_read(p: TcpParts<'_, '_>) -> Result<(), RecvError> {
+    if p.slot.read_shut() {
+        // SHUT_RD: throw away whatever arrives.
+        while let Ok(n) = p.socket.recv(|d| (d.len(), d.len())) {
+            if n == 0 {
+                break;
+            }
+        }
+        return Ok(());
+    }
+    match p.socket.state() {
+        // Connected (or about to be), no data for now.
+        tcp::State::SynSent
+        | tcp::State::SynReceived
+        | tcp::State::Established
+        | tcp::State::FinWait1
+        | tcp::State::FinWait2 => {
+            if p.slot.recv_waits(p.now) {
+                p.tracer.emit(p.index, EventKind::TimedOut);
+                Err(RecvError::TimedOut)
+            } else {
+                Err(RecvError::WouldBlock)
+            }
+        }
+        // The peer's FIN arrived and everything was read.
+        tcp::State::CloseWait
+        | tcp::State::Closing
+        | tcp::State::LastAck
+        | tcp::State::TimeWait => Ok(()),
+        tcp::State::Closed | tcp::State::Listen => match p.slot.outcome() {
+            Some(Outcome::Finished) => Ok(()),
+            Some(Outcome::Reset | Outcome::Refused | Outcome::Aborted) => Err(RecvError::Reset),
+            Some(Outcome::TimedOut) => Err(RecvError::TimedOut),
+            Some(Outcome::Cancelled) | None => Err(RecvError::NotConnected),
+        },
     }
 }

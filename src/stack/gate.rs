@@ -32,7 +32,7 @@
 //! Frames smoltcp itself will drop (a bad checksum, SYN+FIN, not for our address) are
 //! not connection attempts and count for nothing.
 
-use heapless::{Deque, Vec};
+use heapless::Vec;
 use smoltcp::phy::{self, ChecksumCapabilities, Device, DeviceCapabilities, TxToken as _};
 use smoltcp::socket::tcp::State;
 use smoltcp::time::Instant;
@@ -134,19 +134,20 @@ struct HeldSyn {
 
 /// What the gate remembers between polls: the SYNs it holds, recent queued attempts (so
 /// a retransmission is not counted again) and recent FINs (the peer's last sequence
-/// number, for TIME-WAIT).
+/// number, for TIME-WAIT). Each is a plain `Vec`, oldest first: so few entries that
+/// shifting them beats a ring's index arithmetic, in flash and in time.
 pub(crate) struct GateMemory {
-    held: Deque<HeldSyn, HELD_SYNS>,
-    queued: Deque<Attempt, 32>,
-    fins: Deque<FinSeen, 16>,
+    held: Vec<HeldSyn, HELD_SYNS>,
+    queued: Vec<Attempt, 32>,
+    fins: Vec<FinSeen, 16>,
 }
 
 impl GateMemory {
     pub(crate) const fn new() -> Self {
         GateMemory {
-            held: Deque::new(),
-            queued: Deque::new(),
-            fins: Deque::new(),
+            held: Vec::new(),
+            queued: Vec::new(),
+            fins: Vec::new(),
         }
     }
 
@@ -166,11 +167,12 @@ impl GateMemory {
             .map(|f| f.next)
     }
 
-    fn remember<T: PartialEq, const N: usize>(ring: &mut Deque<T, N>, item: T) {
-        if ring.is_full() {
-            ring.pop_front();
+    /// Keep `item` as the newest of `recent`, giving up the oldest when it is full.
+    fn remember<T, const N: usize>(recent: &mut Vec<T, N>, item: T) {
+        if recent.is_full() {
+            recent.remove(0);
         }
-        let _ = ring.push_back(item);
+        let _ = recent.push(item);
     }
 }
 
@@ -229,9 +231,15 @@ pub(crate) struct Judge<'g, 't> {
 }
 
 /// A device seen through the gate (see the module docs).
+///
+/// Every poll of the stack's interface goes through a `Gate`, even the egress-only one
+/// after a timer's abort ([`Gate::egress_only`]): smoltcp's poll is generic over the
+/// device, and one device type means one copy of its transmit path in the firmware
+/// (a second one, for the bare device, cost 2 KB of flash).
 pub(crate) struct Gate<'g, 't, D: Device + ?Sized> {
     inner: &'g mut D,
-    judge: Judge<'g, 't>,
+    /// `None`: egress only, no frame is taken in.
+    judge: Option<Judge<'g, 't>>,
     checksum: ChecksumCapabilities,
     /// Held SYNs still to offer in this poll (those held before it began).
     replay: usize,
@@ -253,9 +261,19 @@ impl<'g, 't, D: Device + ?Sized> Gate<'g, 't, D> {
         let replay = judge.memory.held.len();
         Gate {
             inner,
-            judge,
+            judge: Some(judge),
             checksum,
             replay,
+        }
+    }
+
+    /// The device for sending only: it hands smoltcp no frame.
+    pub(crate) fn egress_only(inner: &'g mut D) -> Self {
+        Gate {
+            inner,
+            judge: None,
+            checksum: ChecksumCapabilities::default(),
+            replay: 0,
         }
     }
 }
@@ -271,19 +289,21 @@ impl<'g, 't, D: Device + ?Sized> Device for Gate<'g, 't, D> {
         Self: 'a;
 
     fn receive(&mut self, now: Instant) -> Option<(Self::RxToken<'_>, Self::TxToken<'_>)> {
+        let judge = self.judge.as_mut()?;
         // The SYNs held from earlier polls go first: they came first.
         if self.replay > 0 {
             self.replay -= 1;
-            if let Some(held) = self.judge.memory.held.pop_front() {
+            if !judge.memory.held.is_empty() {
+                let held = judge.memory.held.remove(0);
                 let Some(tx) = self.inner.transmit(now) else {
                     // No transmit slot: the SYN stays held for the next poll.
-                    let _ = self.judge.memory.held.push_front(held);
+                    let _ = judge.memory.held.insert(0, held);
                     return None;
                 };
                 return Some((
                     GateRx {
                         source: Source::Held(held),
-                        judge: &mut self.judge,
+                        judge,
                         checksum: &self.checksum,
                     },
                     tx,
@@ -294,7 +314,7 @@ impl<'g, 't, D: Device + ?Sized> Device for Gate<'g, 't, D> {
         Some((
             GateRx {
                 source: Source::Device(rx),
-                judge: &mut self.judge,
+                judge,
                 checksum: &self.checksum,
             },
             tx,
@@ -478,14 +498,14 @@ impl Judge<'_, '_> {
             // A retransmission of a SYN already held.
             return false;
         }
-        if !refuse && held.is_none() && !self.memory.queued.iter().any(|a| *a == attempt) {
+        if !refuse && held.is_none() && !self.memory.queued.contains(&attempt) {
             policy.counts.queued += 1;
             GateMemory::remember(&mut self.memory.queued, attempt);
         }
         if !self.memory.held.is_full() {
             let since = held.map_or(self.now, |h| h.since);
             if let Ok(frame) = Vec::from_slice(frame) {
-                let _ = self.memory.held.push_back(HeldSyn {
+                let _ = self.memory.held.push(HeldSyn {
                     frame,
                     attempt,
                     since,

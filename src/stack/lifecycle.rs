@@ -6,7 +6,6 @@
 //! table sees it between two looks) into those steps, and says how the connection ended
 //! when it reaches CLOSED. It is a pure function, tested over every pair of states.
 
-use heapless::Vec;
 use smoltcp::socket::tcp::State;
 
 use super::trace::EventKind;
@@ -24,12 +23,62 @@ pub(crate) enum Outcome {
 }
 
 /// The meaning of one state change.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Lifecycle {
     /// The events, in the order they happened.
-    pub(crate) events: Vec<EventKind, 4>,
+    pub(crate) events: Steps,
     /// How the connection ended, if this change ended it and nothing had said so before.
     pub(crate) outcome: Option<Outcome>,
+}
+
+/// The events of one state change: a set, one bit per kind, because they can only happen
+/// in one order. A byte instead of a list of `EventKind`s: less to
+/// build, copy and compare on every change of state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Steps(u8);
+
+impl Steps {
+    /// The kinds, in the order in which the events of one change happen.
+    fn kind(bit: u8) -> EventKind {
+        match bit {
+            0 => EventKind::SynReceived,
+            1 => EventKind::Established,
+            2 => EventKind::FinSent,
+            3 => EventKind::FinReceived,
+            4 => EventKind::Refused,
+            5 => EventKind::Closed,
+            _ => EventKind::Reset,
+        }
+    }
+
+    fn bit(kind: EventKind) -> u8 {
+        match kind {
+            EventKind::SynReceived => 1,
+            EventKind::Established => 1 << 1,
+            EventKind::FinSent => 1 << 2,
+            EventKind::FinReceived => 1 << 3,
+            EventKind::Refused => 1 << 4,
+            EventKind::Closed => 1 << 5,
+            EventKind::Reset => 1 << 6,
+            _ => 0,
+        }
+    }
+
+    fn push(&mut self, kind: EventKind) {
+        self.0 |= Self::bit(kind);
+    }
+
+    /// Whether `kind` is one of the events.
+    pub(crate) fn contains(self, kind: EventKind) -> bool {
+        self.0 & Self::bit(kind) != 0
+    }
+
+    /// The events, in the order they happened.
+    pub(crate) fn iter(self) -> impl Iterator<Item = EventKind> {
+        (0..7)
+            .filter(move |bit| self.0 & (1 << bit) != 0)
+            .map(Self::kind)
+    }
 }
 
 fn fin_sent(s: State) -> bool {
@@ -51,11 +100,8 @@ fn handshaking(s: State) -> bool {
 /// to have ended (`outcome`: an abort or a timeout is recorded before the state moves).
 pub(crate) fn transition(old: State, new: State, outcome: Option<Outcome>) -> Lifecycle {
     use State::*;
-    let mut events = Vec::new();
-    let mut push = |kind| {
-        // At most four events: SYN received, established, FIN sent, FIN received.
-        let _ = events.push(kind);
-    };
+    let mut events = Steps::default();
+    let mut push = |kind| events.push(kind);
     if old == new {
         return Lifecycle {
             events,
@@ -168,11 +214,8 @@ mod tests {
         for old in STATES {
             for new in STATES {
                 let change = transition(old, new, None);
-                assert_eq!(
-                    change.events.as_slice(),
-                    expected(old, new),
-                    "{old} => {new}"
-                );
+                let events: heapless::Vec<EventKind, 7> = change.events.iter().collect();
+                assert_eq!(events.as_slice(), expected(old, new), "{old} => {new}");
                 let outcome = match (old, new) {
                     _ if old == new => None,
                     (Listen, Closed) => None,

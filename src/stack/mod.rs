@@ -54,7 +54,7 @@ pub(crate) use lifecycle::Outcome;
 pub use storage::StackStorage;
 pub use table::SocketError;
 use table::SocketTable;
-pub(crate) use table::{Owner, Slot, SocketId, later};
+pub(crate) use table::{Owner, Slot, SocketId, earliest, later};
 pub use time_wait::TimeWaitStats;
 use time_wait::TimeWaitTable;
 pub use trace::{Event, EventKind, Observer, Trace};
@@ -231,38 +231,49 @@ impl<'a> Stack<'a> {
             }
             self.addrs_stale = false;
         }
-        let judge = Judge {
-            policies: &mut self.ports,
-            table: self.table.view(),
-            time_wait: &mut self.time_wait,
-            memory: &mut self.gate,
-            notes: &mut self.notes,
-            addrs: &self.addrs,
-            now,
-        };
-        let mut gate = Gate::new(device, judge, self.checksum.clone());
-        let changed = self.iface.poll(now, &mut gate, &mut self.sockets);
-        if !self.notes.acks.is_empty() {
-            gate::send_owed_acks(device, now, self.host.mac, &self.notes.acks);
+        // At most two rounds: the poll proper, and an egress-only one when a timer aborted
+        // a connection, so that its RST goes out now. One call of smoltcp's poll on one
+        // device type for both: its transmit path is compiled once (see `Gate`).
+        let mut aborted = false;
+        loop {
+            let mut gate = if aborted {
+                Gate::egress_only(device)
+            } else {
+                let judge = Judge {
+                    policies: &mut self.ports,
+                    table: self.table.view(),
+                    time_wait: &mut self.time_wait,
+                    memory: &mut self.gate,
+                    notes: &mut self.notes,
+                    addrs: &self.addrs,
+                    now,
+                };
+                Gate::new(device, judge, self.checksum.clone())
+            };
+            let changed = self.iface.poll(now, &mut gate, &mut self.sockets);
+            if aborted {
+                return true;
+            }
+            if !self.notes.acks.is_empty() {
+                gate::send_owed_acks(device, now, self.host.mac, &self.notes.acks);
+            }
+            for i in 0..self.notes.stale.len() {
+                let (remote, port) = self.notes.stale[i];
+                self.reset_stale(remote, port);
+            }
+            let syns = self.notes.syns;
+            // The table only needs a look if smoltcp changed something, the program did,
+            // or a timer is due: most polls of a busy stack change nothing.
+            let due =
+                self.next_timer.is_some_and(|t| now >= t) || (self.live && now != self.watched_at);
+            aborted = (changed == PollResult::SocketStateChanged
+                || due
+                || self.events.activity() != self.watched)
+                && self.watch(syns > 0);
+            if !aborted {
+                return changed == PollResult::SocketStateChanged;
+            }
         }
-        for i in 0..self.notes.stale.len() {
-            let (remote, port) = self.notes.stale[i];
-            self.reset_stale(remote, port);
-        }
-        let syns = self.notes.syns;
-        // The table only needs a look if smoltcp changed something, the program did, or a
-        // timer is due: most polls of a busy stack change nothing.
-        let due =
-            self.next_timer.is_some_and(|t| now >= t) || (self.live && now != self.watched_at);
-        let aborted = (changed == PollResult::SocketStateChanged
-            || due
-            || self.events.activity() != self.watched)
-            && self.watch(syns > 0);
-        if aborted {
-            // A timer aborted a connection: let its RST go out now.
-            self.iface.poll_egress(now, device, &mut self.sockets);
-        }
-        changed == PollResult::SocketStateChanged || aborted
     }
 
     /// Poll on `device` and let `app` act, again and again, until neither has anything
@@ -290,14 +301,16 @@ impl<'a> Stack<'a> {
     /// arrives). Includes the socket table's timers as well as smoltcp's own.
     pub fn poll_at(&mut self) -> Option<Instant> {
         let now = self.now;
-        let smoltcp = self.iface.poll_at(now, &self.sockets);
-        self.table
-            .iter()
-            .filter(|slot| slot.handle().is_some())
-            .filter_map(|slot| slot.next_deadline(now))
-            .chain(smoltcp)
-            .chain(self.gate.poll_at(now))
-            .min()
+        let mut at = earliest(
+            self.iface.poll_at(now, &self.sockets),
+            self.gate.poll_at(now),
+        );
+        for slot in self.table.iter() {
+            if slot.handle().is_some() {
+                at = earliest(at, slot.next_deadline(now));
+            }
+        }
+        at
     }
 
     /// How long the caller may sleep before the next [`poll`](Self::poll), from `now`.
@@ -575,10 +588,7 @@ impl<'a> Stack<'a> {
                 // (after this poll's egress, so an abort's RST still goes out).
                 let _ = leaving.push(index);
             }
-            next_timer = next_timer
-                .into_iter()
-                .chain(slot.next_watch_deadline())
-                .min();
+            next_timer = earliest(next_timer, slot.next_watch_deadline());
             live |= !matches!(slot.state(), tcp::State::Closed | tcp::State::Listen);
         }
         for index in leaving {
@@ -615,7 +625,7 @@ pub(crate) fn observe(
     if slot.owner().is_pool() {
         tracer.pool_changed();
     }
-    for kind in change.events {
+    for kind in change.events.iter() {
         tracer.emit(index, kind);
     }
 }
