@@ -320,3 +320,33 @@ fn tasks_are_woken_by_the_stack_not_polled_blindly() {
     assert!(polls < 50, "{polls} polls: woken far too often");
     assert!(flag.wakes.load(Ordering::SeqCst) >= 3);
 }
+
+#[test]
+fn a_udp_socket_closed_right_after_sendto_still_sends_the_datagram() {
+    // Python: sk.sendto(b'ok', addr); sk.close(): the datagram goes (found by the
+    // tutorial's UDP server written async: its socket dropped after its last answer).
+    let tb = testbed();
+    run(tb, async {
+        let mut client =
+            AsyncUdpSocket::bind(&tb.client, 5000, leak(UdpBuffers::<4, 1024>::new())).unwrap();
+        let used_before = tb.server.with(|s| s.capacity().1).unwrap();
+        {
+            let mut sk =
+                AsyncUdpSocket::bind(&tb.server, 9999, leak(UdpBuffers::<4, 1024>::new())).unwrap();
+            sk.send_to(
+                b"last words",
+                IpEndpoint::new(Host::CLIENT.ipv4_addr(), 5000),
+            )
+            .await
+            .unwrap();
+            // Dropped here: closed with the datagram still queued.
+        }
+        let mut buf = [0u8; 32];
+        let (n, from) = client.recv_from(&mut buf).await.unwrap();
+        assert_eq!((&buf[..n], from), (&b"last words"[..], at_server(9999)));
+        // The slot left the stack once the datagram was out, and the port is free.
+        assert_eq!(tb.server.with(|s| s.capacity().1).unwrap(), used_before);
+        AsyncUdpSocket::bind(&tb.server, 9999, leak(UdpBuffers::<4, 1024>::new())).unwrap();
+    })
+    .unwrap();
+}

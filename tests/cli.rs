@@ -144,3 +144,40 @@ fn bad_usage_is_one_clear_line_and_status_2() {
         assert!(out.stdout.is_empty(), "{name} {args:?}");
     }
 }
+
+/// The tutorial's programs written async (`examples/tutorial_async.rs`) hold the same
+/// conversations as `demo`: every reply the tutorial expects, in order.
+#[cfg(feature = "async")]
+#[test]
+fn tutorial_async_plays_every_program() {
+    let out = run_example("tutorial_async", &[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let robot = sockless::services::robot_menu::MENU;
+    let expected = [
+        "client << \"不要回答,不要回答,不要回答\"".to_string(),
+        "client << \"HELLO WORLD\"".into(),
+        "client << \"世界,你好\"".into(),
+        "client << \"HI THERE\"".into(),
+        "client << \"ok\"".into(),
+        "client << \"ok\"".into(),
+        format!("client << {:?}", sockless::services::robot_menu::WELCOME),
+        format!("client << {:?}", sockless::services::robot_menu::MENU_LIST),
+        format!("client << {:?}", robot[0].2),
+        format!("client << {:?}", sockless::services::robot_menu::TRANSFER),
+        format!("client << {:?}", sockless::services::robot_menu::RETRY),
+        format!("client << {:?}", sockless::services::robot_menu::GOODBYE),
+        "all done".into(),
+    ];
+    let mut rest = text.as_ref();
+    for line in expected {
+        let at = rest
+            .find(&line)
+            .unwrap_or_else(|| panic!("missing {line:?} in:\n{text}"));
+        rest = &rest[at + line.len()..];
+    }
+}

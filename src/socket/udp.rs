@@ -184,10 +184,23 @@ impl UdpSocket {
     /// Python: `sk.close()`: unbind and free the socket's slot in the stack (the port
     /// may be bound again at once). Later calls on this descriptor get `Closed`; closing
     /// twice does nothing.
+    ///
+    /// Datagrams `sendto` queued still go, as in Python (whose kernel sent them at
+    /// `sendto`): the slot is freed once they are out (at the next poll, unless the
+    /// peer's MAC address is still being resolved). Until then the closing socket keeps
+    /// its port in smoltcp, so a datagram to that port arriving meanwhile is dropped even
+    /// if a new socket bound it.
     pub fn close(&mut self, stack: &mut Stack<'_>) {
-        if let Some((socket, _, _)) = stack.udp(self.id) {
-            socket.close();
-            stack.remove(self.id.index);
+        if let Some((socket, slot, tracer)) = stack.udp(self.id) {
+            if socket.send_queue() == 0 {
+                socket.close();
+                stack.remove(self.id.index);
+            } else {
+                // Datagrams queued by `sendto` still go (the kernel sent them already);
+                // the slot is free once they are out. Nothing more is received.
+                slot.detach();
+                tracer.touch();
+            }
         }
     }
 }

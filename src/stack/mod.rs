@@ -508,6 +508,10 @@ impl<'a> Stack<'a> {
         id: SocketId,
     ) -> Option<(&mut udp::Socket<'a>, &mut Slot, Tracer<'_>)> {
         let slot = self.table.get_mut(id)?;
+        // A closed socket still sending its last datagrams is nobody's.
+        if slot.owner() != Owner::Udp {
+            return None;
+        }
         let socket = udp::Socket::downcast_mut(self.sockets.get_mut::<Socket<'a>>(slot.handle()?))?;
         Some((socket, slot, self.events.at(self.now)))
     }
@@ -547,8 +551,18 @@ impl<'a> Stack<'a> {
             {
                 continue;
             }
-            let Some(socket) = tcp::Socket::downcast_mut(self.sockets.get_mut::<Socket>(handle))
-            else {
+            let any = self.sockets.get_mut::<Socket>(handle);
+            if let Socket::Udp(udp) = any {
+                // A UDP socket closed with datagrams still queued: it leaves once they
+                // are sent (Python's `sendto` then `close` loses nothing either).
+                if udp.send_queue() == 0 {
+                    let _ = leaving.push(index);
+                } else {
+                    live = true;
+                }
+                continue;
+            }
+            let Some(socket) = tcp::Socket::downcast_mut(any) else {
                 continue;
             };
             observe(socket, slot, ready, &tracer, index);
