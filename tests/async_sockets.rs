@@ -350,3 +350,65 @@ fn a_udp_socket_closed_right_after_sendto_still_sends_the_datagram() {
     })
     .unwrap();
 }
+
+/// A protocol written against embedded-io-async only: send a line, read the answer.
+#[cfg(feature = "embedded-io-async")]
+async fn ask<S: embedded_io_async::Read + embedded_io_async::Write>(
+    stream: &mut S,
+    line: &[u8],
+) -> Result<Vec<u8>, S::Error> {
+    stream.write_all(line).await?;
+    stream.flush().await?;
+    let mut answer = vec![0u8; line.len()];
+    stream.read_exact(&mut answer).await.map_err(|e| match e {
+        embedded_io_async::ReadExactError::Other(e) => e,
+        embedded_io_async::ReadExactError::UnexpectedEof => panic!("EOF"),
+    })?;
+    Ok(answer)
+}
+
+#[cfg(feature = "embedded-io-async")]
+#[test]
+fn embedded_io_async_read_and_write_on_a_stream() {
+    use embedded_io_async::Read as _;
+    use sockless::socket::{Errno, NetError};
+    let tb = testbed();
+    run(tb, async {
+        let mut listener = AsyncListener::<1>::listen(&tb.server, 7, 1, pool(1)).unwrap();
+        let mut sk =
+            AsyncTcpStream::new(&tb.client, leak(TcpBuffers::<1024, 1024>::new())).unwrap();
+        let (connected, accepted) = join(sk.connect(at_server(7)), listener.accept()).await;
+        connected.unwrap();
+        let (mut conn, _) = accepted.unwrap();
+        let echo = async {
+            let mut buf = [0u8; 64];
+            loop {
+                let n = conn.read(&mut buf).await.unwrap();
+                if n == 0 {
+                    break;
+                }
+                buf[..n].make_ascii_uppercase();
+                embedded_io_async::Write::write_all(&mut conn, &buf[..n])
+                    .await
+                    .unwrap();
+            }
+        };
+        let client = async {
+            assert!(embedded_io_async::WriteReady::write_ready(&mut sk).unwrap());
+            assert!(!embedded_io_async::ReadReady::read_ready(&mut sk).unwrap());
+            assert_eq!(ask(&mut sk, b"hello").await.unwrap(), b"HELLO");
+            assert_eq!(
+                ask(&mut sk, "世界".as_bytes()).await.unwrap(),
+                "世界".as_bytes()
+            );
+            sk.shutdown(Shutdown::Write);
+            // After our FIN, a write is a broken pipe (Python: BrokenPipeError).
+            let err = embedded_io_async::Write::write(&mut sk, b"x")
+                .await
+                .unwrap_err();
+            assert_eq!(err, NetError::Errno(Errno::EPIPE));
+        };
+        join(echo, client).await;
+    })
+    .unwrap();
+}

@@ -25,10 +25,16 @@
 //! mid-wait cancels it cleanly: no byte is taken from the socket until a call returns
 //! it.
 //!
+//! With the feature `embedded-io-async`, an [`AsyncTcpStream`] is also embedded-io-async's
+//! `Read` and `Write` (and embedded-io's `ReadReady`, `WriteReady`), for async protocol
+//! crates.
+//!
 //! **Timeouts** are Python's `settimeout`: on a listener for `accept`, on a stream for
 //! `connect`, `recv`, `send` and `close`, on a UDP socket for `recv_from` and `send_to`.
 
 mod async_stack;
+#[cfg(feature = "embedded-io-async")]
+mod io_traits;
 mod tcp;
 mod udp;
 

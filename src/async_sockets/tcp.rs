@@ -270,6 +270,85 @@ impl<'s, 'a, const TIMERS: usize> AsyncTcpStream<'s, 'a, TIMERS> {
         Ok(())
     }
 
+    /// Wait until the peer acknowledged every byte sent (or the connection failed, or
+    /// the `settimeout` time passed: `TimedOut`). Python has no such call; embedded-io's
+    /// `flush` is it.
+    pub async fn flush(&mut self) -> Result<(), SendError> {
+        let socket = &mut self.socket;
+        let stack = self.stack;
+        let mut until: Option<Option<Instant>> = None;
+        poll_fn(|cx| {
+            let step = stack.with(|s| {
+                let until = *until.get_or_insert_with(|| deadline(s.now(), socket.timeout(s)));
+                if socket.send_queue(s) == 0 {
+                    return Poll::Ready(Ok(()));
+                }
+                if let Some(e) = socket.error(s) {
+                    return Poll::Ready(Err(match e {
+                        RecvError::TimedOut => SendError::TimedOut,
+                        _ => SendError::Reset,
+                    }));
+                }
+                if until.is_some_and(|t| s.now() >= t) {
+                    return Poll::Ready(Err(SendError::TimedOut));
+                }
+                socket.register_waker(s, cx.waker(), true);
+                Poll::Pending
+            });
+            match step {
+                Some(Poll::Pending) => {
+                    if let Some(Some(t)) = until {
+                        stack_wake_at(stack, t, cx);
+                    }
+                    Poll::Pending
+                }
+                Some(ready) => ready,
+                None => busy(cx),
+            }
+        })
+        .await
+    }
+
+    /// Data waiting to be read, or a `recv` that would return at once (end of stream,
+    /// an error).
+    pub fn read_ready(&mut self) -> bool {
+        let socket = &mut self.socket;
+        self.stack
+            .with(|s| {
+                socket.recv_queue(s) > 0
+                    || !matches!(
+                        socket.state(s),
+                        Some(
+                            tcp::State::SynSent
+                                | tcp::State::SynReceived
+                                | tcp::State::Established
+                                | tcp::State::FinWait1
+                                | tcp::State::FinWait2
+                        )
+                    )
+            })
+            .unwrap_or(false)
+    }
+
+    /// Room in the send buffer, or a `send` that would fail at once.
+    pub fn write_ready(&mut self) -> bool {
+        let socket = &mut self.socket;
+        self.stack
+            .with(|s| {
+                socket.send_space(s) > 0
+                    || !matches!(
+                        socket.state(s),
+                        Some(
+                            tcp::State::SynSent
+                                | tcp::State::SynReceived
+                                | tcp::State::Established
+                                | tcp::State::CloseWait
+                        )
+                    )
+            })
+            .unwrap_or(false)
+    }
+
     /// Python: `sk.shutdown(how)` (see [`TcpSocket::shutdown`]).
     pub fn shutdown(&mut self, how: Shutdown) {
         let socket = &mut self.socket;

@@ -25,8 +25,7 @@ use core::fmt;
 use smoltcp::socket::tcp;
 use smoltcp::time::Instant;
 
-use super::error::NetError;
-use crate::socket::{Blocking, Errno, RecvError, SendError, StackAccess, TcpSocket};
+use crate::socket::{Blocking, Errno, NetError, RecvError, SendError, StackAccess, TcpSocket};
 use crate::stack::{Stack, later};
 
 /// A [`TcpSocket`] bound to what lends it its stack (see the module docs).

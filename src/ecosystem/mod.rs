@@ -17,7 +17,6 @@
 //! and timed out stay apart through the traits. [`StackRef`] lets an adapter that a
 //! protocol crate keeps share the stack with the program's main loop.
 
-mod error;
 mod shared_stack;
 
 #[cfg(feature = "embedded-io")]
@@ -27,9 +26,9 @@ mod nal_tcp;
 #[cfg(feature = "embedded-nal")]
 mod nal_udp;
 
+pub use crate::socket::NetError;
 #[cfg(feature = "embedded-io")]
 pub use byte_stream::ByteStream;
-pub use error::NetError;
 #[cfg(feature = "embedded-nal")]
 pub use nal_tcp::{MAX_CLIENTS, NalTcpSocket, NalTcpStack};
 #[cfg(feature = "embedded-nal")]

@@ -43,11 +43,11 @@ use core::net::SocketAddr;
 use heapless::Vec;
 use smoltcp::socket::tcp;
 
-use super::error::NetError;
 use super::nal_udp::{endpoint, nb_error};
 use super::shared_stack::StackRef;
 use crate::socket::{
-    ConnectError, Errno, ListenError, Listener, RecvError, SendError, TcpBuffers, TcpSocket,
+    ConnectError, Errno, ListenError, Listener, NetError, RecvError, SendError, TcpBuffers,
+    TcpSocket,
 };
 use crate::stack::Stack;
 use crate::stack::gate::MAX_PORTS;

@@ -24,9 +24,8 @@ use core::net::SocketAddr;
 use heapless::Vec;
 use smoltcp::wire::IpEndpoint;
 
-use super::error::NetError;
 use super::shared_stack::StackRef;
-use crate::socket::{Errno, RecvFromError, SendToError, UdpBuffers, UdpSocket};
+use crate::socket::{Errno, NetError, RecvFromError, SendToError, UdpBuffers, UdpSocket};
 use crate::stack::Stack;
 
 /// How many UDP sockets a [`NalUdpStack`] keeps (open or free for reuse).

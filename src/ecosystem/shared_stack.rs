@@ -11,7 +11,7 @@
 
 use core::cell::RefCell;
 
-use super::error::NetError;
+use crate::socket::NetError;
 use crate::stack::Stack;
 
 /// A way to reach a [`Stack`] for the length of one call (see the module docs).

@@ -15,6 +15,7 @@
 pub mod blocking;
 pub mod buffers;
 pub mod errors;
+mod net_error;
 mod tcp_listener;
 mod tcp_stream;
 mod udp;
@@ -25,6 +26,7 @@ pub use errors::{
     AcceptError, BindError, ConnectError, Errno, ListenError, RecvError, RecvFromError,
     SendAllError, SendError, SendToError,
 };
+pub use net_error::NetError;
 pub use tcp_listener::Listener;
 pub use tcp_stream::{Shutdown, TcpSocket};
 pub use udp::UdpSocket;

@@ -1,9 +1,11 @@
-//! One error type for the ecosystem's traits: the `errno` Python would raise, or one of
-//! the few outcomes the traits need that Python has no number for.
+//! One error type for every verb, as the embedded ecosystem's traits want it (one
+//! `Error` type per stack or stream): the `errno` Python would raise, or one of the few
+//! outcomes the traits need that Python has no number for. The verbs' own enums
+//! ([`errors`](super::errors)) convert into it by their `errno`.
 
 use core::fmt;
 
-use crate::socket::Errno;
+use super::errors::Errno;
 
 /// A verb's failure as the embedded ecosystem's traits report it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
