@@ -46,15 +46,21 @@ fn every_example_explains_every_option_in_one_column() {
         "--corrupt-chance PCT",
         "--seed N",
     ];
-    let examples: [(&str, Vec<&str>); 5] = [
+    let examples: [(&str, Vec<&str>); 6] = [
         (
             "serve",
             [
                 &tap[..],
-                &["--idle-timeout SECS", "--buffer-size KIB", "RUST_LOG"],
+                &[
+                    "--idle-timeout SECS",
+                    "--buffer-size KIB",
+                    "--mqtt ADDR",
+                    "RUST_LOG",
+                ],
             ]
             .concat(),
         ),
+        ("http_status", tap.to_vec()),
         (
             "client",
             [&tap[..], &["--service NAME", "--server ADDR", "RUST_LOG"]].concat(),

@@ -175,7 +175,12 @@ struct Serve {
 
 impl Serve {
     fn start(ns: &Netns, extra: &[&str]) -> Serve {
-        let serve = example("serve");
+        Serve::start_example(ns, "serve", extra)
+    }
+
+    /// Another TAP host example (same options, same `ready:` line).
+    fn start_example(ns: &Netns, name: &str, extra: &[&str]) -> Serve {
+        let serve = example(name);
         let mut argv = vec![
             serve.to_str().unwrap(),
             "--tap",
@@ -687,5 +692,58 @@ tap_test! {
         // One session carried every message: the connection lived through all the calls.
         assert!(summary.contains("mqtt      published 10 in 1 session(s)"), "{summary}");
         assert!(summary.contains("robot     accepted 10 refused 0"), "{summary}");
+    }
+}
+
+tap_test! {
+    /// A third-party async HTTP server on sockless: `http_status` runs picoserve
+    /// (unmodified) on the async facade beside the tutorial's services; `curl` and
+    /// Python's urllib, from the test's namespace, read the services' counters on port 80,
+    /// which count a robot call made just before.
+    fn an_http_server_crate_serves_the_counters_to_curl_and_python() {
+        let Some(ns) = Netns::create() else { return };
+        if Command::new("curl").arg("--version").output().is_err() {
+            let why = "no curl (Debian: curl)";
+            assert!(
+                std::env::var("SOCKLESS_REQUIRE_TAP").as_deref() != Ok("1"),
+                "{why}, and SOCKLESS_REQUIRE_TAP=1"
+            );
+            eprintln!("\n*** SKIPPED: HTTP test: {why} ***\n");
+            return;
+        }
+        let server = Serve::start_example(&ns, "http_status", &[]);
+        ns.thread(|| {
+            let mut sk = tcp(at(SERVER4), 8888);
+            assert_eq!(read_line(&mut sk), sockless::services::robot_menu::WELCOME);
+            sk.write_all(b"exit\n").unwrap();
+            assert_eq!(read_line(&mut sk), sockless::services::robot_menu::GOODBYE);
+            assert!(read_to_end(&mut sk).is_empty());
+        });
+        for attempt in 0..3 {
+            let out = ns
+                .cmd(&["curl", "-sS", "--max-time", "10", "http://192.168.69.1/"])
+                .output()
+                .unwrap();
+            let page = String::from_utf8_lossy(&out.stdout);
+            assert!(out.status.success(), "curl {attempt}: {}", String::from_utf8_lossy(&out.stderr));
+            assert!(page.starts_with("sockless: the socket tutorial's services"), "{page}");
+            assert!(page.contains("robot     accepted 1 refused 0"), "{page}");
+            assert!(page.contains("udp-ok"), "{page}");
+        }
+        let out = ns
+            .cmd(&[
+                "python3",
+                "-c",
+                "import urllib.request as u; r = u.urlopen('http://192.168.69.1/', timeout=10); \
+                 print(r.status); print(r.read().decode())",
+            ])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(text.starts_with("200\n"), "{text}");
+        assert!(text.contains("robot     accepted 1"), "{text}");
+        let summary = server.stop();
+        assert!(summary.contains("robot     accepted 1"), "{summary}");
     }
 }

@@ -39,5 +39,5 @@ mod tcp;
 mod udp;
 
 pub use async_stack::AsyncStack;
-pub use tcp::{AsyncListener, AsyncTcpStream};
+pub use tcp::{AsyncListener, AsyncReadHalf, AsyncTcpStream, AsyncWriteHalf};
 pub use udp::AsyncUdpSocket;

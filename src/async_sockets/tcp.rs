@@ -1,6 +1,7 @@
 //! The tutorial's TCP verbs as `async fn`s: `accept().await`, `recv().await`, ...
 
 use core::future::poll_fn;
+use core::marker::PhantomData;
 use core::task::Poll;
 
 use smoltcp::socket::tcp;
@@ -193,69 +194,13 @@ impl<'s, 'a, const TIMERS: usize> AsyncTcpStream<'s, 'a, TIMERS> {
 
     /// Python: `data = conn.recv(bufsize)`: waits for data; `Ok(0)` at end of stream.
     pub async fn recv(&mut self, buf: &mut [u8]) -> Result<usize, RecvError> {
-        let socket = &mut self.socket;
-        let stack = self.stack;
-        let mut until: Option<Option<Instant>> = None;
-        poll_fn(|cx| {
-            let step = stack.with(|s| match socket.recv(s, buf) {
-                Err(RecvError::WouldBlock) => {
-                    socket.register_waker(s, cx.waker(), false);
-                    // The timeout is the socket's own (`recv` returns `TimedOut` then);
-                    // the task must be polled again at that time.
-                    until.get_or_insert_with(|| deadline(s.now(), socket.timeout(s)));
-                    Poll::Pending
-                }
-                done => Poll::Ready(done),
-            });
-            match step {
-                Some(Poll::Pending) => {
-                    if let Some(Some(t)) = until {
-                        stack_wake_at(stack, t, cx);
-                    }
-                    Poll::Pending
-                }
-                Some(ready) => ready,
-                None => busy(cx),
-            }
-        })
-        .await
+        recv_on(self.stack, &mut self.socket, buf).await
     }
 
     /// Python: `conn.send(data)`: waits for room, then queues what fits (at least one
     /// byte); `TimedOut` after the `settimeout` time without room.
     pub async fn send(&mut self, data: &[u8]) -> Result<usize, SendError> {
-        if data.is_empty() {
-            return Ok(0);
-        }
-        let socket = &mut self.socket;
-        let stack = self.stack;
-        let mut until: Option<Option<Instant>> = None;
-        poll_fn(|cx| {
-            let step = stack.with(|s| {
-                let until = *until.get_or_insert_with(|| deadline(s.now(), socket.timeout(s)));
-                match socket.send(s, data) {
-                    Err(SendError::WouldBlock) if until.is_some_and(|t| s.now() >= t) => {
-                        Poll::Ready(Err(SendError::TimedOut))
-                    }
-                    Err(SendError::WouldBlock) => {
-                        socket.register_waker(s, cx.waker(), true);
-                        Poll::Pending
-                    }
-                    done => Poll::Ready(done),
-                }
-            });
-            match step {
-                Some(Poll::Pending) => {
-                    if let Some(Some(t)) = until {
-                        stack_wake_at(stack, t, cx);
-                    }
-                    Poll::Pending
-                }
-                Some(ready) => ready,
-                None => busy(cx),
-            }
-        })
-        .await
+        send_on(self.stack, &mut self.socket, data).await
     }
 
     /// Python: `conn.sendall(data)`: waits until all of it is queued.
@@ -274,39 +219,7 @@ impl<'s, 'a, const TIMERS: usize> AsyncTcpStream<'s, 'a, TIMERS> {
     /// the `settimeout` time passed: `TimedOut`). Python has no such call; embedded-io's
     /// `flush` is it.
     pub async fn flush(&mut self) -> Result<(), SendError> {
-        let socket = &mut self.socket;
-        let stack = self.stack;
-        let mut until: Option<Option<Instant>> = None;
-        poll_fn(|cx| {
-            let step = stack.with(|s| {
-                let until = *until.get_or_insert_with(|| deadline(s.now(), socket.timeout(s)));
-                if socket.send_queue(s) == 0 {
-                    return Poll::Ready(Ok(()));
-                }
-                if let Some(e) = socket.error(s) {
-                    return Poll::Ready(Err(match e {
-                        RecvError::TimedOut => SendError::TimedOut,
-                        _ => SendError::Reset,
-                    }));
-                }
-                if until.is_some_and(|t| s.now() >= t) {
-                    return Poll::Ready(Err(SendError::TimedOut));
-                }
-                socket.register_waker(s, cx.waker(), true);
-                Poll::Pending
-            });
-            match step {
-                Some(Poll::Pending) => {
-                    if let Some(Some(t)) = until {
-                        stack_wake_at(stack, t, cx);
-                    }
-                    Poll::Pending
-                }
-                Some(ready) => ready,
-                None => busy(cx),
-            }
-        })
-        .await
+        flush_on(self.stack, &mut self.socket).await
     }
 
     /// Data waiting to be read, or a `recv` that would return at once (end of stream,
@@ -347,6 +260,29 @@ impl<'s, 'a, const TIMERS: usize> AsyncTcpStream<'s, 'a, TIMERS> {
                     )
             })
             .unwrap_or(false)
+    }
+
+    /// The stream as a read half and a write half that can wait at the same time (one
+    /// task reading while another writes; what HTTP servers take). The stream stays
+    /// the owner: the halves borrow it, and it closes when dropped.
+    pub fn split(
+        &mut self,
+    ) -> (
+        AsyncReadHalf<'_, 'a, TIMERS>,
+        AsyncWriteHalf<'_, 'a, TIMERS>,
+    ) {
+        (
+            AsyncReadHalf {
+                stack: self.stack,
+                socket: self.socket.duplicate(),
+                _stream: PhantomData,
+            },
+            AsyncWriteHalf {
+                stack: self.stack,
+                socket: self.socket.duplicate(),
+                _stream: PhantomData,
+            },
+        )
     }
 
     /// Python: `sk.shutdown(how)` (see [`TcpSocket::shutdown`]).
@@ -412,6 +348,146 @@ impl<'s, 'a, const TIMERS: usize> AsyncTcpStream<'s, 'a, TIMERS> {
         let socket = &self.socket;
         self.stack.with(|s| socket.state(s)).flatten()
     }
+}
+
+/// The read half of a [split](AsyncTcpStream::split) stream.
+pub struct AsyncReadHalf<'h, 'a, const TIMERS: usize = 8> {
+    stack: &'h AsyncStack<'a, TIMERS>,
+    socket: TcpSocket,
+    _stream: PhantomData<&'h mut ()>,
+}
+
+/// The write half of a [split](AsyncTcpStream::split) stream.
+pub struct AsyncWriteHalf<'h, 'a, const TIMERS: usize = 8> {
+    stack: &'h AsyncStack<'a, TIMERS>,
+    socket: TcpSocket,
+    _stream: PhantomData<&'h mut ()>,
+}
+
+impl<const TIMERS: usize> AsyncReadHalf<'_, '_, TIMERS> {
+    /// [`AsyncTcpStream::recv`].
+    pub async fn recv(&mut self, buf: &mut [u8]) -> Result<usize, RecvError> {
+        recv_on(self.stack, &mut self.socket, buf).await
+    }
+}
+
+impl<const TIMERS: usize> AsyncWriteHalf<'_, '_, TIMERS> {
+    /// [`AsyncTcpStream::send`].
+    pub async fn send(&mut self, data: &[u8]) -> Result<usize, SendError> {
+        send_on(self.stack, &mut self.socket, data).await
+    }
+
+    /// [`AsyncTcpStream::flush`].
+    pub async fn flush(&mut self) -> Result<(), SendError> {
+        flush_on(self.stack, &mut self.socket).await
+    }
+}
+
+// ---- the waits behind the stream's verbs (shared with its halves) ------------------
+
+async fn recv_on<const TIMERS: usize>(
+    stack: &AsyncStack<'_, TIMERS>,
+    socket: &mut TcpSocket,
+    buf: &mut [u8],
+) -> Result<usize, RecvError> {
+    let mut until: Option<Option<Instant>> = None;
+    poll_fn(|cx| {
+        let step = stack.with(|s| match socket.recv(s, buf) {
+            Err(RecvError::WouldBlock) => {
+                socket.register_waker(s, cx.waker(), false);
+                // The timeout is the socket's own (`recv` returns `TimedOut` then);
+                // the task must be polled again at that time.
+                until.get_or_insert_with(|| deadline(s.now(), socket.timeout(s)));
+                Poll::Pending
+            }
+            done => Poll::Ready(done),
+        });
+        match step {
+            Some(Poll::Pending) => {
+                if let Some(Some(t)) = until {
+                    stack_wake_at(stack, t, cx);
+                }
+                Poll::Pending
+            }
+            Some(ready) => ready,
+            None => busy(cx),
+        }
+    })
+    .await
+}
+
+async fn send_on<const TIMERS: usize>(
+    stack: &AsyncStack<'_, TIMERS>,
+    socket: &mut TcpSocket,
+    data: &[u8],
+) -> Result<usize, SendError> {
+    if data.is_empty() {
+        return Ok(0);
+    }
+    let mut until: Option<Option<Instant>> = None;
+    poll_fn(|cx| {
+        let step = stack.with(|s| {
+            let until = *until.get_or_insert_with(|| deadline(s.now(), socket.timeout(s)));
+            match socket.send(s, data) {
+                Err(SendError::WouldBlock) if until.is_some_and(|t| s.now() >= t) => {
+                    Poll::Ready(Err(SendError::TimedOut))
+                }
+                Err(SendError::WouldBlock) => {
+                    socket.register_waker(s, cx.waker(), true);
+                    Poll::Pending
+                }
+                done => Poll::Ready(done),
+            }
+        });
+        match step {
+            Some(Poll::Pending) => {
+                if let Some(Some(t)) = until {
+                    stack_wake_at(stack, t, cx);
+                }
+                Poll::Pending
+            }
+            Some(ready) => ready,
+            None => busy(cx),
+        }
+    })
+    .await
+}
+
+async fn flush_on<const TIMERS: usize>(
+    stack: &AsyncStack<'_, TIMERS>,
+    socket: &mut TcpSocket,
+) -> Result<(), SendError> {
+    let mut until: Option<Option<Instant>> = None;
+    poll_fn(|cx| {
+        let step = stack.with(|s| {
+            let until = *until.get_or_insert_with(|| deadline(s.now(), socket.timeout(s)));
+            if socket.send_queue(s) == 0 {
+                return Poll::Ready(Ok(()));
+            }
+            if let Some(e) = socket.error(s) {
+                return Poll::Ready(Err(match e {
+                    RecvError::TimedOut => SendError::TimedOut,
+                    _ => SendError::Reset,
+                }));
+            }
+            if until.is_some_and(|t| s.now() >= t) {
+                return Poll::Ready(Err(SendError::TimedOut));
+            }
+            socket.register_waker(s, cx.waker(), true);
+            Poll::Pending
+        });
+        match step {
+            Some(Poll::Pending) => {
+                if let Some(Some(t)) = until {
+                    stack_wake_at(stack, t, cx);
+                }
+                Poll::Pending
+            }
+            Some(ready) => ready,
+            None => busy(cx),
+        }
+    })
+    .await
 }
 
 impl<const TIMERS: usize> Drop for AsyncTcpStream<'_, '_, TIMERS> {

@@ -54,6 +54,13 @@ impl TcpSocket {
         TcpSocket { id }
     }
 
+    /// A second descriptor of the same socket (Python: `sk.dup()`), for the halves of a
+    /// split async stream; closing either closes the socket.
+    #[cfg(feature = "async")]
+    pub(crate) fn duplicate(&self) -> TcpSocket {
+        TcpSocket { id: self.id }
+    }
+
     /// This socket's slot in the stack's table (what `sk.fileno()` is to the kernel).
     pub fn fileno(&self) -> u8 {
         self.id.index
