@@ -67,7 +67,11 @@ impl<'a, const TIMERS: usize> AsyncStack<'a, TIMERS> {
             .try_borrow_mut()
             .ok()
             .and_then(|mut s| s.poll_at());
-        let timers = self.timers.borrow().iter().map(|(at, _)| *at).min();
+        let timers = self
+            .timers
+            .try_borrow()
+            .ok()
+            .and_then(|t| t.iter().map(|(at, _)| *at).min());
         [stack, timers].into_iter().flatten().min()
     }
 
@@ -103,7 +107,9 @@ impl<'a, const TIMERS: usize> AsyncStack<'a, TIMERS> {
                 if self.runner_due.take() {
                     return Poll::Ready(());
                 }
-                *self.runner.borrow_mut() = Some(cx.waker().clone());
+                if let Ok(mut runner) = self.runner.try_borrow_mut() {
+                    *runner = Some(cx.waker().clone());
+                }
                 sleep.as_mut().poll(cx)
             })
             .await;
@@ -127,33 +133,47 @@ impl<'a, const TIMERS: usize> AsyncStack<'a, TIMERS> {
     /// Have `waker` woken once the stack's clock reaches `at` (what a task waiting with a
     /// timeout registers; its runner fires it).
     pub fn wake_at(&self, at: Instant, waker: &Waker) {
-        let mut timers = self.timers.borrow_mut();
-        if let Some(slot) = timers.iter_mut().find(|(_, w)| w.will_wake(waker)) {
-            *slot = (at.min(slot.0), waker.clone());
-        } else if timers.push((at, waker.clone())).is_err() {
+        let kept = match self.timers.try_borrow_mut() {
+            Ok(mut timers) => {
+                if let Some(slot) = timers.iter_mut().find(|(_, w)| w.will_wake(waker)) {
+                    *slot = (at.min(slot.0), waker.clone());
+                    true
+                } else {
+                    timers.push((at, waker.clone())).is_ok()
+                }
+            }
+            Err(_) => false,
+        };
+        if !kept {
             // No room: poll again at once (a busy wait rather than a lost timeout).
             waker.wake_by_ref();
         }
-        drop(timers);
         self.wake_runner();
     }
 
     fn wake_timers(&self, now: Instant) {
-        let mut timers = self.timers.borrow_mut();
-        let mut i = 0;
-        while i < timers.len() {
-            if timers[i].0 <= now {
-                timers.swap_remove(i).1.wake();
-            } else {
-                i += 1;
+        // Taken out first and woken after: a waker may run code that registers a timer.
+        let mut due: Vec<Waker, TIMERS> = Vec::new();
+        if let Ok(mut timers) = self.timers.try_borrow_mut() {
+            let mut i = 0;
+            while i < timers.len() {
+                if timers[i].0 <= now {
+                    let _ = due.push(timers.swap_remove(i).1);
+                } else {
+                    i += 1;
+                }
             }
+        }
+        for waker in due {
+            waker.wake();
         }
     }
 
     /// The runner must poll: a task did something.
     pub fn wake_runner(&self) {
         self.runner_due.set(true);
-        if let Some(waker) = self.runner.borrow_mut().take() {
+        let waker = self.runner.try_borrow_mut().ok().and_then(|mut r| r.take());
+        if let Some(waker) = waker {
             waker.wake();
         }
     }
