@@ -412,3 +412,106 @@ fn embedded_io_async_read_and_write_on_a_stream() {
     })
     .unwrap();
 }
+
+// ---- edge-nal ------------------------------------------------------------------------
+
+/// A server written against edge-nal only: bind, then answer each connection's bytes
+/// upper-cased until it closes, `calls` times.
+#[cfg(feature = "edge-nal")]
+async fn edge_upper_server<B: edge_nal::TcpBind>(binder: &B, port: u16, calls: usize) {
+    use edge_nal::TcpAccept as _;
+    use embedded_io_async::{Read as _, Write as _};
+    let addr = std::net::SocketAddr::from(([0, 0, 0, 0], port));
+    let acceptor = binder.bind(addr).await.unwrap();
+    for _ in 0..calls {
+        let (_peer, mut conn) = acceptor.accept().await.unwrap();
+        let mut buf = [0u8; 64];
+        loop {
+            let n = conn.read(&mut buf).await.unwrap();
+            if n == 0 {
+                break;
+            }
+            buf[..n].make_ascii_uppercase();
+            conn.write_all(&buf[..n]).await.unwrap();
+        }
+    }
+}
+
+/// A client written against edge-nal only.
+#[cfg(feature = "edge-nal")]
+async fn edge_call<C: edge_nal::TcpConnect>(connector: &C, port: u16, text: &str) -> String {
+    use edge_nal::TcpShutdown as _;
+    use embedded_io_async::{Read as _, Write as _};
+    let addr = std::net::SocketAddr::from((Host::SERVER.ipv4_addr(), port));
+    let mut sk = connector.connect(addr).await.unwrap();
+    sk.write_all(text.as_bytes()).await.unwrap();
+    sk.close(edge_nal::Close::Write).await.unwrap();
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 64];
+    loop {
+        let n = sk.read(&mut buf).await.unwrap();
+        if n == 0 {
+            break;
+        }
+        answer.extend_from_slice(&buf[..n]);
+    }
+    String::from_utf8(answer).unwrap()
+}
+
+#[cfg(feature = "edge-nal")]
+#[test]
+fn edge_nal_connect_and_bind_run_protocol_code_written_for_edge_nal() {
+    use sockless::async_sockets::EdgeTcp;
+    let tb = testbed();
+    // One client socket's buffers for twenty calls: each dropped stream's socket is
+    // kept for the next connect (once its connection is over).
+    let client: EdgeTcp<'_, 'static, 1024, 1024, 2> = EdgeTcp::new(&tb.client, pool(1));
+    let server: EdgeTcp<'_, 'static, 1024, 1024, 2> = EdgeTcp::new(&tb.server, pool(2));
+    run(tb, async {
+        let calls = async {
+            for i in 0..20 {
+                let text = format!("call {i}");
+                assert_eq!(edge_call(&client, 6969, &text).await, text.to_uppercase());
+            }
+        };
+        join(edge_upper_server(&server, 6969, 20), calls).await;
+    })
+    .unwrap();
+}
+
+#[cfg(feature = "edge-nal")]
+#[test]
+fn two_tasks_accepting_on_one_edge_acceptor_are_both_served() {
+    use edge_nal::{TcpAccept as _, TcpBind as _};
+    use embedded_io_async::{Read as _, Write as _};
+    use sockless::async_sockets::EdgeTcp;
+    let tb = testbed();
+    let client: EdgeTcp<'_, 'static, 1024, 1024, 2> = EdgeTcp::new(&tb.client, pool(2));
+    let server: EdgeTcp<'_, 'static, 1024, 1024, 2> = EdgeTcp::new(&tb.server, pool(2));
+    run(tb, async {
+        let acceptor = server
+            .bind(std::net::SocketAddr::from(([0, 0, 0, 0], 7)))
+            .await
+            .unwrap();
+        let task = |name: &'static [u8]| {
+            let acceptor = &acceptor;
+            async move {
+                let (_, mut conn) = acceptor.accept().await.unwrap();
+                conn.write_all(name).await.unwrap();
+                let mut buf = [0u8; 1];
+                // Wait for the caller to hang up.
+                let _ = conn.read(&mut buf).await;
+            }
+        };
+        let callers = async {
+            let a = edge_call(&client, 7, "");
+            let b = edge_call(&client, 7, "");
+            let (a, b) = join(a, b).await;
+            let mut got = [a, b];
+            got.sort();
+            assert_eq!(got, ["first".to_string(), "second".to_string()]);
+        };
+        join(join(task(b"first"), task(b"second")), callers).await;
+    })
+    .unwrap();
+}

@@ -29,15 +29,22 @@
 //! `Read` and `Write` (and embedded-io's `ReadReady`, `WriteReady`), for async protocol
 //! crates.
 //!
+//! With the feature `edge-nal`, [`EdgeTcp`] is edge-nal's `TcpConnect` and `TcpBind`
+//! (its acceptor `TcpAccept`), the factories async protocol crates take.
+//!
 //! **Timeouts** are Python's `settimeout`: on a listener for `accept`, on a stream for
 //! `connect`, `recv`, `send` and `close`, on a UDP socket for `recv_from` and `send_to`.
 
 mod async_stack;
+#[cfg(feature = "edge-nal")]
+mod edge_tcp;
 #[cfg(feature = "embedded-io-async")]
 mod io_traits;
 mod tcp;
 mod udp;
 
 pub use async_stack::AsyncStack;
+#[cfg(feature = "edge-nal")]
+pub use edge_tcp::{EdgeAcceptor, EdgeStream, EdgeTcp, MAX_ACCEPTORS, MAX_EDGE_CLIENTS};
 pub use tcp::{AsyncListener, AsyncReadHalf, AsyncTcpStream, AsyncWriteHalf};
 pub use udp::AsyncUdpSocket;

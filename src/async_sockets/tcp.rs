@@ -122,7 +122,7 @@ fn stack_wake_at<const TIMERS: usize>(
 }
 
 /// The stack was borrowed elsewhere: try again at once.
-fn busy<T>(cx: &mut core::task::Context<'_>) -> Poll<T> {
+pub(super) fn busy<T>(cx: &mut core::task::Context<'_>) -> Poll<T> {
     cx.waker().wake_by_ref();
     Poll::Pending
 }
@@ -163,26 +163,7 @@ impl<'s, 'a, const TIMERS: usize> AsyncTcpStream<'s, 'a, TIMERS> {
     /// Python: `sk.connect(addr)`: waits for the handshake (at most the `settimeout`
     /// time, else 20 s: [`DEFAULT_CONNECT_TIMEOUT`](crate::stack::DEFAULT_CONNECT_TIMEOUT)).
     pub async fn connect(&mut self, remote: impl Into<IpEndpoint>) -> Result<(), ConnectError> {
-        let remote = remote.into();
-        let socket = &mut self.socket;
-        let stack = self.stack;
-        stack
-            .with(|s| socket.connect(s, remote))
-            .ok_or(ConnectError::WouldBlock)??;
-        poll_fn(|cx| {
-            match stack.with(|s| match socket.connect_status(s) {
-                Err(ConnectError::WouldBlock) => {
-                    // A state change (SYN-ACK, RST, the connect timeout's abort) wakes it.
-                    socket.register_waker(s, cx.waker(), false);
-                    Poll::Pending
-                }
-                done => Poll::Ready(done),
-            }) {
-                Some(poll) => poll,
-                None => busy(cx),
-            }
-        })
-        .await
+        connect_on(self.stack, &mut self.socket, remote.into()).await
     }
 
     /// Python: `sk.settimeout(t)` (see [`TcpSocket::set_timeout`]); `recv`, `send`,
@@ -227,19 +208,7 @@ impl<'s, 'a, const TIMERS: usize> AsyncTcpStream<'s, 'a, TIMERS> {
     pub fn read_ready(&mut self) -> bool {
         let socket = &mut self.socket;
         self.stack
-            .with(|s| {
-                socket.recv_queue(s) > 0
-                    || !matches!(
-                        socket.state(s),
-                        Some(
-                            tcp::State::SynSent
-                                | tcp::State::SynReceived
-                                | tcp::State::Established
-                                | tcp::State::FinWait1
-                                | tcp::State::FinWait2
-                        )
-                    )
-            })
+            .with(|s| would_not_wait(socket, s))
             .unwrap_or(false)
     }
 
@@ -271,18 +240,12 @@ impl<'s, 'a, const TIMERS: usize> AsyncTcpStream<'s, 'a, TIMERS> {
         AsyncReadHalf<'_, 'a, TIMERS>,
         AsyncWriteHalf<'_, 'a, TIMERS>,
     ) {
-        (
-            AsyncReadHalf {
-                stack: self.stack,
-                socket: self.socket.duplicate(),
-                _stream: PhantomData,
-            },
-            AsyncWriteHalf {
-                stack: self.stack,
-                socket: self.socket.duplicate(),
-                _stream: PhantomData,
-            },
-        )
+        halves(self.stack, &self.socket)
+    }
+
+    /// Wait until a `recv` would not wait: data, the end of the stream, or an error.
+    pub async fn readable(&mut self) {
+        readable_on(self.stack, &mut self.socket).await
     }
 
     /// Python: `sk.shutdown(how)` (see [`TcpSocket::shutdown`]).
@@ -369,6 +332,68 @@ impl<const TIMERS: usize> AsyncReadHalf<'_, '_, TIMERS> {
     pub async fn recv(&mut self, buf: &mut [u8]) -> Result<usize, RecvError> {
         recv_on(self.stack, &mut self.socket, buf).await
     }
+
+    /// [`AsyncTcpStream::readable`].
+    pub async fn readable(&mut self) {
+        readable_on(self.stack, &mut self.socket).await
+    }
+}
+
+/// The two halves of `socket`'s stream (descriptors of the same socket).
+pub(super) fn halves<'h, 'a, const TIMERS: usize>(
+    stack: &'h AsyncStack<'a, TIMERS>,
+    socket: &TcpSocket,
+) -> (
+    AsyncReadHalf<'h, 'a, TIMERS>,
+    AsyncWriteHalf<'h, 'a, TIMERS>,
+) {
+    (
+        AsyncReadHalf {
+            stack,
+            socket: socket.duplicate(),
+            _stream: PhantomData,
+        },
+        AsyncWriteHalf {
+            stack,
+            socket: socket.duplicate(),
+            _stream: PhantomData,
+        },
+    )
+}
+
+/// Whether a `recv` on `socket` would return at once.
+fn would_not_wait(socket: &TcpSocket, s: &mut crate::stack::Stack<'_>) -> bool {
+    socket.recv_queue(s) > 0
+        || !matches!(
+            socket.state(s),
+            Some(
+                tcp::State::SynSent
+                    | tcp::State::SynReceived
+                    | tcp::State::Established
+                    | tcp::State::FinWait1
+                    | tcp::State::FinWait2
+            )
+        )
+}
+
+pub(super) async fn readable_on<const TIMERS: usize>(
+    stack: &AsyncStack<'_, TIMERS>,
+    socket: &mut TcpSocket,
+) {
+    poll_fn(|cx| {
+        match stack.with(|s| {
+            if would_not_wait(socket, s) {
+                Poll::Ready(())
+            } else {
+                socket.register_waker(s, cx.waker(), false);
+                Poll::Pending
+            }
+        }) {
+            Some(poll) => poll,
+            None => busy(cx),
+        }
+    })
+    .await
 }
 
 impl<const TIMERS: usize> AsyncWriteHalf<'_, '_, TIMERS> {
@@ -385,7 +410,31 @@ impl<const TIMERS: usize> AsyncWriteHalf<'_, '_, TIMERS> {
 
 // ---- the waits behind the stream's verbs (shared with its halves) ------------------
 
-async fn recv_on<const TIMERS: usize>(
+pub(super) async fn connect_on<const TIMERS: usize>(
+    stack: &AsyncStack<'_, TIMERS>,
+    socket: &mut TcpSocket,
+    remote: IpEndpoint,
+) -> Result<(), ConnectError> {
+    stack
+        .with(|s| socket.connect(s, remote))
+        .ok_or(ConnectError::WouldBlock)??;
+    poll_fn(|cx| {
+        match stack.with(|s| match socket.connect_status(s) {
+            Err(ConnectError::WouldBlock) => {
+                // A state change (SYN-ACK, RST, the connect timeout's abort) wakes it.
+                socket.register_waker(s, cx.waker(), false);
+                Poll::Pending
+            }
+            done => Poll::Ready(done),
+        }) {
+            Some(poll) => poll,
+            None => busy(cx),
+        }
+    })
+    .await
+}
+
+pub(super) async fn recv_on<const TIMERS: usize>(
     stack: &AsyncStack<'_, TIMERS>,
     socket: &mut TcpSocket,
     buf: &mut [u8],
@@ -416,7 +465,7 @@ async fn recv_on<const TIMERS: usize>(
     .await
 }
 
-async fn send_on<const TIMERS: usize>(
+pub(super) async fn send_on<const TIMERS: usize>(
     stack: &AsyncStack<'_, TIMERS>,
     socket: &mut TcpSocket,
     data: &[u8],
@@ -453,7 +502,7 @@ async fn send_on<const TIMERS: usize>(
     .await
 }
 
-async fn flush_on<const TIMERS: usize>(
+pub(super) async fn flush_on<const TIMERS: usize>(
     stack: &AsyncStack<'_, TIMERS>,
     socket: &mut TcpSocket,
 ) -> Result<(), SendError> {
