@@ -515,3 +515,15 @@ fn two_tasks_accepting_on_one_edge_acceptor_are_both_served() {
     })
     .unwrap();
 }
+
+#[test]
+fn a_dropped_listener_frees_its_port() {
+    let tb = testbed();
+    let listener = AsyncListener::<1>::listen(&tb.server, 7, 1, pool(1)).unwrap();
+    assert_eq!(
+        AsyncListener::<1>::listen(&tb.server, 7, 1, pool(1)).err(),
+        Some(sockless::socket::ListenError::AddrInUse)
+    );
+    drop(listener);
+    let _again = AsyncListener::<1>::listen(&tb.server, 7, 1, pool(1)).unwrap();
+}

@@ -21,7 +21,7 @@ fn deadline(start: Instant, timeout: Option<Duration>) -> Option<Instant> {
 }
 
 /// A listening port with its pool (Python: `sk.bind(addr); sk.listen(backlog)`), whose
-/// `accept` waits.
+/// `accept` waits. Dropping it closes it.
 pub struct AsyncListener<'s, 'a, const POOL: usize, const TIMERS: usize = 8> {
     stack: &'s AsyncStack<'a, TIMERS>,
     listener: Option<Listener<POOL>>,
@@ -109,6 +109,13 @@ impl<'s, 'a, const POOL: usize, const TIMERS: usize> AsyncListener<'s, 'a, POOL,
             // The stack was busy: the listener stays as it was (a program error: the
             // stack was borrowed while it closed).
         }
+    }
+}
+
+impl<const POOL: usize, const TIMERS: usize> Drop for AsyncListener<'_, '_, POOL, TIMERS> {
+    /// `close()`: the port is free again (its pool stays lent to the stack).
+    fn drop(&mut self) {
+        self.close();
     }
 }
 
