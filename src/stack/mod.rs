@@ -545,10 +545,12 @@ impl<'a> Stack<'a> {
             let Some(handle) = slot.handle() else {
                 continue;
             };
-            if slot.owner() == Owner::Udp
-                || (slot.state() == tcp::State::Closed && slot.owner() != Owner::Orphan)
-                || (slot.state() == tcp::State::Listen && !syns_arrived)
-            {
+            let skip = match slot.state() {
+                tcp::State::Closed => slot.owner() != Owner::Orphan,
+                tcp::State::Listen => !syns_arrived,
+                _ => slot.owner() == Owner::Udp,
+            };
+            if skip {
                 continue;
             }
             let any = self.sockets.get_mut::<Socket>(handle);
