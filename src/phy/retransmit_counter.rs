@@ -10,7 +10,7 @@
 
 use heapless::Deque;
 
-use super::tcp_header::tcp_header;
+use super::tcp_header::tcp_span;
 
 /// Which flow a segment belongs to, within one direction of one link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,7 +56,7 @@ impl<const FLOWS: usize> RetransmitCounter<FLOWS> {
 
     /// Look at one Ethernet frame.
     pub fn observe(&mut self, frame: &[u8]) {
-        let Some(tcp) = tcp_header(frame) else {
+        let Some(tcp) = tcp_span(frame) else {
             return;
         };
         let (seq, len, syn) = (tcp.seq, tcp.len, tcp.syn);
