@@ -80,7 +80,10 @@ pub(crate) struct TcpParts<'s, 'a> {
 impl TcpParts<'_, '_> {
     /// Bring the table up to date with the socket's state (events, outcome).
     pub(crate) fn observe(&mut self) {
-        observe(self.socket, self.slot, self.ready, &self.tracer, self.index);
+        // Nearly every verb finds the state unchanged: that costs a comparison, not a call.
+        if self.slot.state() != self.socket.state() {
+            observe(self.socket, self.slot, self.ready, &self.tracer, self.index);
+        }
     }
 
     /// End the connection at once without a word to the peer (see [`end_quietly`]).
@@ -567,7 +570,9 @@ impl<'a> Stack<'a> {
             let Some(socket) = tcp::Socket::downcast_mut(any) else {
                 continue;
             };
-            observe(socket, slot, ready, &tracer, index);
+            if slot.state() != socket.state() {
+                observe(socket, slot, ready, &tracer, index);
+            }
 
             if slot.connect_expired(now) {
                 slot.set_outcome(Outcome::TimedOut);
