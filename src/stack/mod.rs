@@ -545,9 +545,7 @@ impl<'a> Stack<'a> {
         self.time_wait.sweep(now);
         let (slots, ready) = self.table.iter_mut();
         for (index, slot) in slots {
-            let Some(handle) = slot.handle() else {
-                continue;
-            };
+            // Most slots are skipped on their state alone (a free slot is CLOSED too).
             let skip = match slot.state() {
                 tcp::State::Closed => slot.owner() != Owner::Orphan,
                 tcp::State::Listen => !syns_arrived,
@@ -556,6 +554,9 @@ impl<'a> Stack<'a> {
             if skip {
                 continue;
             }
+            let Some(handle) = slot.handle() else {
+                continue;
+            };
             let any = self.sockets.get_mut::<Socket>(handle);
             if let Socket::Udp(udp) = any {
                 // A UDP socket closed with datagrams still queued: it leaves once they
