@@ -8,9 +8,10 @@
 //! to compare across machines. With root, a fifth part runs the services on a TAP device
 //! in a network namespace of its own and pushes 256 MiB through them with a kernel client.
 //!
-//! For profiling: `BENCH_PROFILE=pingpong`, `bulk` or `udp` runs only that sockless
-//! workload and exits (`BENCH_ROUNDS=N` sets the ping-pong round trips), e.g. under
-//! `valgrind --tool=callgrind` or `perf record`.
+//! For profiling: `BENCH_PROFILE=pingpong`, `udp`, `bulk` or `churn` runs only that
+//! sockless workload and exits (`BENCH_ROUNDS=N` sets the ping-pong and UDP round trips;
+//! bulk and churn run `--reps` times), e.g. under `valgrind --tool=callgrind` or
+//! `perf record`.
 //!
 //! The parts: `kernel.rs` (the workloads through `std::net`), `in_process.rs` (the same on
 //! the testbed), `tap.rs` (the namespace and `serve` on TAP), `report.rs` (table and JSON).
@@ -53,8 +54,8 @@ OPTIONS:
     -h, --help      print this text
 
 ENVIRONMENT:
-    BENCH_PROFILE   pingpong, bulk or udp: run only that sockless workload and
-                    exit, for profiling (callgrind, perf record)
+    BENCH_PROFILE   pingpong, udp, bulk or churn: run only that sockless workload
+                    and exit, for profiling (callgrind, perf record)
     BENCH_ROUNDS    round trips of sockless's ping-pong and UDP workloads, half as
                     many for the kernel's (default 50000, 5000 with --quick)";
 
@@ -134,13 +135,10 @@ fn run(options: Options) -> ExitCode {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(50_000 / scale);
-    if std::env::var("BENCH_PROFILE").is_ok_and(|v| v == "udp") {
-        let mut udp = rig.udp_socket();
-        in_process::udp(&mut rig, &mut udp, rounds);
-        return ExitCode::SUCCESS;
-    }
-    if std::env::var("BENCH_PROFILE").is_ok_and(|v| v == "pingpong") {
-        in_process::pingpong(&mut rig, &mut sk, rounds);
+    let bytes = (64 << 20) / scale;
+    let cycles = 20_000 / scale;
+    if let Ok(profile) = std::env::var("BENCH_PROFILE") {
+        profile_one(&profile, &mut rig, sk, reps, rounds, bytes, cycles);
         return ExitCode::SUCCESS;
     }
     let pingpong = Figure {
@@ -150,16 +148,6 @@ fn run(options: Options) -> ExitCode {
     sk.close(&mut rig.tb.client);
     in_process::settle_closed(&mut rig, &mut sk);
 
-    let bytes = (64 << 20) / scale;
-    if std::env::var("BENCH_PROFILE").is_ok_and(|v| v == "bulk") {
-        for _ in 0..reps {
-            eprintln!(
-                "bulk: {:.0} MB/s",
-                in_process::bulk(&mut rig, &mut sk, bytes)
-            );
-        }
-        return ExitCode::SUCCESS;
-    }
     let bulk = Figure {
         sockless: repeat(reps, || in_process::bulk(&mut rig, &mut sk, bytes)),
         kernel: kernel::best(reps, || {
@@ -167,7 +155,6 @@ fn run(options: Options) -> ExitCode {
         }),
     };
 
-    let cycles = 20_000 / scale;
     let mut churners = vec![sk];
     churners.extend((0..3).map(|_| rig.socket()));
     let churn = Figure {
@@ -200,4 +187,43 @@ fn run(options: Options) -> ExitCode {
         report::print_table(&figures, tap.as_ref(), reps);
     }
     ExitCode::SUCCESS
+}
+
+/// `BENCH_PROFILE`: only that sockless workload, for a profiler (bulk echo and churn
+/// `reps` times, on the sockets a full run gives them). `sk` is connected to the echo
+/// service.
+fn profile_one(
+    profile: &str,
+    rig: &mut Rig,
+    mut sk: sockless::TcpSocket,
+    reps: usize,
+    rounds: usize,
+    bytes: usize,
+    cycles: usize,
+) {
+    match profile {
+        "pingpong" => {
+            in_process::pingpong(rig, &mut sk, rounds);
+        }
+        "udp" => {
+            let mut udp = rig.udp_socket();
+            in_process::udp(rig, &mut udp, rounds);
+        }
+        "bulk" | "churn" => {
+            sk.close(&mut rig.tb.client);
+            in_process::settle_closed(rig, &mut sk);
+            let mut churners = vec![sk];
+            churners.extend((0..3).map(|_| rig.socket()));
+            for _ in 0..reps {
+                if profile == "bulk" {
+                    let mb = in_process::bulk(rig, &mut churners[0], bytes);
+                    eprintln!("bulk: {mb:.0} MB/s");
+                } else {
+                    let per_second = in_process::churn(rig, &mut churners, cycles);
+                    eprintln!("churn: {per_second:.0} connections/s");
+                }
+            }
+        }
+        _ => eprintln!("bench: BENCH_PROFILE={profile:?}: pingpong, udp, bulk or churn"),
+    }
 }
