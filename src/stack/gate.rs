@@ -43,7 +43,7 @@ use smoltcp::wire::{
 
 use super::table::{TableView, later};
 use super::time_wait::{TimeWaitTable, Verdict};
-use crate::phy::{FLAG_FIN, FLAG_SYN, TcpHeader, tcp_flags, tcp_header};
+use crate::phy::{FLAG_ACK, FLAG_FIN, FLAG_SYN, TcpHeader, tcp_flags, tcp_header};
 
 /// What a listener does with a connection request when every socket is taken.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -390,12 +390,14 @@ impl Judge<'_, '_> {
         checksum: &ChecksumCapabilities,
         held: Option<&HeldSyn>,
     ) -> bool {
-        // The fast path, for nearly every frame: a glance at the TCP flags. Only a SYN, a
-        // FIN, or any segment while a record lives is worth a full reading.
+        // The fast path, for nearly every frame: a glance at the TCP flags. Only a
+        // connection request (SYN without ACK: not a SYN-ACK), a FIN, or any segment while
+        // a record lives is worth a full reading.
         let Some(flags) = tcp_flags(frame) else {
             return true;
         };
-        if flags & (FLAG_SYN | FLAG_FIN) == 0 && !self.time_wait.may_hold() {
+        let connect = flags & (FLAG_SYN | FLAG_ACK) == FLAG_SYN;
+        if !connect && flags & FLAG_FIN == 0 && !self.time_wait.may_hold() {
             return true;
         }
         let Some(segment) = tcp_header(frame) else {
