@@ -70,7 +70,8 @@ impl<const FLOWS: usize> RetransmitCounter<FLOWS> {
         }
         self.segments += 1;
         let end = seq.wrapping_add(len);
-        match self.flows.iter_mut().find(|(f, _)| *f == flow) {
+        // Newest first: a segment nearly always belongs to a flow seen lately.
+        match self.flows.iter_mut().rev().find(|(f, _)| *f == flow) {
             // The same SYN again (it occupies exactly `next - 1`).
             Some((_, next)) if syn && seq.wrapping_add(1) == *next => self.retransmitted += 1,
             // A new connection on the same ports starts the flow over.
