@@ -75,11 +75,13 @@ impl TcpHeader {
         let Some((_, tcp)) = locate(frame) else {
             return false;
         };
-        if !self.ipv6 {
+        // `locate` has checked the IPv4 header's lengths: only its checksum is left, where
+        // smoltcp verifies it.
+        if !self.ipv6 && checksum.ipv4.rx() {
             let ok = EthernetFrame::new_checked(frame)
                 .ok()
                 .and_then(|eth| Ipv4Packet::new_checked(eth.payload()).ok())
-                .is_some_and(|ip| !checksum.ipv4.rx() || ip.verify_checksum());
+                .is_some_and(|ip| ip.verify_checksum());
             if !ok {
                 return false;
             }
