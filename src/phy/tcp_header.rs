@@ -350,6 +350,24 @@ mod tests {
     }
 
     #[test]
+    fn verify_checks_the_ipv4_header_checksum_only_where_smoltcp_does() {
+        let good = frame(TcpControl::Syn, b"");
+        let mut bad_ip = good.clone();
+        bad_ip[14 + 10] ^= 0x01; // the IPv4 header checksum
+        let mut bad_tcp = good.clone();
+        bad_tcp[14 + 20 + 16] ^= 0x01; // the TCP checksum
+        let verified = ChecksumCapabilities::default();
+        let mut tcp_only = ChecksumCapabilities::default();
+        tcp_only.ipv4 = smoltcp::phy::Checksum::None;
+        let read = |f: &[u8]| tcp_header(f).expect("a segment");
+        assert!(read(&good).verify(&good, &verified));
+        assert!(!read(&bad_ip).verify(&bad_ip, &verified));
+        assert!(read(&bad_ip).verify(&bad_ip, &tcp_only));
+        assert!(!read(&bad_tcp).verify(&bad_tcp, &tcp_only));
+        assert!(read(&bad_tcp).verify(&bad_tcp, &ChecksumCapabilities::ignored()));
+    }
+
+    #[test]
     fn the_span_and_the_header_refuse_the_same_frames() {
         for control in [TcpControl::None, TcpControl::Syn, TcpControl::Fin] {
             let good = frame(control, b"payload");
