@@ -534,3 +534,72 @@ fn udp_send_to_before_bind_takes_an_ephemeral_port() {
     let (_, from) = net.until(50, || ready(server.receive(&mut srv, &mut buf)));
     assert_eq!(from.port(), sk.socket().local_port());
 }
+
+#[test]
+fn a_handle_of_another_adapter_is_ebadf_never_that_adapters_socket() {
+    let mut net = Net::new();
+    let (mut client, mut server) = tcp_stacks(&net, 6, 10);
+    // Both adapters listen on port 7, each on its own stack.
+    let mut theirs = listening(&mut client, 7);
+    let mut lsk = listening(&mut server, 7);
+    let mut sk = client.socket().unwrap();
+    net.until(100, || ready(client.connect(&mut sk, server_addr(7))));
+    // The client adapter's listener on the server adapter: not the server's listener.
+    assert_eq!(
+        failed(server.accept(&mut theirs)),
+        Some(NetError::Errno(Errno::EBADF))
+    );
+    assert!(server.listener(&theirs).is_none());
+    assert_eq!(server.close(theirs), Err(NetError::Errno(Errno::EBADF)));
+    // The server's listener was not touched: its own handle accepts the connection.
+    let (mut conn, _) = ready(server.accept(&mut lsk)).unwrap();
+    assert_eq!(server.send(&mut conn, b"still here").unwrap(), 10);
+    // A client handle of another adapter: EBADF for every verb, close included.
+    assert_eq!(
+        failed(server.send(&mut sk, b"x")),
+        Some(NetError::Errno(Errno::EBADF))
+    );
+    assert_eq!(
+        failed(server.connect(&mut sk, server_addr(7))),
+        Some(NetError::Errno(Errno::EBADF))
+    );
+    assert_eq!(server.bind(&mut sk, 9), Err(NetError::Errno(Errno::EBADF)));
+    assert_eq!(server.listen(&mut sk), Err(NetError::Errno(Errno::EBADF)));
+    assert_eq!(server.close(sk), Err(NetError::Errno(Errno::EBADF)));
+    // Two adapters on one stack: each knows only its own handles.
+    let mut other: Tcp = NalTcpStack::new(net.server, tcp_buffers(1));
+    let mine = server.socket().unwrap();
+    assert_eq!(other.close(mine), Err(NetError::Errno(Errno::EBADF)));
+    let mut own = other.socket().unwrap();
+    assert_eq!(other.unused_buffers(), 0, "a socket on its own buffers");
+    other.bind(&mut own, 9).unwrap();
+    other.close(own).unwrap();
+    server.close(conn).unwrap();
+    server.close(lsk).unwrap();
+}
+
+#[test]
+fn udp_a_handle_of_another_adapter_is_ebadf_and_never_reused() {
+    let mut net = Net::new();
+    let mut client: Udp = NalUdpStack::new(net.client, udp_buffers(2));
+    let mut server: Udp = NalUdpStack::new(net.server, udp_buffers(1));
+    let mut theirs = client.socket().unwrap();
+    client.bind(&mut theirs, 9).unwrap();
+    assert_eq!(
+        server.connect(&mut theirs, server_addr(9)),
+        Err(NetError::Errno(Errno::EBADF))
+    );
+    assert_eq!(
+        failed(server.send_to(&mut theirs, server_addr(9), b"x")),
+        Some(NetError::Errno(Errno::EBADF))
+    );
+    assert_eq!(server.close(theirs), Err(NetError::Errno(Errno::EBADF)));
+    // The server adapter's next socket is its own, on its own buffers.
+    let mut srv = server.socket().unwrap();
+    server.bind(&mut srv, 9).unwrap();
+    let mut sk = client.socket().unwrap();
+    client.send_to(&mut sk, server_addr(9), b"mine").unwrap();
+    let mut buf = [0u8; 8];
+    let (n, _) = net.until(50, || ready(server.receive(&mut srv, &mut buf)));
+    assert_eq!(&buf[..n], b"mine");
+}

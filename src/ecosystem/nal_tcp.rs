@@ -31,6 +31,12 @@
 //! as Linux; [`listener`](NalTcpStack::listener) gives the listener to change it or
 //! read its counts).
 //!
+//! **Whose handle.** Each handle carries the adapter that made it (the address of the
+//! buffers it was given, unique while they are lent, as a stack's table names its
+//! descriptors): a handle passed to another adapter, on this stack or another, is `EBADF`
+//! for every verb, `close` included, never that adapter's socket or listener on the same
+//! port.
+//!
 //! **Errors** keep what happened: refused, reset and timed out are the `errno`s Python
 //! would raise ([`NetError::Errno`]), and a peer's end of stream is
 //! [`NetError::EndOfStream`] (all of them `PipeClosed` for the trait). A stack in use
@@ -65,6 +71,8 @@ pub struct NalTcpStack<'a, S, const RX: usize = 2048, const TX: usize = 2048, co
 
 /// Everything but the stack: the buffers not yet used, the sockets made from them.
 struct Sockets<'a, const RX: usize, const TX: usize, const POOL: usize> {
+    /// This adapter's name in its handles (see the module docs).
+    tag: usize,
     unused: &'a mut [TcpBuffers<RX, TX>],
     /// Closed client sockets, for the next `socket()`.
     free: Vec<TcpSocket, MAX_CLIENTS>,
@@ -83,6 +91,8 @@ const DEFERRED_CLOSES: usize = 4;
 /// connection.
 #[derive(Debug)]
 pub struct NalTcpSocket {
+    /// The adapter that made it (its `Sockets::tag`).
+    owner: usize,
     role: Role,
 }
 
@@ -126,6 +136,7 @@ impl<'a, S: StackRef<'a>, const RX: usize, const TX: usize, const POOL: usize>
         NalTcpStack {
             stack,
             sockets: Sockets {
+                tag: buffers.as_ptr() as usize,
                 unused: buffers,
                 free: Vec::new(),
                 clients: 0,
@@ -153,6 +164,7 @@ impl<'a, S: StackRef<'a>, const RX: usize, const TX: usize, const POOL: usize>
         let Role::Listening { port } = socket.role else {
             return None;
         };
+        self.sockets.own(socket).ok()?;
         self.sockets.listeners.iter_mut().find(|l| l.port() == port)
     }
 
@@ -177,6 +189,23 @@ impl<'a, S: StackRef<'a>, const RX: usize, const TX: usize, const POOL: usize>
 }
 
 impl<'a, const RX: usize, const TX: usize, const POOL: usize> Sockets<'a, RX, TX, POOL> {
+    /// `EBADF` for a handle another adapter made.
+    fn own(&self, handle: &NalTcpSocket) -> Result<(), NetError> {
+        if handle.owner == self.tag {
+            Ok(())
+        } else {
+            Err(Errno::EBADF.into())
+        }
+    }
+
+    /// A handle of this adapter.
+    fn handle(&self, role: Role) -> NalTcpSocket {
+        NalTcpSocket {
+            owner: self.tag,
+            role,
+        }
+    }
+
     /// A closed client socket, or one on the next unused buffers.
     fn client(&mut self, stack: &mut Stack<'a>) -> Result<TcpSocket, NetError> {
         // A socket whose last connection is over; or, failing that, one whose last
@@ -264,13 +293,11 @@ impl<'a, S: StackRef<'a>, const RX: usize, const TX: usize, const POOL: usize>
     /// buffers (`ENOBUFS` when none is left, `EMFILE` when the stack is full).
     fn socket(&mut self) -> Result<NalTcpSocket, NetError> {
         let socket = self.run(|sockets, stack| sockets.client(stack))??;
-        Ok(NalTcpSocket {
-            role: Role::Client {
-                socket,
-                port: 0,
-                connecting: false,
-            },
-        })
+        Ok(self.sockets.handle(Role::Client {
+            socket,
+            port: 0,
+            connecting: false,
+        }))
     }
 
     /// The first call starts the handshake; later calls say how it stands, until it is
@@ -280,6 +307,7 @@ impl<'a, S: StackRef<'a>, const RX: usize, const TX: usize, const POOL: usize>
         socket: &mut NalTcpSocket,
         remote: SocketAddr,
     ) -> nb::Result<(), NetError> {
+        self.sockets.own(socket).map_err(nb::Error::Other)?;
         let Role::Client {
             socket, connecting, ..
         } = &mut socket.role
@@ -309,6 +337,7 @@ impl<'a, S: StackRef<'a>, const RX: usize, const TX: usize, const POOL: usize>
     }
 
     fn send(&mut self, socket: &mut NalTcpSocket, buffer: &[u8]) -> nb::Result<usize, NetError> {
+        self.sockets.own(socket).map_err(nb::Error::Other)?;
         let socket = socket
             .socket()
             .ok_or(nb::Error::Other(Errno::ENOTCONN.into()))?;
@@ -328,6 +357,7 @@ impl<'a, S: StackRef<'a>, const RX: usize, const TX: usize, const POOL: usize>
         socket: &mut NalTcpSocket,
         buffer: &mut [u8],
     ) -> nb::Result<usize, NetError> {
+        self.sockets.own(socket).map_err(nb::Error::Other)?;
         let socket = socket
             .socket()
             .ok_or(nb::Error::Other(Errno::ENOTCONN.into()))?;
@@ -346,6 +376,7 @@ impl<'a, S: StackRef<'a>, const RX: usize, const TX: usize, const POOL: usize>
     /// client socket is reused once CLOSED); a listener stops listening, its pending
     /// connections reset. On a busy stack the close is done at the next call.
     fn close(&mut self, socket: NalTcpSocket) -> Result<(), NetError> {
+        self.sockets.own(&socket)?;
         let mut handle = Some(socket);
         let result = self.run(|sockets, stack| {
             if let Some(handle) = handle.take() {
@@ -366,6 +397,7 @@ impl<'a, S: StackRef<'a>, const RX: usize, const TX: usize, const POOL: usize>
     /// Python: `sk.bind(("", port))` (0: none). A port a listener or another socket of
     /// the stack holds is `EADDRINUSE`.
     fn bind(&mut self, socket: &mut NalTcpSocket, local_port: u16) -> Result<(), NetError> {
+        self.sockets.own(socket)?;
         let Role::Client { socket, port, .. } = &mut socket.role else {
             return Err(Errno::EINVAL.into());
         };
@@ -378,6 +410,7 @@ impl<'a, S: StackRef<'a>, const RX: usize, const TX: usize, const POOL: usize>
     /// Python: `sk.listen(pool)` on the bound port (or, as Linux, an ephemeral one if
     /// none was bound): a [`Listener`] on the next `pool` buffers.
     fn listen(&mut self, socket: &mut NalTcpSocket) -> Result<(), NetError> {
+        self.sockets.own(socket)?;
         let Role::Client {
             socket: client,
             port,
@@ -420,6 +453,7 @@ impl<'a, S: StackRef<'a>, const RX: usize, const TX: usize, const POOL: usize>
         &mut self,
         socket: &mut NalTcpSocket,
     ) -> nb::Result<(NalTcpSocket, SocketAddr), NetError> {
+        self.sockets.own(socket).map_err(nb::Error::Other)?;
         let Role::Listening { port } = socket.role else {
             return Err(nb::Error::Other(Errno::EINVAL.into()));
         };
@@ -435,12 +469,7 @@ impl<'a, S: StackRef<'a>, const RX: usize, const TX: usize, const POOL: usize>
                 conn.close(stack);
                 return Err(nb::Error::WouldBlock);
             };
-            Ok((
-                NalTcpSocket {
-                    role: Role::Accepted(conn),
-                },
-                SocketAddr::from(peer),
-            ))
+            Ok((sockets.handle(Role::Accepted(conn)), SocketAddr::from(peer)))
         }))
     }
 }

@@ -14,6 +14,10 @@
 //! bound gets an ephemeral port, and a datagram larger than the caller's buffer is cut
 //! to fit (`receive` returns the bytes that fit; the trait has no way to say more).
 //!
+//! **Whose handle.** As with TCP, a handle carries the adapter that made it (the address
+//! of its buffers): another adapter's handle is `EBADF` for every verb, and its `close`
+//! never puts a socket of another adapter or stack in this one's free list.
+//!
 //! **Memory.** [`NalUdpStack::new`] takes one slice of [`UdpBuffers`]; each becomes a
 //! socket when `socket()` first needs it, and a closed socket is unbound and kept for the
 //! next `socket()` (its slot and buffers stay), so `buffers.len()` bounds the sockets
@@ -35,6 +39,8 @@ pub const MAX_UDP_SOCKETS: usize = 16;
 /// queues `PACKETS` datagrams and `BYTES` bytes each way.
 pub struct NalUdpStack<'a, S, const PACKETS: usize = 8, const BYTES: usize = 4096> {
     stack: S,
+    /// This adapter's name in its handles (see the module docs).
+    tag: usize,
     unused: &'a mut [UdpBuffers<PACKETS, BYTES>],
     /// Unbound sockets, for the next `socket()`.
     free: Vec<UdpSocket, MAX_UDP_SOCKETS>,
@@ -44,6 +50,8 @@ pub struct NalUdpStack<'a, S, const PACKETS: usize = 8, const BYTES: usize = 409
 /// A socket handle of [`NalUdpStack`].
 #[derive(Debug)]
 pub struct NalUdpSocket {
+    /// The adapter that made it (its `tag`).
+    owner: usize,
     socket: UdpSocket,
     /// From `connect`: where `send` goes, and the only sender `receive` accepts.
     peer: Option<IpEndpoint>,
@@ -63,6 +71,7 @@ impl<'a, S: StackRef<'a>, const PACKETS: usize, const BYTES: usize>
     pub fn new(stack: S, buffers: &'a mut [UdpBuffers<PACKETS, BYTES>]) -> Self {
         NalUdpStack {
             stack,
+            tag: buffers.as_ptr() as usize,
             unused: buffers,
             free: Vec::new(),
             made: 0,
@@ -77,6 +86,15 @@ impl<'a, S: StackRef<'a>, const PACKETS: usize, const BYTES: usize>
     /// Buffers not yet made into sockets.
     pub fn unused_buffers(&self) -> usize {
         self.unused.len()
+    }
+
+    /// `EBADF` for a handle another adapter made.
+    fn own(&self, handle: &NalUdpSocket) -> Result<(), NetError> {
+        if handle.owner == self.tag {
+            Ok(())
+        } else {
+            Err(Errno::EBADF.into())
+        }
     }
 }
 
@@ -128,12 +146,18 @@ impl<'a, S: StackRef<'a>, const PACKETS: usize, const BYTES: usize> embedded_nal
     fn socket(&mut self) -> Result<NalUdpSocket, NetError> {
         let NalUdpStack {
             stack,
+            tag,
             unused,
             free,
             made,
         } = self;
+        let owner = *tag;
         if let Some(socket) = free.pop() {
-            return Ok(NalUdpSocket { socket, peer: None });
+            return Ok(NalUdpSocket {
+                owner,
+                socket,
+                peer: None,
+            });
         }
         if *made >= MAX_UDP_SOCKETS || unused.is_empty() {
             return Err(Errno::ENOBUFS.into());
@@ -151,13 +175,18 @@ impl<'a, S: StackRef<'a>, const PACKETS: usize, const BYTES: usize> embedded_nal
                 UdpSocket::bind(stack, 0, buffers).map_err(|e| NetError::from(e.errno()))?;
             socket.unbind(stack);
             *made += 1;
-            Ok(NalUdpSocket { socket, peer: None })
+            Ok(NalUdpSocket {
+                owner,
+                socket,
+                peer: None,
+            })
         })?
     }
 
     /// Python: `sk.connect(addr)`: an ephemeral port (unless bound), and `addr` as the
     /// only peer.
     fn connect(&mut self, socket: &mut NalUdpSocket, remote: SocketAddr) -> Result<(), NetError> {
+        self.own(socket)?;
         let remote = endpoint(remote)?;
         if remote.port == 0 || remote.addr.is_unspecified() {
             return Err(Errno::ENETUNREACH.into());
@@ -175,6 +204,7 @@ impl<'a, S: StackRef<'a>, const PACKETS: usize, const BYTES: usize> embedded_nal
     }
 
     fn send(&mut self, socket: &mut NalUdpSocket, buffer: &[u8]) -> nb::Result<(), NetError> {
+        self.own(socket).map_err(nb::Error::Other)?;
         let peer = socket
             .peer
             .ok_or(nb::Error::Other(Errno::EDESTADDRREQ.into()))?;
@@ -190,6 +220,7 @@ impl<'a, S: StackRef<'a>, const PACKETS: usize, const BYTES: usize> embedded_nal
         socket: &mut NalUdpSocket,
         buffer: &mut [u8],
     ) -> nb::Result<(usize, SocketAddr), NetError> {
+        self.own(socket).map_err(nb::Error::Other)?;
         let peer = socket.peer;
         self.stack
             .with(|stack| {
@@ -211,6 +242,7 @@ impl<'a, S: StackRef<'a>, const PACKETS: usize, const BYTES: usize> embedded_nal
     /// Python: `sk.close()`: the port is free at once; the socket is kept, unbound, for
     /// the next `socket()`.
     fn close(&mut self, mut socket: NalUdpSocket) -> Result<(), NetError> {
+        self.own(&socket)?;
         self.stack.with(|stack| socket.socket.unbind(stack))?;
         // Room: every socket made fits the free list.
         let _ = self.free.push(socket.socket);
@@ -224,6 +256,7 @@ impl<'a, S: StackRef<'a>, const PACKETS: usize, const BYTES: usize> embedded_nal
     /// Python: `sk.bind(("", port))`; a port another UDP socket of the stack holds is
     /// `EADDRINUSE`; port 0 is an ephemeral one.
     fn bind(&mut self, socket: &mut NalUdpSocket, local_port: u16) -> Result<(), NetError> {
+        self.own(socket)?;
         self.stack.with(|stack| {
             socket
                 .socket
@@ -239,6 +272,7 @@ impl<'a, S: StackRef<'a>, const PACKETS: usize, const BYTES: usize> embedded_nal
         remote: SocketAddr,
         buffer: &[u8],
     ) -> nb::Result<(), NetError> {
+        self.own(socket).map_err(nb::Error::Other)?;
         let to = endpoint(remote).map_err(nb::Error::Other)?;
         self.stack
             .with(|stack| send_to(stack, &mut socket.socket, to, buffer))
