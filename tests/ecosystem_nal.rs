@@ -603,3 +603,43 @@ fn udp_a_handle_of_another_adapter_is_ebadf_and_never_reused() {
     let (n, _) = net.until(50, || ready(server.receive(&mut srv, &mut buf)));
     assert_eq!(&buf[..n], b"mine");
 }
+
+#[test]
+fn a_closed_socket_lets_go_of_its_bound_port_as_linux() {
+    let mut net = Net::new();
+    let (mut client, mut server) = tcp_stacks(&net, 2, 7);
+    // Python: a.bind(p); a.close(); b.bind(p) works at once.
+    let mut a = server.socket().unwrap();
+    let mut b = server.socket().unwrap();
+    server.bind(&mut a, 5000).unwrap();
+    server.close(a).unwrap();
+    server.bind(&mut b, 5000).unwrap();
+    server.listen(&mut b).unwrap();
+    // Bind, then connect: the connection leaves from the bound port.
+    let mut sk = client.socket().unwrap();
+    let mut other = client.socket().unwrap();
+    client.bind(&mut sk, 6000).unwrap();
+    net.until(100, || ready(client.connect(&mut sk, server_addr(5000))));
+    let local = sk
+        .socket()
+        .unwrap()
+        .local_addr(&mut net.client.borrow_mut())
+        .unwrap();
+    assert_eq!(local.port, 6000);
+    let (conn, addr) = net.until(100, || ready(server.accept(&mut b)));
+    assert_eq!(addr.port(), 6000);
+    // Bind after connect: EINVAL, as Linux.
+    assert_eq!(
+        client.bind(&mut sk, 6001),
+        Err(NetError::Errno(Errno::EINVAL))
+    );
+    // Once that connection is over (TIME-WAIT included), its port is free again.
+    client.close(sk).unwrap();
+    server.close(conn).unwrap();
+    for _ in 0..300 {
+        net.step();
+    }
+    client.bind(&mut other, 6000).unwrap();
+    client.close(other).unwrap();
+    server.close(b).unwrap();
+}

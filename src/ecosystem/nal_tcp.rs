@@ -17,8 +17,9 @@
 //!
 //! **Memory.** [`NalTcpStack::new`] takes one slice of [`TcpBuffers`]; each buffer pair
 //! becomes a socket when first needed and is never given back to the stack: a closed
-//! client socket is kept for the next `socket()` (once its connection is over: CLOSED),
-//! and `listen` takes the next `pool` buffers (see [`with_pool`](NalTcpStack::with_pool))
+//! client socket is kept for the next `socket()` (once its connection is over: CLOSED;
+//! it lets go of its bound port then, as Linux frees a closed socket's port), and
+//! `listen` takes the next `pool` buffers (see [`with_pool`](NalTcpStack::with_pool))
 //! for its listener. So `buffers.len()` bounds the client sockets plus the listeners'
 //! pools. A closed listener's pool stays lent to the stack (as with
 //! [`Listener::close`]): listening again needs fresh buffers.
@@ -75,13 +76,21 @@ struct Sockets<'a, const RX: usize, const TX: usize, const POOL: usize> {
     tag: usize,
     unused: &'a mut [TcpBuffers<RX, TX>],
     /// Closed client sockets, for the next `socket()`.
-    free: Vec<TcpSocket, MAX_CLIENTS>,
+    free: Vec<Spare, MAX_CLIENTS>,
     /// Client sockets made so far (each ends up in `free` or in a handle).
     clients: usize,
     listeners: Vec<Listener<POOL>, MAX_PORTS>,
     pool: usize,
     /// Handles whose `close` found the stack busy.
     deferred: Vec<NalTcpSocket, DEFERRED_CLOSES>,
+}
+
+/// A closed client socket kept for the next `socket()`, and the port its last user bound
+/// that it still holds (0: none). Python frees a closed socket's port at once, or once
+/// its connection is over (TIME-WAIT included): [`Sockets::release_ports`].
+struct Spare {
+    socket: TcpSocket,
+    port: u16,
 }
 
 /// How many closes a busy stack can defer (more leave their sockets as they are).
@@ -183,6 +192,7 @@ impl<'a, S: StackRef<'a>, const RX: usize, const TX: usize, const POOL: usize>
             while let Some(handle) = sockets.deferred.pop() {
                 sockets.close(stack, handle);
             }
+            sockets.release_ports(stack);
             f(sockets, stack)
         })
     }
@@ -213,10 +223,14 @@ impl<'a, const RX: usize, const TX: usize, const POOL: usize> Sockets<'a, RX, TX
         let reusable = self
             .free
             .iter()
-            .position(|s| s.state(stack) == Some(tcp::State::Closed))
-            .or_else(|| self.free.iter_mut().position(|s| s.end_time_wait(stack)));
+            .position(|s| s.socket.state(stack) == Some(tcp::State::Closed))
+            .or_else(|| {
+                self.free
+                    .iter_mut()
+                    .position(|s| s.socket.end_time_wait(stack))
+            });
         if let Some(i) = reusable {
-            let mut socket = self.free.swap_remove(i);
+            let Spare { mut socket, .. } = self.free.swap_remove(i);
             // Forget the port its last user bound.
             let _ = socket.bind(stack, 0);
             return Ok(socket);
@@ -261,12 +275,26 @@ impl<'a, const RX: usize, const TX: usize, const POOL: usize> Sockets<'a, RX, TX
         Ok(())
     }
 
+    /// Closed client sockets whose connection is over let go of their bound ports.
+    fn release_ports(&mut self, stack: &mut Stack<'a>) {
+        for spare in self.free.iter_mut().filter(|s| s.port != 0) {
+            if spare.socket.state(stack) == Some(tcp::State::Closed)
+                && spare.socket.bind(stack, 0).is_ok()
+            {
+                spare.port = 0;
+            }
+        }
+    }
+
     fn close(&mut self, stack: &mut Stack<'a>, handle: NalTcpSocket) {
         match handle.role {
-            Role::Client { mut socket, .. } => {
+            Role::Client {
+                mut socket, port, ..
+            } => {
                 socket.close(stack);
                 // Room: every client socket made fits the free list.
-                let _ = self.free.push(socket);
+                let _ = self.free.push(Spare { socket, port });
+                self.release_ports(stack);
             }
             Role::Accepted(mut socket) => socket.close(stack),
             Role::Listening { port } => {
@@ -442,8 +470,9 @@ impl<'a, S: StackRef<'a>, const RX: usize, const TX: usize, const POOL: usize>
         })??;
         let old = core::mem::replace(&mut socket.role, Role::Listening { port: listening });
         if let Role::Client { socket, .. } = old {
-            // Room: every client socket made fits the free list.
-            let _ = self.sockets.free.push(socket);
+            // Room: every client socket made fits the free list. Its port is the
+            // listener's now.
+            let _ = self.sockets.free.push(Spare { socket, port: 0 });
         }
         Ok(())
     }
