@@ -364,11 +364,12 @@ impl<'a, S: StackRef<'a>, const RX: usize, const TX: usize, const POOL: usize>
         }))
     }
 
+    /// On a listener: `EPIPE`, as Linux.
     fn send(&mut self, socket: &mut NalTcpSocket, buffer: &[u8]) -> nb::Result<usize, NetError> {
         self.sockets.own(socket).map_err(nb::Error::Other)?;
         let socket = socket
             .socket()
-            .ok_or(nb::Error::Other(Errno::ENOTCONN.into()))?;
+            .ok_or(nb::Error::Other(Errno::EPIPE.into()))?;
         if buffer.is_empty() {
             return Ok(0);
         }
@@ -436,16 +437,18 @@ impl<'a, S: StackRef<'a>, const RX: usize, const TX: usize, const POOL: usize>
     }
 
     /// Python: `sk.listen(pool)` on the bound port (or, as Linux, an ephemeral one if
-    /// none was bound): a [`Listener`] on the next `pool` buffers.
+    /// none was bound): a [`Listener`] on the next `pool` buffers. Again on a listener:
+    /// nothing to do (Linux only sets the backlog again; here the pool is the backlog).
     fn listen(&mut self, socket: &mut NalTcpSocket) -> Result<(), NetError> {
         self.sockets.own(socket)?;
-        let Role::Client {
-            socket: client,
-            port,
-            connecting,
-        } = &mut socket.role
-        else {
-            return Err(Errno::EINVAL.into());
+        let (client, port, connecting) = match &mut socket.role {
+            Role::Client {
+                socket,
+                port,
+                connecting,
+            } => (socket, port, connecting),
+            Role::Listening { .. } => return Ok(()),
+            Role::Accepted(_) => return Err(Errno::EINVAL.into()),
         };
         if *connecting {
             return Err(Errno::EISCONN.into());
