@@ -648,3 +648,34 @@ fn a_closed_socket_lets_go_of_its_bound_port_as_linux() {
     client.close(other).unwrap();
     server.close(b).unwrap();
 }
+
+#[test]
+fn pool_sizes_zero_one_and_more_than_pool() {
+    let net = Net::new();
+    // POOL = 0: a listener could hold no socket. listen fails, and keeps the buffers.
+    let mut none: NalTcpStack<'static, Shared, 1024, 1024, 0> =
+        NalTcpStack::new(net.server, tcp_buffers(3));
+    let mut s = none.socket().unwrap();
+    none.bind(&mut s, 7).unwrap();
+    for _ in 0..3 {
+        assert_eq!(none.listen(&mut s), Err(NetError::Errno(Errno::ENOBUFS)));
+        assert_eq!(none.unused_buffers(), 2);
+    }
+    assert!(!s.is_listening());
+    none.close(s).unwrap();
+    // with_pool(0) is a pool of 1; with_pool(POOL + 1) one of POOL.
+    let mut one: Tcp = NalTcpStack::new(net.server, tcp_buffers(6)).with_pool(0);
+    let lsk = listening(&mut one, 8);
+    assert_eq!(one.listener(&lsk).unwrap().pool_size(), 1);
+    assert_eq!(one.unused_buffers(), 4);
+    let mut four: Tcp = NalTcpStack::new(net.server, tcp_buffers(6)).with_pool(5);
+    let lsk4 = listening(&mut four, 9);
+    assert_eq!(four.listener(&lsk4).unwrap().pool_size(), 4);
+    assert_eq!(four.unused_buffers(), 1);
+    // Too few buffers left for a pool: ENOBUFS, nothing taken.
+    let mut s = four.socket().unwrap();
+    assert_eq!(four.listen(&mut s), Err(NetError::Errno(Errno::ENOBUFS)));
+    four.close(s).unwrap();
+    one.close(lsk).unwrap();
+    four.close(lsk4).unwrap();
+}

@@ -150,7 +150,7 @@ impl<'a, S: StackRef<'a>, const RX: usize, const TX: usize, const POOL: usize>
                 free: Vec::new(),
                 clients: 0,
                 listeners: Vec::new(),
-                pool: POOL.max(1),
+                pool: pool_size::<POOL>(POOL),
                 deferred: Vec::new(),
             },
         }
@@ -159,7 +159,7 @@ impl<'a, S: StackRef<'a>, const RX: usize, const TX: usize, const POOL: usize>
     /// Pools of `pool` sockets (at least 1, at most `POOL`) for the listeners made from
     /// now on; the backlog is the pool's size.
     pub fn with_pool(mut self, pool: usize) -> Self {
-        self.sockets.pool = pool.clamp(1, POOL.max(1));
+        self.sockets.pool = pool_size::<POOL>(pool);
         self
     }
 
@@ -255,7 +255,7 @@ impl<'a, const RX: usize, const TX: usize, const POOL: usize> Sockets<'a, RX, TX
     /// A listener on `port` on the next `pool` unused buffers.
     fn listen(&mut self, stack: &mut Stack<'a>, port: u16) -> Result<(), NetError> {
         let pool = self.pool;
-        if self.unused.len() < pool {
+        if pool == 0 || self.unused.len() < pool {
             return Err(Errno::ENOBUFS.into());
         }
         // What `Listener::listen` would refuse, checked before the buffers are lent.
@@ -304,6 +304,12 @@ impl<'a, const RX: usize, const TX: usize, const POOL: usize> Sockets<'a, RX, TX
             }
         }
     }
+}
+
+/// A listener's pool of `wanted` sockets as a `Listener<POOL>` takes it: at least 1, at
+/// most `POOL` and a backlog's 255; 0 if `POOL` is 0 (no listener then: `ENOBUFS`).
+fn pool_size<const POOL: usize>(wanted: usize) -> usize {
+    wanted.max(1).min(POOL).min(u8::MAX.into())
 }
 
 /// The outcome of an `nb` verb that ran on the stack, or a busy stack.
