@@ -679,3 +679,41 @@ fn pool_sizes_zero_one_and_more_than_pool() {
     one.close(lsk).unwrap();
     four.close(lsk4).unwrap();
 }
+
+#[test]
+fn udp_bind_on_a_bound_socket_is_einval_and_keeps_what_it_queued() {
+    let mut net = Net::new();
+    let mut client: Udp = NalUdpStack::new(net.client, udp_buffers(2));
+    let mut server: Udp = NalUdpStack::new(net.server, udp_buffers(1));
+    let mut srv = server.socket().unwrap();
+    server.bind(&mut srv, 9).unwrap();
+    let mut sk = client.socket().unwrap();
+    client.send_to(&mut sk, server_addr(9), b"one").unwrap();
+    for _ in 0..5 {
+        net.step();
+    }
+    // Python: binding a bound socket is EINVAL, and the datagram waiting stays.
+    assert_eq!(
+        server.bind(&mut srv, 10),
+        Err(NetError::Errno(Errno::EINVAL))
+    );
+    assert_eq!(
+        server.bind(&mut srv, 9),
+        Err(NetError::Errno(Errno::EINVAL))
+    );
+    let mut buf = [0u8; 8];
+    let (n, _) = ready(server.receive(&mut srv, &mut buf)).unwrap();
+    assert_eq!(&buf[..n], b"one");
+    // connect binds an ephemeral port: bind after it is EINVAL too.
+    let mut c = client.socket().unwrap();
+    client.connect(&mut c, server_addr(9)).unwrap();
+    assert_eq!(
+        client.bind(&mut c, 5000),
+        Err(NetError::Errno(Errno::EINVAL))
+    );
+    // bind(0) on a fresh socket: an ephemeral port.
+    client.close(c).unwrap();
+    let mut d = client.socket().unwrap();
+    client.bind(&mut d, 0).unwrap();
+    assert!(d.socket().local_port() >= 49152);
+}

@@ -254,9 +254,13 @@ impl<'a, S: StackRef<'a>, const PACKETS: usize, const BYTES: usize> embedded_nal
     for NalUdpStack<'a, S, PACKETS, BYTES>
 {
     /// Python: `sk.bind(("", port))`; a port another UDP socket of the stack holds is
-    /// `EADDRINUSE`; port 0 is an ephemeral one.
+    /// `EADDRINUSE`; port 0 is an ephemeral one. A socket that has a port already (bound,
+    /// connected, or sent from) is `EINVAL`, as Linux: rebinding would drop its queues.
     fn bind(&mut self, socket: &mut NalUdpSocket, local_port: u16) -> Result<(), NetError> {
         self.own(socket)?;
+        if socket.socket.local_port() != 0 {
+            return Err(Errno::EINVAL.into());
+        }
         self.stack.with(|stack| {
             socket
                 .socket
