@@ -717,3 +717,22 @@ fn udp_bind_on_a_bound_socket_is_einval_and_keeps_what_it_queued() {
     client.bind(&mut d, 0).unwrap();
     assert!(d.socket().local_port() >= 49152);
 }
+
+#[test]
+fn udp_a_close_on_a_busy_stack_is_done_at_the_next_call() {
+    let net = Net::new();
+    let mut server: Udp = NalUdpStack::new(net.server, udp_buffers(2));
+    let mut a = server.socket().unwrap();
+    server.bind(&mut a, 9).unwrap();
+    let mut b = server.socket().unwrap();
+    {
+        let _held = net.server.borrow_mut();
+        assert_eq!(server.close(a), Err(NetError::Busy));
+        assert_eq!(server.bind(&mut b, 9), Err(NetError::Busy));
+    }
+    // The next call unbinds it: its port is free, the socket is reused.
+    server.bind(&mut b, 9).unwrap();
+    let c = server.socket().unwrap();
+    let mut c = c;
+    assert_eq!(c.socket().local_port(), 0);
+}

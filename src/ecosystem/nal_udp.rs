@@ -88,6 +88,15 @@ impl<'a, S: StackRef<'a>, const PACKETS: usize, const BYTES: usize>
         self.unused.len()
     }
 
+    /// Run `f` on the stack, after unbinding the sockets whose `close` found it busy.
+    fn run<R>(&mut self, f: impl FnOnce(&mut Stack<'a>) -> R) -> Result<R, NetError> {
+        let free = &mut self.free;
+        self.stack.with(|stack| {
+            unbind_closed(free, stack);
+            f(stack)
+        })
+    }
+
     /// `EBADF` for a handle another adapter made.
     fn own(&self, handle: &NalUdpSocket) -> Result<(), NetError> {
         if handle.owner == self.tag {
@@ -114,6 +123,13 @@ pub(super) fn nb_error(e: NetError) -> nb::Error<NetError> {
     match e {
         NetError::Busy => nb::Error::WouldBlock,
         e => nb::Error::Other(e),
+    }
+}
+
+/// Unbind the closed sockets still bound (their `close` found the stack busy).
+fn unbind_closed(free: &mut [UdpSocket], stack: &mut Stack<'_>) {
+    for socket in free.iter_mut().filter(|s| s.local_port() != 0) {
+        socket.unbind(stack);
     }
 }
 
@@ -152,17 +168,18 @@ impl<'a, S: StackRef<'a>, const PACKETS: usize, const BYTES: usize> embedded_nal
             made,
         } = self;
         let owner = *tag;
-        if let Some(socket) = free.pop() {
-            return Ok(NalUdpSocket {
-                owner,
-                socket,
-                peer: None,
-            });
-        }
-        if *made >= MAX_UDP_SOCKETS || unused.is_empty() {
-            return Err(Errno::ENOBUFS.into());
-        }
         stack.with(|stack| {
+            unbind_closed(free, stack);
+            if let Some(socket) = free.pop() {
+                return Ok(NalUdpSocket {
+                    owner,
+                    socket,
+                    peer: None,
+                });
+            }
+            if *made >= MAX_UDP_SOCKETS || unused.is_empty() {
+                return Err(Errno::ENOBUFS.into());
+            }
             if !stack.has_room(1) {
                 return Err(NetError::from(Errno::EMFILE));
             }
@@ -191,7 +208,7 @@ impl<'a, S: StackRef<'a>, const PACKETS: usize, const BYTES: usize> embedded_nal
         if remote.port == 0 || remote.addr.is_unspecified() {
             return Err(Errno::ENETUNREACH.into());
         }
-        self.stack.with(|stack| {
+        self.run(|stack| {
             if socket.socket.local_port() == 0 {
                 socket
                     .socket
@@ -208,8 +225,7 @@ impl<'a, S: StackRef<'a>, const PACKETS: usize, const BYTES: usize> embedded_nal
         let peer = socket
             .peer
             .ok_or(nb::Error::Other(Errno::EDESTADDRREQ.into()))?;
-        self.stack
-            .with(|stack| send_to(stack, &mut socket.socket, peer, buffer))
+        self.run(|stack| send_to(stack, &mut socket.socket, peer, buffer))
             .map_err(nb_error)?
     }
 
@@ -222,31 +238,29 @@ impl<'a, S: StackRef<'a>, const PACKETS: usize, const BYTES: usize> embedded_nal
     ) -> nb::Result<(usize, SocketAddr), NetError> {
         self.own(socket).map_err(nb::Error::Other)?;
         let peer = socket.peer;
-        self.stack
-            .with(|stack| {
-                loop {
-                    let (n, from) = match socket.socket.recvfrom(stack, buffer) {
-                        Ok(got) => got,
-                        Err(RecvFromError::Truncated { copied, from, .. }) => (copied, from),
-                        Err(RecvFromError::WouldBlock) => return Err(nb::Error::WouldBlock),
-                        Err(e) => return Err(nb::Error::Other(e.errno().into())),
-                    };
-                    if peer.is_none_or(|p| p == from) {
-                        return Ok((n, SocketAddr::from(from)));
-                    }
+        self.run(|stack| {
+            loop {
+                let (n, from) = match socket.socket.recvfrom(stack, buffer) {
+                    Ok(got) => got,
+                    Err(RecvFromError::Truncated { copied, from, .. }) => (copied, from),
+                    Err(RecvFromError::WouldBlock) => return Err(nb::Error::WouldBlock),
+                    Err(e) => return Err(nb::Error::Other(e.errno().into())),
+                };
+                if peer.is_none_or(|p| p == from) {
+                    return Ok((n, SocketAddr::from(from)));
                 }
-            })
-            .map_err(nb_error)?
+            }
+        })
+        .map_err(nb_error)?
     }
 
     /// Python: `sk.close()`: the port is free at once; the socket is kept, unbound, for
-    /// the next `socket()`.
-    fn close(&mut self, mut socket: NalUdpSocket) -> Result<(), NetError> {
+    /// the next `socket()`. On a busy stack (`Busy`) it is unbound at the next call.
+    fn close(&mut self, socket: NalUdpSocket) -> Result<(), NetError> {
         self.own(&socket)?;
-        self.stack.with(|stack| socket.socket.unbind(stack))?;
         // Room: every socket made fits the free list.
         let _ = self.free.push(socket.socket);
-        Ok(())
+        self.run(|_| ())
     }
 }
 
@@ -261,7 +275,7 @@ impl<'a, S: StackRef<'a>, const PACKETS: usize, const BYTES: usize> embedded_nal
         if socket.socket.local_port() != 0 {
             return Err(Errno::EINVAL.into());
         }
-        self.stack.with(|stack| {
+        self.run(|stack| {
             socket
                 .socket
                 .rebind(stack, local_port)
@@ -278,8 +292,7 @@ impl<'a, S: StackRef<'a>, const PACKETS: usize, const BYTES: usize> embedded_nal
     ) -> nb::Result<(), NetError> {
         self.own(socket).map_err(nb::Error::Other)?;
         let to = endpoint(remote).map_err(nb::Error::Other)?;
-        self.stack
-            .with(|stack| send_to(stack, &mut socket.socket, to, buffer))
+        self.run(|stack| send_to(stack, &mut socket.socket, to, buffer))
             .map_err(nb_error)?
     }
 }
