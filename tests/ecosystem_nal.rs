@@ -736,3 +736,52 @@ fn udp_a_close_on_a_busy_stack_is_done_at_the_next_call() {
     let mut c = c;
     assert_eq!(c.socket().local_port(), 0);
 }
+
+#[test]
+fn udp_a_datagram_larger_than_a_frame_or_the_buffer_is_emsgsize_never_lost() {
+    let mut net = Net::new();
+    type Big = NalUdpStack<'static, Shared, 4, 4096>;
+    let big_buffers = || Vec::leak((0..1).map(|_| UdpBuffers::new()).collect());
+    let mut client: Big = NalUdpStack::new(net.client, big_buffers());
+    let mut server: Big = NalUdpStack::new(net.server, big_buffers());
+    let mut srv = server.socket().unwrap();
+    server.bind(&mut srv, 9).unwrap();
+    let mut sk = client.socket().unwrap();
+    client.connect(&mut sk, server_addr(9)).unwrap();
+    // One Ethernet frame carries 1500 - 20 (IPv4) - 8 (UDP) = 1472 bytes; smoltcp does not
+    // fragment, so a larger datagram cannot leave: EMSGSIZE, not Ok and lost on the way.
+    let mut buf = [0u8; 4096];
+    client.send(&mut sk, &[1u8; 1472]).unwrap();
+    let (n, _) = net.until(50, || ready(server.receive(&mut srv, &mut buf)));
+    assert_eq!(n, 1472);
+    for size in [1473, 4096, 4097] {
+        assert_eq!(
+            failed(client.send(&mut sk, &vec![2u8; size])),
+            Some(NetError::Errno(Errno::EMSGSIZE)),
+            "{size} bytes"
+        );
+    }
+    // Buffer-exact: a datagram of exactly BYTES goes and arrives whole, into a buffer of
+    // exactly its size; one byte more is EMSGSIZE.
+    let mut client: Udp = NalUdpStack::new(net.client, udp_buffers(1));
+    let mut server: Udp = NalUdpStack::new(net.server, udp_buffers(1));
+    let mut srv = server.socket().unwrap();
+    server.bind(&mut srv, 10).unwrap();
+    let mut sk = client.socket().unwrap();
+    client.connect(&mut sk, server_addr(10)).unwrap();
+    for _ in 0..3 {
+        client.send(&mut sk, &[3u8; 1024]).unwrap();
+        let mut exact = [0u8; 1024];
+        let (n, _) = net.until(50, || ready(server.receive(&mut srv, &mut exact)));
+        assert_eq!(n, 1024);
+        assert_eq!(exact, [3u8; 1024]);
+    }
+    assert_eq!(
+        failed(client.send(&mut sk, &[3u8; 1025])),
+        Some(NetError::Errno(Errno::EMSGSIZE))
+    );
+    // Empty datagrams go too, as in Python.
+    client.send(&mut sk, b"").unwrap();
+    let (n, _) = net.until(50, || ready(server.receive(&mut srv, &mut buf)));
+    assert_eq!(n, 0);
+}
