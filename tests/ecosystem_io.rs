@@ -4,6 +4,7 @@
 
 use embedded_io::{Error as _, ErrorKind, Read, ReadReady, Write, WriteReady};
 use sockless::ecosystem::{ByteStream, NetError};
+use sockless::phy::Faults;
 use sockless::smoltcp::time::{Duration, Instant};
 use sockless::smoltcp::wire::IpEndpoint;
 use sockless::socket::Errno;
@@ -178,4 +179,69 @@ fn a_stale_descriptor_is_ebadf_not_another_sockets_state() {
         .read_ready()
         .unwrap_err();
     assert_eq!(err, NetError::Errno(Errno::EBADF));
+}
+
+#[test]
+fn write_and_flush_time_out_on_time_though_the_stack_sleeps_longer() {
+    for secs in [2, 5, 10] {
+        let timeout = Duration::from_secs(secs);
+        // Every frame lost: the retransmissions back off (1 s, 2 s, 4 s...), so the
+        // stack's own deadlines fall past the socket's timeout.
+        let (tb, _listener, mut sk, _conn) = connected();
+        tb.wire.set_faults(
+            Faults {
+                drop_percent: 100,
+                corrupt_percent: 0,
+            },
+            1,
+        );
+        sk.set_timeout(&mut tb.client, Some(timeout));
+        let start = tb.now();
+        let mut side = tb.client_side(LIMIT, |_| {});
+        let mut stream = ByteStream::new(&mut sk, &mut side);
+        stream.write_all(b"hello").unwrap();
+        let err = stream.flush().unwrap_err();
+        assert_eq!(err, NetError::Errno(Errno::ETIMEDOUT));
+        assert_eq!(side.now() - start, timeout, "flush");
+
+        // write: 1 KiB fills the send buffer, the next byte waits for room.
+        let (tb, _listener, mut sk, _conn) = connected();
+        tb.wire.set_faults(
+            Faults {
+                drop_percent: 100,
+                corrupt_percent: 0,
+            },
+            1,
+        );
+        sk.set_timeout(&mut tb.client, Some(timeout));
+        let start = tb.now();
+        let mut side = tb.client_side(LIMIT, |_| {});
+        let mut stream = ByteStream::new(&mut sk, &mut side);
+        let err = stream.write_all(&[b'x'; 1025]).unwrap_err();
+        assert_eq!(err, NetError::Errno(Errno::ETIMEDOUT));
+        assert_eq!(side.now() - start, timeout, "write");
+    }
+}
+
+#[test]
+fn a_timeout_of_duration_max_never_fires_and_the_clock_stops_at_the_limit() {
+    let (tb, _listener, mut sk, mut conn) = connected();
+    sk.set_timeout(&mut tb.client, Some(Duration::MAX));
+    let start = tb.now();
+    let limit = Duration::from_secs(60);
+    let mut side = tb.client_side(limit, |_| {});
+    let mut stream = ByteStream::new(&mut sk, &mut side);
+    let mut buf = [0u8; 4];
+    // Nobody sends: the read waits "forever", i.e. until the client side's limit.
+    assert_eq!(stream.read(&mut buf).unwrap_err(), NetError::Stalled);
+    assert!(side.now() - start <= limit, "{}", side.now());
+    // The testbed goes on from there: blocking calls and plain runs alike.
+    let mut side = tb.client_side(LIMIT, upper_echo(&mut conn));
+    let mut stream = ByteStream::new(&mut sk, &mut side);
+    stream.write_all(b"still").unwrap();
+    stream.flush().unwrap();
+    let mut got = [0u8; 5];
+    stream.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"STILL");
+    tb.sleep(Duration::from_secs(1));
 }

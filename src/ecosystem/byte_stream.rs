@@ -104,7 +104,7 @@ impl<'a, N: Blocking<'a>> ByteStream<'_, N> {
         if deadline.is_some_and(|d| self.network.stack().now() >= d) {
             return Err(Errno::ETIMEDOUT.into());
         }
-        if self.network.wait() {
+        if self.network.wait(deadline) {
             Ok(())
         } else {
             Err(NetError::Stalled)
