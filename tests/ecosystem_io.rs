@@ -7,7 +7,7 @@ use sockless::ecosystem::{ByteStream, NetError};
 use sockless::phy::Faults;
 use sockless::smoltcp::time::{Duration, Instant};
 use sockless::smoltcp::wire::IpEndpoint;
-use sockless::socket::Errno;
+use sockless::socket::{Errno, RecvError};
 use sockless::{Host, Listener, Stack, StackStorage, TcpBuffers, TcpSocket, Testbed};
 
 fn leak<T>(value: T) -> &'static mut T {
@@ -244,4 +244,24 @@ fn a_timeout_of_duration_max_never_fires_and_the_clock_stops_at_the_limit() {
     stream.read_exact(&mut got).unwrap();
     assert_eq!(&got, b"STILL");
     tb.sleep(Duration::from_secs(1));
+}
+
+#[test]
+fn read_waits_its_whole_timeout_from_the_call_on() {
+    let (tb, _listener, mut sk, _conn) = connected();
+    sk.set_timeout(&mut tb.client, Some(Duration::from_secs(3)));
+    // The socket's own non-blocking recv found nothing, 5 s ago.
+    let mut buf = [0u8; 4];
+    assert_eq!(
+        sk.recv(&mut tb.client, &mut buf),
+        Err(RecvError::WouldBlock)
+    );
+    tb.sleep(Duration::from_secs(5));
+    // Python's settimeout(3): a blocking recv now waits 3 s.
+    let start = tb.now();
+    let mut side = tb.client_side(LIMIT, |_| {});
+    let mut stream = ByteStream::new(&mut sk, &mut side);
+    let err = stream.read(&mut buf).unwrap_err();
+    assert_eq!(err, NetError::Errno(Errno::ETIMEDOUT));
+    assert_eq!(side.now() - start, Duration::from_secs(3));
 }

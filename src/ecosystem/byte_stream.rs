@@ -117,6 +117,7 @@ impl<'a, N: Blocking<'a>> embedded_io::Read for ByteStream<'_, N> {
         if buf.is_empty() {
             return Ok(0);
         }
+        self.socket.restart_wait(self.network.stack());
         loop {
             match self.socket.recv(self.network.stack(), buf) {
                 Ok(n) => return Ok(n),

@@ -180,6 +180,16 @@ impl TcpSocket {
         }
     }
 
+    /// A blocking read begins (`ByteStream::read`): the `settimeout` wait counts from
+    /// now, as Python's does for each blocking `recv`, not from an earlier `recv` that
+    /// returned `WouldBlock`.
+    #[cfg_attr(not(feature = "embedded-io"), allow(dead_code))]
+    pub(crate) fn restart_wait(&mut self, stack: &mut Stack<'_>) {
+        if let Some(p) = self.parts(stack) {
+            p.slot.restart_wait();
+        }
+    }
+
     /// Python: `sk.gettimeout()`: what [`set_timeout`](Self::set_timeout) set (`None`:
     /// none, or a stale descriptor).
     pub fn timeout(&self, stack: &mut Stack<'_>) -> Option<Duration> {

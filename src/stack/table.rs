@@ -381,6 +381,12 @@ impl Slot {
         self.last_activity = now;
     }
 
+    /// A blocking `recv` begins: its `settimeout` counts from its first look, not from
+    /// an earlier non-blocking `recv` that found nothing.
+    pub(crate) fn restart_wait(&mut self) {
+        self.waiting_since = None;
+    }
+
     /// `recv` found nothing at `now`: start (or go on) waiting. Returns `true` when the
     /// `settimeout` time has passed (and the wait starts over).
     pub(crate) fn recv_waits(&mut self, now: Instant) -> bool {
