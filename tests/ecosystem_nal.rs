@@ -8,7 +8,7 @@ use core::net::{IpAddr, Ipv4Addr, SocketAddr};
 use embedded_nal::{
     TcpClientStack, TcpError, TcpErrorKind, TcpFullStack, UdpClientStack, UdpFullStack, nb,
 };
-use sockless::ecosystem::{NalTcpSocket, NalTcpStack, NalUdpStack, NetError};
+use sockless::ecosystem::{MAX_CLIENTS, NalTcpSocket, NalTcpStack, NalUdpStack, NetError};
 use sockless::phy::{End, Wire};
 use sockless::smoltcp::socket::tcp::State;
 use sockless::smoltcp::time::{Duration, Instant};
@@ -784,4 +784,83 @@ fn udp_a_datagram_larger_than_a_frame_or_the_buffer_is_emsgsize_never_lost() {
     client.send(&mut sk, b"").unwrap();
     let (n, _) = net.until(50, || ready(server.receive(&mut srv, &mut buf)));
     assert_eq!(n, 0);
+}
+
+#[test]
+fn accepted_handles_outlive_their_closed_listener_as_in_python() {
+    let mut net = Net::new();
+    let (mut client, mut server) = tcp_stacks(&net, 3, 10);
+    let mut lsk = listening(&mut server, 7);
+    let (mut sk, mut conn, _) = connected(&mut net, &mut client, &mut server, &mut lsk);
+    let mut waiting = client.socket().unwrap();
+    net.until(100, || ready(client.connect(&mut waiting, server_addr(7))));
+    // The listener closes: the connection not yet accepted is reset, the accepted one
+    // stays the program's.
+    server.close(lsk).unwrap();
+    let mut buf = [0u8; 16];
+    let err = net.until(100, || failed(client.receive(&mut waiting, &mut buf)));
+    assert_eq!(err, NetError::Errno(Errno::ECONNRESET));
+    assert_eq!(client.send(&mut sk, b"ping").unwrap(), 4);
+    let n = net.until(50, || ready(server.receive(&mut conn, &mut buf)));
+    assert_eq!(&buf[..n], b"ping");
+    assert_eq!(server.send(&mut conn, b"pong").unwrap(), 4);
+    let n = net.until(50, || ready(client.receive(&mut sk, &mut buf)));
+    assert_eq!(&buf[..n], b"pong");
+    // Wrong calls on it are what they were (Linux: EINVAL, EINVAL, EISCONN).
+    assert_eq!(
+        server.listen(&mut conn),
+        Err(NetError::Errno(Errno::EINVAL))
+    );
+    assert_eq!(
+        server.bind(&mut conn, 8),
+        Err(NetError::Errno(Errno::EINVAL))
+    );
+    assert_eq!(
+        failed(server.connect(&mut conn, server_addr(7))),
+        Some(NetError::Errno(Errno::EISCONN))
+    );
+    assert_eq!(
+        failed(server.accept(&mut conn)),
+        Some(NetError::Errno(Errno::EINVAL))
+    );
+    // A new listener on the port, on fresh buffers, while the old connection lives.
+    let mut again = listening(&mut server, 7);
+    server.close(conn).unwrap();
+    let end = net.until(100, || failed(client.receive(&mut sk, &mut buf)));
+    assert_eq!(end, NetError::EndOfStream);
+    client.close(sk).unwrap();
+    client.close(waiting).unwrap();
+    let mut sk = net.until(100, || client.socket().ok());
+    net.until(100, || ready(client.connect(&mut sk, server_addr(7))));
+    let (conn, _) = net.until(100, || ready(server.accept(&mut again)));
+    server.close(conn).unwrap();
+    server.close(again).unwrap();
+    client.close(sk).unwrap();
+}
+
+#[test]
+fn max_clients_sockets_then_enobufs_and_a_failed_connect_is_pipe_closed() {
+    let mut net = Net::new();
+    let (mut client, _server) = tcp_stacks(&net, MAX_CLIENTS + 1, 0);
+    let mut sks: Vec<_> = (0..MAX_CLIENTS).map(|_| client.socket().unwrap()).collect();
+    assert_eq!(
+        client.socket().unwrap_err(),
+        NetError::Errno(Errno::ENOBUFS)
+    );
+    assert_eq!(client.unused_buffers(), 1);
+    // Nobody listens: refused, then send and receive on that handle fail, never block.
+    let sk = &mut sks[0];
+    let err = net.until(100, || failed(client.connect(sk, server_addr(7))));
+    assert_eq!(err, NetError::Errno(Errno::ECONNREFUSED));
+    let err = failed(client.send(sk, b"x")).unwrap();
+    assert_eq!(err.kind(), TcpErrorKind::PipeClosed);
+    let err = failed(client.receive(sk, &mut [0u8; 4])).unwrap();
+    assert_eq!(err.kind(), TcpErrorKind::PipeClosed);
+    // One closed: the next socket() is that one.
+    let first = sks.remove(0);
+    client.close(first).unwrap();
+    sks.push(client.socket().unwrap());
+    for sk in sks {
+        client.close(sk).unwrap();
+    }
 }
