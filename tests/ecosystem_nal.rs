@@ -12,7 +12,7 @@ use sockless::ecosystem::{MAX_CLIENTS, NalTcpSocket, NalTcpStack, NalUdpStack, N
 use sockless::phy::{End, Wire};
 use sockless::smoltcp::socket::tcp::State;
 use sockless::smoltcp::time::{Duration, Instant};
-use sockless::socket::Errno;
+use sockless::socket::{Errno, Shutdown};
 use sockless::stack::Overflow;
 use sockless::{Host, Stack, StackStorage, TcpBuffers, UdpBuffers};
 
@@ -863,4 +863,55 @@ fn max_clients_sockets_then_enobufs_and_a_failed_connect_is_pipe_closed() {
     for sk in sks {
         client.close(sk).unwrap();
     }
+}
+
+#[test]
+fn a_reused_socket_starts_fresh_without_its_last_users_state() {
+    let mut net = Net::new();
+    let (mut client, mut server) = tcp_stacks(&net, 1, 5);
+    let mut sk = client.socket().unwrap();
+    // Its last user set timeouts, was refused, and shut its reading side.
+    {
+        let mut stack = net.client.borrow_mut();
+        let s = sk.socket().unwrap();
+        s.set_timeout(&mut stack, Some(Duration::from_secs(1)));
+        s.set_idle_timeout(&mut stack, Some(Duration::from_secs(1)));
+    }
+    let err = net.until(100, || failed(client.connect(&mut sk, server_addr(7))));
+    assert_eq!(err, NetError::Errno(Errno::ECONNREFUSED));
+    sk.socket()
+        .unwrap()
+        .shutdown(&mut net.client.borrow_mut(), Shutdown::Read);
+    client.close(sk).unwrap();
+    // The next socket() is the same socket (one buffer), as a new one: Python's
+    // socket.socket() has no timeout, no pending error, nothing read or sent.
+    let mut sk = client.socket().unwrap();
+    {
+        let mut stack = net.client.borrow_mut();
+        let s = sk.socket().unwrap();
+        assert_eq!(s.timeout(&mut stack), None);
+        assert_eq!(s.error(&mut stack), None);
+        assert_eq!(s.byte_counts(&mut stack), (0, 0));
+    }
+    let mut buf = [0u8; 4];
+    assert_eq!(
+        failed(client.receive(&mut sk, &mut buf)),
+        Some(NetError::Errno(Errno::ENOTCONN))
+    );
+    assert_eq!(
+        failed(client.send(&mut sk, b"x")),
+        Some(NetError::Errno(Errno::ENOTCONN))
+    );
+    // Its connection is not reset by the last user's idle timeout.
+    let mut lsk = listening(&mut server, 7);
+    net.until(100, || ready(client.connect(&mut sk, server_addr(7))));
+    let (conn, _) = net.until(100, || ready(server.accept(&mut lsk)));
+    let start = net.now;
+    while net.now - start < Duration::from_secs(5) {
+        net.step();
+    }
+    assert_eq!(client.send(&mut sk, b"x").unwrap(), 1);
+    client.close(sk).unwrap();
+    server.close(conn).unwrap();
+    server.close(lsk).unwrap();
 }

@@ -122,7 +122,9 @@ enum Role {
 
 impl NalTcpSocket {
     /// The sockless socket under this handle, for the verbs the trait lacks
-    /// (`set_timeout`, `shutdown`, `peer_addr`...). `None` for a listener.
+    /// (`set_timeout`, `shutdown`, `peer_addr`...). `None` for a listener. What is set
+    /// here is this handle's: once closed, the socket goes to the next `socket()` as a
+    /// new one (smoltcp's own tunings, `with_socket`, excepted).
     pub fn socket(&mut self) -> Option<&mut TcpSocket> {
         match &mut self.role {
             Role::Client { socket, .. } | Role::Accepted(socket) => Some(socket),
@@ -231,8 +233,8 @@ impl<'a, const RX: usize, const TX: usize, const POOL: usize> Sockets<'a, RX, TX
             });
         if let Some(i) = reusable {
             let Spare { mut socket, .. } = self.free.swap_remove(i);
-            // Forget the port its last user bound.
-            let _ = socket.bind(stack, 0);
+            // As a new socket: not the port, timeouts or errors of its last user.
+            socket.renew(stack);
             return Ok(socket);
         }
         if self.clients >= MAX_CLIENTS || self.unused.is_empty() {

@@ -126,6 +126,18 @@ impl TcpSocket {
         self.state(stack) == Some(tcp::State::TimeWait) && stack.end_time_wait(self.id)
     }
 
+    /// A closed client socket given to a new user by a layer that keeps sockets for
+    /// reuse (`NalTcpStack`): unbound, without the last user's timeouts, outcome or
+    /// `SHUT_RD`, as [`new`](Self::new) makes it. (smoltcp's own tunings, made with
+    /// [`with_socket`](Self::with_socket), stay.)
+    #[cfg_attr(not(feature = "embedded-nal"), allow(dead_code))]
+    pub(crate) fn renew(&mut self, stack: &mut Stack<'_>) {
+        if let Some(p) = self.parts(stack) {
+            p.slot.renew(p.now);
+            p.tracer.touch();
+        }
+    }
+
     /// Python: `sk.bind(('', port))` before `sk.connect(addr)`: the local port of the
     /// next connection (0: an ephemeral one, the default). A port a listener of this
     /// stack holds is `AddrInUse`.

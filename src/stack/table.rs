@@ -270,6 +270,16 @@ impl Slot {
         self.connect_deadline = Some(later(now, timeout));
     }
 
+    /// A closed client socket handed to a new user (a socket layer that keeps closed
+    /// sockets for reuse): none of the last user's settings, port or outcome, as a new
+    /// socket.
+    pub(crate) fn renew(&mut self, now: Instant) {
+        self.recv_timeout = None;
+        self.idle_timeout = None;
+        self.port = 0;
+        self.begin_connection(now);
+    }
+
     /// A listener's armed socket: LISTEN, on the listener's port.
     pub(crate) fn arm(&mut self, now: Instant) {
         self.owner = Owner::Listening;
