@@ -7,6 +7,7 @@ use sockless::ecosystem::{ByteStream, NetError};
 use sockless::phy::Faults;
 use sockless::smoltcp::time::{Duration, Instant};
 use sockless::smoltcp::wire::IpEndpoint;
+use sockless::socket::{Blocking, StackAccess};
 use sockless::socket::{Errno, RecvError};
 use sockless::{Host, Listener, Stack, StackStorage, TcpBuffers, TcpSocket, Testbed};
 
@@ -264,4 +265,90 @@ fn read_waits_its_whole_timeout_from_the_call_on() {
     let err = stream.read(&mut buf).unwrap_err();
     assert_eq!(err, NetError::Errno(Errno::ETIMEDOUT));
     assert_eq!(side.now() - start, Duration::from_secs(3));
+}
+
+/// A network that counts the waits of the calls made on it.
+struct Counting<N> {
+    inner: N,
+    waits: usize,
+}
+
+impl<'a, N: StackAccess<'a>> StackAccess<'a> for Counting<N> {
+    fn stack(&mut self) -> &mut Stack<'a> {
+        self.inner.stack()
+    }
+}
+
+impl<'a, N: Blocking<'a>> Blocking<'a> for Counting<N> {
+    fn wait(&mut self, until: Option<Instant>) -> bool {
+        self.waits += 1;
+        self.inner.wait(until)
+    }
+}
+
+#[test]
+fn ready_means_the_next_call_does_not_wait() {
+    // Data waiting; then the peer's FIN; then a reset; then a socket never connected.
+    let (tb, _listener, mut sk, mut conn) = connected();
+    conn.sendall(&mut tb.server, b"data").unwrap();
+    tb.sleep(Duration::from_millis(100));
+    let mut side = Counting {
+        inner: tb.client_side(LIMIT, |_| {}),
+        waits: 0,
+    };
+    let mut stream = ByteStream::new(&mut sk, &mut side);
+    let mut buf = [0u8; 8];
+    assert!(stream.read_ready().unwrap());
+    assert!(stream.write_ready().unwrap());
+    assert_eq!(stream.read(&mut buf).unwrap(), 4);
+    assert_eq!(stream.write(b"x").unwrap(), 1);
+    assert_eq!(side.waits, 0);
+    conn.close(&mut tb.server);
+    tb.sleep(Duration::from_millis(100));
+    let mut side = Counting {
+        inner: tb.client_side(LIMIT, |_| {}),
+        waits: 0,
+    };
+    let mut stream = ByteStream::new(&mut sk, &mut side);
+    assert!(stream.read_ready().unwrap());
+    assert_eq!(stream.read(&mut buf).unwrap(), 0);
+    // A write after the peer's FIN still goes (Python: the peer may be half-closed).
+    assert!(stream.write_ready().unwrap());
+    assert_eq!(stream.write(b"y").unwrap(), 1);
+    assert_eq!(side.waits, 0);
+
+    let (tb, _listener, mut sk, mut conn) = connected();
+    conn.abort(&mut tb.server);
+    tb.sleep(Duration::from_millis(100));
+    let mut side = Counting {
+        inner: tb.client_side(LIMIT, |_| {}),
+        waits: 0,
+    };
+    let mut stream = ByteStream::new(&mut sk, &mut side);
+    assert!(stream.read_ready().unwrap());
+    assert!(stream.write_ready().unwrap());
+    assert!(stream.read(&mut buf).is_err());
+    assert!(stream.write(b"x").is_err());
+    // Nothing was written: nothing to wait for.
+    stream.flush().unwrap();
+    assert_eq!(side.waits, 0);
+
+    let mut fresh = TcpSocket::new(&mut tb.client, leak(TcpBuffers::<64, 64>::new())).unwrap();
+    let mut side = Counting {
+        inner: tb.client_side(LIMIT, |_| {}),
+        waits: 0,
+    };
+    let mut stream = ByteStream::new(&mut fresh, &mut side);
+    assert!(stream.read_ready().unwrap());
+    assert!(stream.write_ready().unwrap());
+    assert_eq!(
+        stream.read(&mut buf).unwrap_err(),
+        NetError::Errno(Errno::ENOTCONN)
+    );
+    assert_eq!(
+        stream.write(b"x").unwrap_err(),
+        NetError::Errno(Errno::ENOTCONN)
+    );
+    stream.flush().unwrap();
+    assert_eq!(side.waits, 0);
 }
