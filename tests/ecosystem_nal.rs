@@ -915,3 +915,34 @@ fn a_reused_socket_starts_fresh_without_its_last_users_state() {
     server.close(conn).unwrap();
     server.close(lsk).unwrap();
 }
+
+#[test]
+fn a_closed_socket_whose_peer_never_closes_comes_back_after_linux_fin_timeout() {
+    let mut net = Net::new();
+    let (mut client, mut server) = tcp_stacks(&net, 1, 5);
+    let mut lsk = listening(&mut server, 7);
+    let (sk, conn, _) = connected(&mut net, &mut client, &mut server, &mut lsk);
+    // The client closes; the server reads nothing more and never closes (CLOSE-WAIT):
+    // the client's socket waits in FIN-WAIT-2 for a FIN that never comes.
+    client.close(sk).unwrap();
+    for _ in 0..20 {
+        net.step();
+    }
+    assert_eq!(
+        client.socket().unwrap_err(),
+        NetError::Errno(Errno::ENOBUFS)
+    );
+    // Linux lets such an orphan go after tcp_fin_timeout (60 s): so does the adapter,
+    // and its one buffer serves the next socket().
+    let start = net.now;
+    let mut sk = net.until(2000, || client.socket().ok());
+    assert!(
+        net.now - start <= Duration::from_secs(61),
+        "{}",
+        net.now - start
+    );
+    net.until(100, || ready(client.connect(&mut sk, server_addr(7))));
+    client.close(sk).unwrap();
+    server.close(conn).unwrap();
+    server.close(lsk).unwrap();
+}

@@ -17,8 +17,9 @@
 //!
 //! **Memory.** [`NalTcpStack::new`] takes one slice of [`TcpBuffers`]; each buffer pair
 //! becomes a socket when first needed and is never given back to the stack: a closed
-//! client socket is kept for the next `socket()` (once its connection is over: CLOSED;
-//! it lets go of its bound port then, as Linux frees a closed socket's port), and
+//! client socket is kept for the next `socket()` (once its connection is over: CLOSED,
+//! or after a minute of silence from a peer that never finishes the close, as Linux's
+//! `tcp_fin_timeout`; it lets go of its bound port then, as Linux), and
 //! `listen` takes the next `pool` buffers (see [`with_pool`](NalTcpStack::with_pool))
 //! for its listener. So `buffers.len()` bounds the client sockets plus the listeners'
 //! pools. A closed listener's pool stays lent to the stack (as with
@@ -293,7 +294,8 @@ impl<'a, const RX: usize, const TX: usize, const POOL: usize> Sockets<'a, RX, TX
             Role::Client {
                 mut socket, port, ..
             } => {
-                socket.close(stack);
+                // A peer that never finishes the close cannot keep it.
+                socket.close_to_reuse(stack);
                 // Room: every client socket made fits the free list.
                 let _ = self.free.push(Spare { socket, port });
                 self.release_ports(stack);

@@ -423,6 +423,19 @@ impl TcpSocket {
         }
     }
 
+    /// `close` by a layer that keeps closed client sockets for reuse (`NalTcpStack`):
+    /// the program lets go of the socket, so, as for an accepted socket's `close`, the
+    /// closing connection gets an idle timeout if it had none (Linux gives its orphans
+    /// `tcp_fin_timeout`): a peer that never sends its FIN cannot keep the socket.
+    #[cfg_attr(not(feature = "embedded-nal"), allow(dead_code))]
+    pub(crate) fn close_to_reuse(&mut self, stack: &mut Stack<'_>) {
+        self.close(stack);
+        if let Some(p) = self.parts(stack) {
+            p.slot.let_go();
+            p.tracer.touch();
+        }
+    }
+
     /// Drop the connection at once with an RST (Python: `SO_LINGER` 0, then `close`).
     pub fn abort(&mut self, stack: &mut Stack<'_>) {
         if let Some(mut p) = self.parts(stack) {

@@ -341,10 +341,17 @@ impl Slot {
             Owner::Detached => self.owner = Owner::Orphan,
             _ => return false,
         }
+        self.let_go();
+        true
+    }
+
+    /// The program let go of the socket while its connection closes (an accepted one's
+    /// `release`, or a client socket that a socket layer keeps for reuse): the idle
+    /// timeout [`ORPHAN_TIMEOUT`] if it had none (see [`release`](Self::release)).
+    pub(crate) fn let_go(&mut self) {
         if self.idle_timeout.is_none() {
             self.idle_timeout = Some(ORPHAN_TIMEOUT);
         }
-        true
     }
 
     /// Whether the socket came from a listener (accepted), not from `TcpSocket::new`.
