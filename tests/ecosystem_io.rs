@@ -9,6 +9,7 @@ use sockless::smoltcp::time::{Duration, Instant};
 use sockless::smoltcp::wire::IpEndpoint;
 use sockless::socket::{Blocking, StackAccess};
 use sockless::socket::{Errno, RecvError};
+use sockless::testbed::RunError;
 use sockless::{Host, Listener, Stack, StackStorage, TcpBuffers, TcpSocket, Testbed};
 
 fn leak<T>(value: T) -> &'static mut T {
@@ -351,4 +352,36 @@ fn ready_means_the_next_call_does_not_wait() {
     );
     stream.flush().unwrap();
     assert_eq!(side.waits, 0);
+}
+
+#[test]
+fn a_timeout_of_duration_max_moves_no_clock_to_the_end_of_time() {
+    let (tb, _listener, mut sk, mut conn) = connected();
+    sk.set_timeout(&mut tb.client, Some(Duration::MAX));
+    let start = tb.now();
+    // Without a limit of its own either: nothing can happen, so the read is stalled at
+    // once; a deadline of Duration::MAX is "never", not an instant to jump to.
+    let mut side = tb.client_side(Duration::MAX, |_| {});
+    let mut stream = ByteStream::new(&mut sk, &mut side);
+    let mut buf = [0u8; 4];
+    assert_eq!(stream.read(&mut buf).unwrap_err(), NetError::Stalled);
+    stream.write_all(b"x").unwrap();
+    stream.flush().unwrap();
+    assert!(
+        side.now() - start < Duration::from_secs(60),
+        "{}",
+        side.now()
+    );
+    // So is a plain run, and the testbed goes on.
+    let err = tb
+        .run(LIMIT, |client, _| sk.recv(client, &mut buf).is_ok())
+        .unwrap_err();
+    assert!(matches!(err, RunError::Stalled { .. }), "{err}");
+    tb.sleep(Duration::from_secs(1));
+    let mut side = tb.client_side(Duration::MAX, upper_echo(&mut conn));
+    let mut stream = ByteStream::new(&mut sk, &mut side);
+    stream.write_all(b"on").unwrap();
+    let mut got = [0u8; 3];
+    stream.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"XON");
 }

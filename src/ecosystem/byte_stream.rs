@@ -26,7 +26,7 @@ use smoltcp::socket::tcp;
 use smoltcp::time::Instant;
 
 use crate::socket::{Blocking, Errno, NetError, RecvError, SendError, StackAccess, TcpSocket};
-use crate::stack::{Stack, later};
+use crate::stack::{NEVER, Stack, later};
 
 /// A [`TcpSocket`] bound to what lends it its stack (see the module docs).
 pub struct ByteStream<'s, N> {
@@ -53,11 +53,12 @@ impl<'s, 'a, N: StackAccess<'a>> ByteStream<'s, N> {
             .ok_or(NetError::Errno(Errno::EBADF))
     }
 
-    /// When a blocked `write` or `flush` begun now gives up (the socket's timeout).
+    /// When a blocked `write` or `flush` begun now gives up (the socket's timeout;
+    /// `None` for none, or `Duration::MAX`: never).
     fn deadline(&mut self) -> Option<Instant> {
         let stack = self.network.stack();
         let timeout = self.socket.timeout(stack)?;
-        Some(later(stack.now(), timeout))
+        Some(later(stack.now(), timeout)).filter(|&d| d < NEVER)
     }
 }
 

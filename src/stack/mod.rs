@@ -52,6 +52,8 @@ pub use gate::{Overflow, SynCounts};
 pub use host::Host;
 pub(crate) use lifecycle::Outcome;
 pub use storage::StackStorage;
+#[cfg(feature = "embedded-io")]
+pub(crate) use table::NEVER;
 pub use table::SocketError;
 use table::SocketTable;
 pub(crate) use table::{Owner, Slot, SocketId, earliest, later};

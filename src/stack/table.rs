@@ -92,7 +92,11 @@ pub(crate) struct SocketId {
 /// is heard from its peer (Linux's `tcp_fin_timeout` is 60 s too).
 pub(crate) const ORPHAN_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// `at + by`, saturating: a deadline that would overflow is "never" in practice.
+/// Where [`later`] saturates: a deadline there is "never" (a timeout of
+/// `Duration::MAX`), not an instant to move a clock to.
+pub(crate) const NEVER: Instant = Instant::from_micros_const(i64::MAX);
+
+/// `at + by`, saturating: a deadline that would overflow is [`NEVER`].
 ///
 /// Not inlined on bare metal: the saturating 64-bit sum is 40 bytes of Thumb code at each
 /// of a dozen places (a host keeps it inlined, for speed).
@@ -214,19 +218,20 @@ impl Slot {
     /// The earliest of this slot's timers still ahead of `now`: connect, `settimeout` on
     /// a waiting `recv`, idle. A `recv` deadline that has passed no longer counts: it was
     /// due once, to wake the program, and only the program's next `recv` can act on it
-    /// (counting it forever would make every sleep zero).
+    /// (counting it forever would make every sleep zero). [`NEVER`] is no deadline.
     pub(crate) fn next_deadline(&self, now: Instant) -> Option<Instant> {
         let recv = match (self.waiting_since, self.recv_timeout) {
             (Some(since), Some(timeout)) => Some(later(since, timeout)).filter(|&t| t > now),
             _ => None,
         };
-        earliest(earliest(self.connect_deadline, recv), self.idle_due())
+        // NEVER is the latest instant: the earliest is NEVER only if all are.
+        earliest(earliest(self.connect_deadline, recv), self.idle_due()).filter(|&t| t < NEVER)
     }
 
     /// The connect or idle timer that must fire by itself (not on a call of the
     /// program), if any.
     pub(crate) fn next_watch_deadline(&self) -> Option<Instant> {
-        earliest(self.connect_due(), self.idle_due())
+        earliest(self.connect_due(), self.idle_due()).filter(|&t| t < NEVER)
     }
 
     /// Whether `connect`'s deadline passed during the handshake.
