@@ -4,7 +4,8 @@
 //! interrupt handlers and timers move the network on meanwhile. Here nothing runs unless
 //! the program runs it, so a call that wants to block must drive the network itself: poll
 //! the stack on its device, let the rest of the program have its turn, and sleep until the
-//! next frame or the stack's next deadline. [`Blocking`] names that duty; whoever owns the
+//! next frame, the stack's next deadline or the call's own (a `write`'s `settimeout`,
+//! which the stack does not keep). [`Blocking`] names that duty; whoever owns the
 //! device and the clock implements it (the [`Testbed`](crate::testbed::Testbed) on its
 //! virtual clock, a TAP loop on the wall clock, firmware with `wfi`). [`Polled`] is the
 //! simplest one: a device and a clock, polled in a busy loop.
