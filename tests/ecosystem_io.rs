@@ -4,9 +4,12 @@
 
 use embedded_io::{Error as _, ErrorKind, Read, ReadReady, Write, WriteReady};
 use sockless::ecosystem::{ByteStream, NetError};
+use sockless::phy::Faults;
 use sockless::smoltcp::time::{Duration, Instant};
 use sockless::smoltcp::wire::IpEndpoint;
-use sockless::socket::Errno;
+use sockless::socket::{Blocking, StackAccess};
+use sockless::socket::{Errno, RecvError};
+use sockless::testbed::RunError;
 use sockless::{Host, Listener, Stack, StackStorage, TcpBuffers, TcpSocket, Testbed};
 
 fn leak<T>(value: T) -> &'static mut T {
@@ -178,4 +181,207 @@ fn a_stale_descriptor_is_ebadf_not_another_sockets_state() {
         .read_ready()
         .unwrap_err();
     assert_eq!(err, NetError::Errno(Errno::EBADF));
+}
+
+#[test]
+fn write_and_flush_time_out_on_time_though_the_stack_sleeps_longer() {
+    for secs in [2, 5, 10] {
+        let timeout = Duration::from_secs(secs);
+        // Every frame lost: the retransmissions back off (1 s, 2 s, 4 s...), so the
+        // stack's own deadlines fall past the socket's timeout.
+        let (tb, _listener, mut sk, _conn) = connected();
+        tb.wire.set_faults(
+            Faults {
+                drop_percent: 100,
+                corrupt_percent: 0,
+            },
+            1,
+        );
+        sk.set_timeout(&mut tb.client, Some(timeout));
+        let start = tb.now();
+        let mut side = tb.client_side(LIMIT, |_| {});
+        let mut stream = ByteStream::new(&mut sk, &mut side);
+        stream.write_all(b"hello").unwrap();
+        let err = stream.flush().unwrap_err();
+        assert_eq!(err, NetError::Errno(Errno::ETIMEDOUT));
+        assert_eq!(side.now() - start, timeout, "flush");
+
+        // write: 1 KiB fills the send buffer, the next byte waits for room.
+        let (tb, _listener, mut sk, _conn) = connected();
+        tb.wire.set_faults(
+            Faults {
+                drop_percent: 100,
+                corrupt_percent: 0,
+            },
+            1,
+        );
+        sk.set_timeout(&mut tb.client, Some(timeout));
+        let start = tb.now();
+        let mut side = tb.client_side(LIMIT, |_| {});
+        let mut stream = ByteStream::new(&mut sk, &mut side);
+        let err = stream.write_all(&[b'x'; 1025]).unwrap_err();
+        assert_eq!(err, NetError::Errno(Errno::ETIMEDOUT));
+        assert_eq!(side.now() - start, timeout, "write");
+    }
+}
+
+#[test]
+fn a_timeout_of_duration_max_never_fires_and_the_clock_stops_at_the_limit() {
+    let (tb, _listener, mut sk, mut conn) = connected();
+    sk.set_timeout(&mut tb.client, Some(Duration::MAX));
+    let start = tb.now();
+    let limit = Duration::from_secs(60);
+    let mut side = tb.client_side(limit, |_| {});
+    let mut stream = ByteStream::new(&mut sk, &mut side);
+    let mut buf = [0u8; 4];
+    // Nobody sends: the read waits "forever", i.e. until the client side's limit.
+    assert_eq!(stream.read(&mut buf).unwrap_err(), NetError::Stalled);
+    assert!(side.now() - start <= limit, "{}", side.now());
+    // The testbed goes on from there: blocking calls and plain runs alike.
+    let mut side = tb.client_side(LIMIT, upper_echo(&mut conn));
+    let mut stream = ByteStream::new(&mut sk, &mut side);
+    stream.write_all(b"still").unwrap();
+    stream.flush().unwrap();
+    let mut got = [0u8; 5];
+    stream.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"STILL");
+    tb.sleep(Duration::from_secs(1));
+}
+
+#[test]
+fn read_waits_its_whole_timeout_from_the_call_on() {
+    let (tb, _listener, mut sk, _conn) = connected();
+    sk.set_timeout(&mut tb.client, Some(Duration::from_secs(3)));
+    // The socket's own non-blocking recv found nothing, 5 s ago.
+    let mut buf = [0u8; 4];
+    assert_eq!(
+        sk.recv(&mut tb.client, &mut buf),
+        Err(RecvError::WouldBlock)
+    );
+    tb.sleep(Duration::from_secs(5));
+    // Python's settimeout(3): a blocking recv now waits 3 s.
+    let start = tb.now();
+    let mut side = tb.client_side(LIMIT, |_| {});
+    let mut stream = ByteStream::new(&mut sk, &mut side);
+    let err = stream.read(&mut buf).unwrap_err();
+    assert_eq!(err, NetError::Errno(Errno::ETIMEDOUT));
+    assert_eq!(side.now() - start, Duration::from_secs(3));
+}
+
+/// A network that counts the waits of the calls made on it.
+struct Counting<N> {
+    inner: N,
+    waits: usize,
+}
+
+impl<'a, N: StackAccess<'a>> StackAccess<'a> for Counting<N> {
+    fn stack(&mut self) -> &mut Stack<'a> {
+        self.inner.stack()
+    }
+}
+
+impl<'a, N: Blocking<'a>> Blocking<'a> for Counting<N> {
+    fn wait(&mut self, until: Option<Instant>) -> bool {
+        self.waits += 1;
+        self.inner.wait(until)
+    }
+}
+
+#[test]
+fn ready_means_the_next_call_does_not_wait() {
+    // Data waiting; then the peer's FIN; then a reset; then a socket never connected.
+    let (tb, _listener, mut sk, mut conn) = connected();
+    conn.sendall(&mut tb.server, b"data").unwrap();
+    tb.sleep(Duration::from_millis(100));
+    let mut side = Counting {
+        inner: tb.client_side(LIMIT, |_| {}),
+        waits: 0,
+    };
+    let mut stream = ByteStream::new(&mut sk, &mut side);
+    let mut buf = [0u8; 8];
+    assert!(stream.read_ready().unwrap());
+    assert!(stream.write_ready().unwrap());
+    assert_eq!(stream.read(&mut buf).unwrap(), 4);
+    assert_eq!(stream.write(b"x").unwrap(), 1);
+    assert_eq!(side.waits, 0);
+    conn.close(&mut tb.server);
+    tb.sleep(Duration::from_millis(100));
+    let mut side = Counting {
+        inner: tb.client_side(LIMIT, |_| {}),
+        waits: 0,
+    };
+    let mut stream = ByteStream::new(&mut sk, &mut side);
+    assert!(stream.read_ready().unwrap());
+    assert_eq!(stream.read(&mut buf).unwrap(), 0);
+    // A write after the peer's FIN still goes (Python: the peer may be half-closed).
+    assert!(stream.write_ready().unwrap());
+    assert_eq!(stream.write(b"y").unwrap(), 1);
+    assert_eq!(side.waits, 0);
+
+    let (tb, _listener, mut sk, mut conn) = connected();
+    conn.abort(&mut tb.server);
+    tb.sleep(Duration::from_millis(100));
+    let mut side = Counting {
+        inner: tb.client_side(LIMIT, |_| {}),
+        waits: 0,
+    };
+    let mut stream = ByteStream::new(&mut sk, &mut side);
+    assert!(stream.read_ready().unwrap());
+    assert!(stream.write_ready().unwrap());
+    assert!(stream.read(&mut buf).is_err());
+    assert!(stream.write(b"x").is_err());
+    // Nothing was written: nothing to wait for.
+    stream.flush().unwrap();
+    assert_eq!(side.waits, 0);
+
+    let mut fresh = TcpSocket::new(&mut tb.client, leak(TcpBuffers::<64, 64>::new())).unwrap();
+    let mut side = Counting {
+        inner: tb.client_side(LIMIT, |_| {}),
+        waits: 0,
+    };
+    let mut stream = ByteStream::new(&mut fresh, &mut side);
+    assert!(stream.read_ready().unwrap());
+    assert!(stream.write_ready().unwrap());
+    assert_eq!(
+        stream.read(&mut buf).unwrap_err(),
+        NetError::Errno(Errno::ENOTCONN)
+    );
+    assert_eq!(
+        stream.write(b"x").unwrap_err(),
+        NetError::Errno(Errno::ENOTCONN)
+    );
+    stream.flush().unwrap();
+    assert_eq!(side.waits, 0);
+}
+
+#[test]
+fn a_timeout_of_duration_max_moves_no_clock_to_the_end_of_time() {
+    let (tb, _listener, mut sk, mut conn) = connected();
+    sk.set_timeout(&mut tb.client, Some(Duration::MAX));
+    let start = tb.now();
+    // Without a limit of its own either: nothing can happen, so the read is stalled at
+    // once; a deadline of Duration::MAX is "never", not an instant to jump to.
+    let mut side = tb.client_side(Duration::MAX, |_| {});
+    let mut stream = ByteStream::new(&mut sk, &mut side);
+    let mut buf = [0u8; 4];
+    assert_eq!(stream.read(&mut buf).unwrap_err(), NetError::Stalled);
+    stream.write_all(b"x").unwrap();
+    stream.flush().unwrap();
+    assert!(
+        side.now() - start < Duration::from_secs(60),
+        "{}",
+        side.now()
+    );
+    // So is a plain run, and the testbed goes on.
+    let err = tb
+        .run(LIMIT, |client, _| sk.recv(client, &mut buf).is_ok())
+        .unwrap_err();
+    assert!(matches!(err, RunError::Stalled { .. }), "{err}");
+    tb.sleep(Duration::from_secs(1));
+    let mut side = tb.client_side(Duration::MAX, upper_echo(&mut conn));
+    let mut stream = ByteStream::new(&mut sk, &mut side);
+    stream.write_all(b"on").unwrap();
+    let mut got = [0u8; 3];
+    stream.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"XON");
 }

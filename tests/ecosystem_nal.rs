@@ -8,11 +8,11 @@ use core::net::{IpAddr, Ipv4Addr, SocketAddr};
 use embedded_nal::{
     TcpClientStack, TcpError, TcpErrorKind, TcpFullStack, UdpClientStack, UdpFullStack, nb,
 };
-use sockless::ecosystem::{NalTcpSocket, NalTcpStack, NalUdpStack, NetError};
+use sockless::ecosystem::{MAX_CLIENTS, NalTcpSocket, NalTcpStack, NalUdpStack, NetError};
 use sockless::phy::{End, Wire};
 use sockless::smoltcp::socket::tcp::State;
 use sockless::smoltcp::time::{Duration, Instant};
-use sockless::socket::Errno;
+use sockless::socket::{Errno, Shutdown};
 use sockless::stack::Overflow;
 use sockless::{Host, Stack, StackStorage, TcpBuffers, UdpBuffers};
 
@@ -228,6 +228,10 @@ fn wrong_calls_for_a_handle_get_the_errno_linux_gives() {
     );
     assert_eq!(
         failed(server.send(&mut lsk, b"x")),
+        Some(NetError::Errno(Errno::EPIPE))
+    );
+    assert_eq!(
+        failed(server.receive(&mut lsk, &mut [0u8; 4])),
         Some(NetError::Errno(Errno::ENOTCONN))
     );
     // A second listener on the port, or a client bound to it: in use.
@@ -236,8 +240,9 @@ fn wrong_calls_for_a_handle_get_the_errno_linux_gives() {
         server.bind(&mut other, 7),
         Err(NetError::Errno(Errno::EADDRINUSE))
     );
-    // listen twice on one handle.
-    assert_eq!(server.listen(&mut lsk), Err(NetError::Errno(Errno::EINVAL)));
+    // listen twice on one handle: Linux lets it be (the backlog is the pool here).
+    server.listen(&mut lsk).unwrap();
+    assert!(lsk.is_listening());
     // A client handle is no listener: accept is EINVAL.
     assert_eq!(
         failed(server.accept(&mut other)),
@@ -533,4 +538,411 @@ fn udp_send_to_before_bind_takes_an_ephemeral_port() {
     let mut buf = [0u8; 8];
     let (_, from) = net.until(50, || ready(server.receive(&mut srv, &mut buf)));
     assert_eq!(from.port(), sk.socket().local_port());
+}
+
+#[test]
+fn a_handle_of_another_adapter_is_ebadf_never_that_adapters_socket() {
+    let mut net = Net::new();
+    let (mut client, mut server) = tcp_stacks(&net, 6, 10);
+    // Both adapters listen on port 7, each on its own stack.
+    let mut theirs = listening(&mut client, 7);
+    let mut lsk = listening(&mut server, 7);
+    let mut sk = client.socket().unwrap();
+    net.until(100, || ready(client.connect(&mut sk, server_addr(7))));
+    // The client adapter's listener on the server adapter: not the server's listener.
+    assert_eq!(
+        failed(server.accept(&mut theirs)),
+        Some(NetError::Errno(Errno::EBADF))
+    );
+    assert!(server.listener(&theirs).is_none());
+    assert_eq!(server.close(theirs), Err(NetError::Errno(Errno::EBADF)));
+    // The server's listener was not touched: its own handle accepts the connection.
+    let (mut conn, _) = ready(server.accept(&mut lsk)).unwrap();
+    assert_eq!(server.send(&mut conn, b"still here").unwrap(), 10);
+    // A client handle of another adapter: EBADF for every verb, close included.
+    assert_eq!(
+        failed(server.send(&mut sk, b"x")),
+        Some(NetError::Errno(Errno::EBADF))
+    );
+    assert_eq!(
+        failed(server.connect(&mut sk, server_addr(7))),
+        Some(NetError::Errno(Errno::EBADF))
+    );
+    assert_eq!(server.bind(&mut sk, 9), Err(NetError::Errno(Errno::EBADF)));
+    assert_eq!(server.listen(&mut sk), Err(NetError::Errno(Errno::EBADF)));
+    assert_eq!(server.close(sk), Err(NetError::Errno(Errno::EBADF)));
+    // Two adapters on one stack: each knows only its own handles.
+    let mut other: Tcp = NalTcpStack::new(net.server, tcp_buffers(1));
+    let mine = server.socket().unwrap();
+    assert_eq!(other.close(mine), Err(NetError::Errno(Errno::EBADF)));
+    let mut own = other.socket().unwrap();
+    assert_eq!(other.unused_buffers(), 0, "a socket on its own buffers");
+    other.bind(&mut own, 9).unwrap();
+    other.close(own).unwrap();
+    server.close(conn).unwrap();
+    server.close(lsk).unwrap();
+}
+
+#[test]
+fn udp_a_handle_of_another_adapter_is_ebadf_and_never_reused() {
+    let mut net = Net::new();
+    let mut client: Udp = NalUdpStack::new(net.client, udp_buffers(2));
+    let mut server: Udp = NalUdpStack::new(net.server, udp_buffers(1));
+    let mut theirs = client.socket().unwrap();
+    client.bind(&mut theirs, 9).unwrap();
+    assert_eq!(
+        server.connect(&mut theirs, server_addr(9)),
+        Err(NetError::Errno(Errno::EBADF))
+    );
+    assert_eq!(
+        failed(server.send_to(&mut theirs, server_addr(9), b"x")),
+        Some(NetError::Errno(Errno::EBADF))
+    );
+    assert_eq!(server.close(theirs), Err(NetError::Errno(Errno::EBADF)));
+    // The server adapter's next socket is its own, on its own buffers.
+    let mut srv = server.socket().unwrap();
+    server.bind(&mut srv, 9).unwrap();
+    let mut sk = client.socket().unwrap();
+    client.send_to(&mut sk, server_addr(9), b"mine").unwrap();
+    let mut buf = [0u8; 8];
+    let (n, _) = net.until(50, || ready(server.receive(&mut srv, &mut buf)));
+    assert_eq!(&buf[..n], b"mine");
+}
+
+#[test]
+fn a_closed_socket_lets_go_of_its_bound_port_as_linux() {
+    let mut net = Net::new();
+    let (mut client, mut server) = tcp_stacks(&net, 2, 7);
+    // Python: a.bind(p); a.close(); b.bind(p) works at once.
+    let mut a = server.socket().unwrap();
+    let mut b = server.socket().unwrap();
+    server.bind(&mut a, 5000).unwrap();
+    server.close(a).unwrap();
+    server.bind(&mut b, 5000).unwrap();
+    server.listen(&mut b).unwrap();
+    // Bind, then connect: the connection leaves from the bound port.
+    let mut sk = client.socket().unwrap();
+    let mut other = client.socket().unwrap();
+    client.bind(&mut sk, 6000).unwrap();
+    net.until(100, || ready(client.connect(&mut sk, server_addr(5000))));
+    let local = sk
+        .socket()
+        .unwrap()
+        .local_addr(&mut net.client.borrow_mut())
+        .unwrap();
+    assert_eq!(local.port, 6000);
+    let (conn, addr) = net.until(100, || ready(server.accept(&mut b)));
+    assert_eq!(addr.port(), 6000);
+    // Bind after connect: EINVAL, as Linux.
+    assert_eq!(
+        client.bind(&mut sk, 6001),
+        Err(NetError::Errno(Errno::EINVAL))
+    );
+    // Once that connection is over (TIME-WAIT included), its port is free again.
+    client.close(sk).unwrap();
+    server.close(conn).unwrap();
+    for _ in 0..300 {
+        net.step();
+    }
+    client.bind(&mut other, 6000).unwrap();
+    client.close(other).unwrap();
+    server.close(b).unwrap();
+}
+
+#[test]
+fn pool_sizes_zero_one_and_more_than_pool() {
+    let net = Net::new();
+    // POOL = 0: a listener could hold no socket. listen fails, and keeps the buffers.
+    let mut none: NalTcpStack<'static, Shared, 1024, 1024, 0> =
+        NalTcpStack::new(net.server, tcp_buffers(3));
+    let mut s = none.socket().unwrap();
+    none.bind(&mut s, 7).unwrap();
+    for _ in 0..3 {
+        assert_eq!(none.listen(&mut s), Err(NetError::Errno(Errno::ENOBUFS)));
+        assert_eq!(none.unused_buffers(), 2);
+    }
+    assert!(!s.is_listening());
+    none.close(s).unwrap();
+    // with_pool(0) is a pool of 1; with_pool(POOL + 1) one of POOL.
+    let mut one: Tcp = NalTcpStack::new(net.server, tcp_buffers(6)).with_pool(0);
+    let lsk = listening(&mut one, 8);
+    assert_eq!(one.listener(&lsk).unwrap().pool_size(), 1);
+    assert_eq!(one.unused_buffers(), 4);
+    let mut four: Tcp = NalTcpStack::new(net.server, tcp_buffers(6)).with_pool(5);
+    let lsk4 = listening(&mut four, 9);
+    assert_eq!(four.listener(&lsk4).unwrap().pool_size(), 4);
+    assert_eq!(four.unused_buffers(), 1);
+    // Too few buffers left for a pool: ENOBUFS, nothing taken.
+    let mut s = four.socket().unwrap();
+    assert_eq!(four.listen(&mut s), Err(NetError::Errno(Errno::ENOBUFS)));
+    four.close(s).unwrap();
+    one.close(lsk).unwrap();
+    four.close(lsk4).unwrap();
+}
+
+#[test]
+fn udp_bind_on_a_bound_socket_is_einval_and_keeps_what_it_queued() {
+    let mut net = Net::new();
+    let mut client: Udp = NalUdpStack::new(net.client, udp_buffers(2));
+    let mut server: Udp = NalUdpStack::new(net.server, udp_buffers(1));
+    let mut srv = server.socket().unwrap();
+    server.bind(&mut srv, 9).unwrap();
+    let mut sk = client.socket().unwrap();
+    client.send_to(&mut sk, server_addr(9), b"one").unwrap();
+    for _ in 0..5 {
+        net.step();
+    }
+    // Python: binding a bound socket is EINVAL, and the datagram waiting stays.
+    assert_eq!(
+        server.bind(&mut srv, 10),
+        Err(NetError::Errno(Errno::EINVAL))
+    );
+    assert_eq!(
+        server.bind(&mut srv, 9),
+        Err(NetError::Errno(Errno::EINVAL))
+    );
+    let mut buf = [0u8; 8];
+    let (n, _) = ready(server.receive(&mut srv, &mut buf)).unwrap();
+    assert_eq!(&buf[..n], b"one");
+    // connect binds an ephemeral port: bind after it is EINVAL too.
+    let mut c = client.socket().unwrap();
+    client.connect(&mut c, server_addr(9)).unwrap();
+    assert_eq!(
+        client.bind(&mut c, 5000),
+        Err(NetError::Errno(Errno::EINVAL))
+    );
+    // bind(0) on a fresh socket: an ephemeral port.
+    client.close(c).unwrap();
+    let mut d = client.socket().unwrap();
+    client.bind(&mut d, 0).unwrap();
+    assert!(d.socket().local_port() >= 49152);
+}
+
+#[test]
+fn udp_a_close_on_a_busy_stack_is_done_at_the_next_call() {
+    let net = Net::new();
+    let mut server: Udp = NalUdpStack::new(net.server, udp_buffers(2));
+    let mut a = server.socket().unwrap();
+    server.bind(&mut a, 9).unwrap();
+    let mut b = server.socket().unwrap();
+    {
+        let _held = net.server.borrow_mut();
+        assert_eq!(server.close(a), Err(NetError::Busy));
+        assert_eq!(server.bind(&mut b, 9), Err(NetError::Busy));
+    }
+    // The next call unbinds it: its port is free, the socket is reused.
+    server.bind(&mut b, 9).unwrap();
+    let c = server.socket().unwrap();
+    let mut c = c;
+    assert_eq!(c.socket().local_port(), 0);
+}
+
+#[test]
+fn udp_a_datagram_larger_than_a_frame_or_the_buffer_is_emsgsize_never_lost() {
+    let mut net = Net::new();
+    type Big = NalUdpStack<'static, Shared, 4, 4096>;
+    let big_buffers = || Vec::leak((0..1).map(|_| UdpBuffers::new()).collect());
+    let mut client: Big = NalUdpStack::new(net.client, big_buffers());
+    let mut server: Big = NalUdpStack::new(net.server, big_buffers());
+    let mut srv = server.socket().unwrap();
+    server.bind(&mut srv, 9).unwrap();
+    let mut sk = client.socket().unwrap();
+    client.connect(&mut sk, server_addr(9)).unwrap();
+    // One Ethernet frame carries 1500 - 20 (IPv4) - 8 (UDP) = 1472 bytes; smoltcp does not
+    // fragment, so a larger datagram cannot leave: EMSGSIZE, not Ok and lost on the way.
+    let mut buf = [0u8; 4096];
+    client.send(&mut sk, &[1u8; 1472]).unwrap();
+    let (n, _) = net.until(50, || ready(server.receive(&mut srv, &mut buf)));
+    assert_eq!(n, 1472);
+    for size in [1473, 4096, 4097] {
+        assert_eq!(
+            failed(client.send(&mut sk, &vec![2u8; size])),
+            Some(NetError::Errno(Errno::EMSGSIZE)),
+            "{size} bytes"
+        );
+    }
+    // Buffer-exact: a datagram of exactly BYTES goes and arrives whole, into a buffer of
+    // exactly its size; one byte more is EMSGSIZE.
+    let mut client: Udp = NalUdpStack::new(net.client, udp_buffers(1));
+    let mut server: Udp = NalUdpStack::new(net.server, udp_buffers(1));
+    let mut srv = server.socket().unwrap();
+    server.bind(&mut srv, 10).unwrap();
+    let mut sk = client.socket().unwrap();
+    client.connect(&mut sk, server_addr(10)).unwrap();
+    for _ in 0..3 {
+        client.send(&mut sk, &[3u8; 1024]).unwrap();
+        let mut exact = [0u8; 1024];
+        let (n, _) = net.until(50, || ready(server.receive(&mut srv, &mut exact)));
+        assert_eq!(n, 1024);
+        assert_eq!(exact, [3u8; 1024]);
+    }
+    assert_eq!(
+        failed(client.send(&mut sk, &[3u8; 1025])),
+        Some(NetError::Errno(Errno::EMSGSIZE))
+    );
+    // Empty datagrams go too, as in Python.
+    client.send(&mut sk, b"").unwrap();
+    let (n, _) = net.until(50, || ready(server.receive(&mut srv, &mut buf)));
+    assert_eq!(n, 0);
+}
+
+#[test]
+fn accepted_handles_outlive_their_closed_listener_as_in_python() {
+    let mut net = Net::new();
+    let (mut client, mut server) = tcp_stacks(&net, 3, 10);
+    let mut lsk = listening(&mut server, 7);
+    let (mut sk, mut conn, _) = connected(&mut net, &mut client, &mut server, &mut lsk);
+    let mut waiting = client.socket().unwrap();
+    net.until(100, || ready(client.connect(&mut waiting, server_addr(7))));
+    // The listener closes: the connection not yet accepted is reset, the accepted one
+    // stays the program's.
+    server.close(lsk).unwrap();
+    let mut buf = [0u8; 16];
+    let err = net.until(100, || failed(client.receive(&mut waiting, &mut buf)));
+    assert_eq!(err, NetError::Errno(Errno::ECONNRESET));
+    assert_eq!(client.send(&mut sk, b"ping").unwrap(), 4);
+    let n = net.until(50, || ready(server.receive(&mut conn, &mut buf)));
+    assert_eq!(&buf[..n], b"ping");
+    assert_eq!(server.send(&mut conn, b"pong").unwrap(), 4);
+    let n = net.until(50, || ready(client.receive(&mut sk, &mut buf)));
+    assert_eq!(&buf[..n], b"pong");
+    // Wrong calls on it are what they were (Linux: EINVAL, EINVAL, EISCONN).
+    assert_eq!(
+        server.listen(&mut conn),
+        Err(NetError::Errno(Errno::EINVAL))
+    );
+    assert_eq!(
+        server.bind(&mut conn, 8),
+        Err(NetError::Errno(Errno::EINVAL))
+    );
+    assert_eq!(
+        failed(server.connect(&mut conn, server_addr(7))),
+        Some(NetError::Errno(Errno::EISCONN))
+    );
+    assert_eq!(
+        failed(server.accept(&mut conn)),
+        Some(NetError::Errno(Errno::EINVAL))
+    );
+    // A new listener on the port, on fresh buffers, while the old connection lives.
+    let mut again = listening(&mut server, 7);
+    server.close(conn).unwrap();
+    let end = net.until(100, || failed(client.receive(&mut sk, &mut buf)));
+    assert_eq!(end, NetError::EndOfStream);
+    client.close(sk).unwrap();
+    client.close(waiting).unwrap();
+    let mut sk = net.until(100, || client.socket().ok());
+    net.until(100, || ready(client.connect(&mut sk, server_addr(7))));
+    let (conn, _) = net.until(100, || ready(server.accept(&mut again)));
+    server.close(conn).unwrap();
+    server.close(again).unwrap();
+    client.close(sk).unwrap();
+}
+
+#[test]
+fn max_clients_sockets_then_enobufs_and_a_failed_connect_is_pipe_closed() {
+    let mut net = Net::new();
+    let (mut client, _server) = tcp_stacks(&net, MAX_CLIENTS + 1, 0);
+    let mut sks: Vec<_> = (0..MAX_CLIENTS).map(|_| client.socket().unwrap()).collect();
+    assert_eq!(
+        client.socket().unwrap_err(),
+        NetError::Errno(Errno::ENOBUFS)
+    );
+    assert_eq!(client.unused_buffers(), 1);
+    // Nobody listens: refused, then send and receive on that handle fail, never block.
+    let sk = &mut sks[0];
+    let err = net.until(100, || failed(client.connect(sk, server_addr(7))));
+    assert_eq!(err, NetError::Errno(Errno::ECONNREFUSED));
+    let err = failed(client.send(sk, b"x")).unwrap();
+    assert_eq!(err.kind(), TcpErrorKind::PipeClosed);
+    let err = failed(client.receive(sk, &mut [0u8; 4])).unwrap();
+    assert_eq!(err.kind(), TcpErrorKind::PipeClosed);
+    // One closed: the next socket() is that one.
+    let first = sks.remove(0);
+    client.close(first).unwrap();
+    sks.push(client.socket().unwrap());
+    for sk in sks {
+        client.close(sk).unwrap();
+    }
+}
+
+#[test]
+fn a_reused_socket_starts_fresh_without_its_last_users_state() {
+    let mut net = Net::new();
+    let (mut client, mut server) = tcp_stacks(&net, 1, 5);
+    let mut sk = client.socket().unwrap();
+    // Its last user set timeouts, was refused, and shut its reading side.
+    {
+        let mut stack = net.client.borrow_mut();
+        let s = sk.socket().unwrap();
+        s.set_timeout(&mut stack, Some(Duration::from_secs(1)));
+        s.set_idle_timeout(&mut stack, Some(Duration::from_secs(1)));
+    }
+    let err = net.until(100, || failed(client.connect(&mut sk, server_addr(7))));
+    assert_eq!(err, NetError::Errno(Errno::ECONNREFUSED));
+    sk.socket()
+        .unwrap()
+        .shutdown(&mut net.client.borrow_mut(), Shutdown::Read);
+    client.close(sk).unwrap();
+    // The next socket() is the same socket (one buffer), as a new one: Python's
+    // socket.socket() has no timeout, no pending error, nothing read or sent.
+    let mut sk = client.socket().unwrap();
+    {
+        let mut stack = net.client.borrow_mut();
+        let s = sk.socket().unwrap();
+        assert_eq!(s.timeout(&mut stack), None);
+        assert_eq!(s.error(&mut stack), None);
+        assert_eq!(s.byte_counts(&mut stack), (0, 0));
+    }
+    let mut buf = [0u8; 4];
+    assert_eq!(
+        failed(client.receive(&mut sk, &mut buf)),
+        Some(NetError::Errno(Errno::ENOTCONN))
+    );
+    assert_eq!(
+        failed(client.send(&mut sk, b"x")),
+        Some(NetError::Errno(Errno::ENOTCONN))
+    );
+    // Its connection is not reset by the last user's idle timeout.
+    let mut lsk = listening(&mut server, 7);
+    net.until(100, || ready(client.connect(&mut sk, server_addr(7))));
+    let (conn, _) = net.until(100, || ready(server.accept(&mut lsk)));
+    let start = net.now;
+    while net.now - start < Duration::from_secs(5) {
+        net.step();
+    }
+    assert_eq!(client.send(&mut sk, b"x").unwrap(), 1);
+    client.close(sk).unwrap();
+    server.close(conn).unwrap();
+    server.close(lsk).unwrap();
+}
+
+#[test]
+fn a_closed_socket_whose_peer_never_closes_comes_back_after_linux_fin_timeout() {
+    let mut net = Net::new();
+    let (mut client, mut server) = tcp_stacks(&net, 1, 5);
+    let mut lsk = listening(&mut server, 7);
+    let (sk, conn, _) = connected(&mut net, &mut client, &mut server, &mut lsk);
+    // The client closes; the server reads nothing more and never closes (CLOSE-WAIT):
+    // the client's socket waits in FIN-WAIT-2 for a FIN that never comes.
+    client.close(sk).unwrap();
+    for _ in 0..20 {
+        net.step();
+    }
+    assert_eq!(
+        client.socket().unwrap_err(),
+        NetError::Errno(Errno::ENOBUFS)
+    );
+    // Linux lets such an orphan go after tcp_fin_timeout (60 s): so does the adapter,
+    // and its one buffer serves the next socket().
+    let start = net.now;
+    let mut sk = net.until(2000, || client.socket().ok());
+    assert!(
+        net.now - start <= Duration::from_secs(61),
+        "{}",
+        net.now - start
+    );
+    net.until(100, || ready(client.connect(&mut sk, server_addr(7))));
+    client.close(sk).unwrap();
+    server.close(conn).unwrap();
+    server.close(lsk).unwrap();
 }

@@ -26,7 +26,7 @@ use smoltcp::socket::tcp;
 use smoltcp::time::Instant;
 
 use crate::socket::{Blocking, Errno, NetError, RecvError, SendError, StackAccess, TcpSocket};
-use crate::stack::{Stack, later};
+use crate::stack::{NEVER, Stack, later};
 
 /// A [`TcpSocket`] bound to what lends it its stack (see the module docs).
 pub struct ByteStream<'s, N> {
@@ -53,11 +53,12 @@ impl<'s, 'a, N: StackAccess<'a>> ByteStream<'s, N> {
             .ok_or(NetError::Errno(Errno::EBADF))
     }
 
-    /// When a blocked `write` or `flush` begun now gives up (the socket's timeout).
+    /// When a blocked `write` or `flush` begun now gives up (the socket's timeout;
+    /// `None` for none, or `Duration::MAX`: never).
     fn deadline(&mut self) -> Option<Instant> {
         let stack = self.network.stack();
         let timeout = self.socket.timeout(stack)?;
-        Some(later(stack.now(), timeout))
+        Some(later(stack.now(), timeout)).filter(|&d| d < NEVER)
     }
 }
 
@@ -104,7 +105,7 @@ impl<'a, N: Blocking<'a>> ByteStream<'_, N> {
         if deadline.is_some_and(|d| self.network.stack().now() >= d) {
             return Err(Errno::ETIMEDOUT.into());
         }
-        if self.network.wait() {
+        if self.network.wait(deadline) {
             Ok(())
         } else {
             Err(NetError::Stalled)
@@ -117,6 +118,7 @@ impl<'a, N: Blocking<'a>> embedded_io::Read for ByteStream<'_, N> {
         if buf.is_empty() {
             return Ok(0);
         }
+        self.socket.restart_wait(self.network.stack());
         loop {
             match self.socket.recv(self.network.stack(), buf) {
                 Ok(n) => return Ok(n),

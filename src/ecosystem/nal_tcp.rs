@@ -17,8 +17,10 @@
 //!
 //! **Memory.** [`NalTcpStack::new`] takes one slice of [`TcpBuffers`]; each buffer pair
 //! becomes a socket when first needed and is never given back to the stack: a closed
-//! client socket is kept for the next `socket()` (once its connection is over: CLOSED),
-//! and `listen` takes the next `pool` buffers (see [`with_pool`](NalTcpStack::with_pool))
+//! client socket is kept for the next `socket()` (once its connection is over: CLOSED,
+//! or after a minute of silence from a peer that never finishes the close, as Linux's
+//! `tcp_fin_timeout`; it lets go of its bound port then, as Linux), and
+//! `listen` takes the next `pool` buffers (see [`with_pool`](NalTcpStack::with_pool))
 //! for its listener. So `buffers.len()` bounds the client sockets plus the listeners'
 //! pools. A closed listener's pool stays lent to the stack (as with
 //! [`Listener::close`]): listening again needs fresh buffers.
@@ -30,6 +32,12 @@
 //! full pool follows the listener's [`Overflow`](crate::stack::Overflow) policy (queue,
 //! as Linux; [`listener`](NalTcpStack::listener) gives the listener to change it or
 //! read its counts).
+//!
+//! **Whose handle.** Each handle carries the adapter that made it (the address of the
+//! buffers it was given, unique while they are lent, as a stack's table names its
+//! descriptors): a handle passed to another adapter, on this stack or another, is `EBADF`
+//! for every verb, `close` included, never that adapter's socket or listener on the same
+//! port.
 //!
 //! **Errors** keep what happened: refused, reset and timed out are the `errno`s Python
 //! would raise ([`NetError::Errno`]), and a peer's end of stream is
@@ -65,15 +73,25 @@ pub struct NalTcpStack<'a, S, const RX: usize = 2048, const TX: usize = 2048, co
 
 /// Everything but the stack: the buffers not yet used, the sockets made from them.
 struct Sockets<'a, const RX: usize, const TX: usize, const POOL: usize> {
+    /// This adapter's name in its handles (see the module docs).
+    tag: usize,
     unused: &'a mut [TcpBuffers<RX, TX>],
     /// Closed client sockets, for the next `socket()`.
-    free: Vec<TcpSocket, MAX_CLIENTS>,
+    free: Vec<Spare, MAX_CLIENTS>,
     /// Client sockets made so far (each ends up in `free` or in a handle).
     clients: usize,
     listeners: Vec<Listener<POOL>, MAX_PORTS>,
     pool: usize,
     /// Handles whose `close` found the stack busy.
     deferred: Vec<NalTcpSocket, DEFERRED_CLOSES>,
+}
+
+/// A closed client socket kept for the next `socket()`, and the port its last user bound
+/// that it still holds (0: none). Python frees a closed socket's port at once, or once
+/// its connection is over (TIME-WAIT included): [`Sockets::release_ports`].
+struct Spare {
+    socket: TcpSocket,
+    port: u16,
 }
 
 /// How many closes a busy stack can defer (more leave their sockets as they are).
@@ -83,6 +101,8 @@ const DEFERRED_CLOSES: usize = 4;
 /// connection.
 #[derive(Debug)]
 pub struct NalTcpSocket {
+    /// The adapter that made it (its `Sockets::tag`).
+    owner: usize,
     role: Role,
 }
 
@@ -103,7 +123,9 @@ enum Role {
 
 impl NalTcpSocket {
     /// The sockless socket under this handle, for the verbs the trait lacks
-    /// (`set_timeout`, `shutdown`, `peer_addr`...). `None` for a listener.
+    /// (`set_timeout`, `shutdown`, `peer_addr`...). `None` for a listener. What is set
+    /// here is this handle's: once closed, the socket goes to the next `socket()` as a
+    /// new one (smoltcp's own tunings, `with_socket`, excepted).
     pub fn socket(&mut self) -> Option<&mut TcpSocket> {
         match &mut self.role {
             Role::Client { socket, .. } | Role::Accepted(socket) => Some(socket),
@@ -126,11 +148,12 @@ impl<'a, S: StackRef<'a>, const RX: usize, const TX: usize, const POOL: usize>
         NalTcpStack {
             stack,
             sockets: Sockets {
+                tag: buffers.as_ptr() as usize,
                 unused: buffers,
                 free: Vec::new(),
                 clients: 0,
                 listeners: Vec::new(),
-                pool: POOL.max(1),
+                pool: pool_size::<POOL>(POOL),
                 deferred: Vec::new(),
             },
         }
@@ -139,7 +162,7 @@ impl<'a, S: StackRef<'a>, const RX: usize, const TX: usize, const POOL: usize>
     /// Pools of `pool` sockets (at least 1, at most `POOL`) for the listeners made from
     /// now on; the backlog is the pool's size.
     pub fn with_pool(mut self, pool: usize) -> Self {
-        self.sockets.pool = pool.clamp(1, POOL.max(1));
+        self.sockets.pool = pool_size::<POOL>(pool);
         self
     }
 
@@ -153,6 +176,7 @@ impl<'a, S: StackRef<'a>, const RX: usize, const TX: usize, const POOL: usize>
         let Role::Listening { port } = socket.role else {
             return None;
         };
+        self.sockets.own(socket).ok()?;
         self.sockets.listeners.iter_mut().find(|l| l.port() == port)
     }
 
@@ -171,12 +195,30 @@ impl<'a, S: StackRef<'a>, const RX: usize, const TX: usize, const POOL: usize>
             while let Some(handle) = sockets.deferred.pop() {
                 sockets.close(stack, handle);
             }
+            sockets.release_ports(stack);
             f(sockets, stack)
         })
     }
 }
 
 impl<'a, const RX: usize, const TX: usize, const POOL: usize> Sockets<'a, RX, TX, POOL> {
+    /// `EBADF` for a handle another adapter made.
+    fn own(&self, handle: &NalTcpSocket) -> Result<(), NetError> {
+        if handle.owner == self.tag {
+            Ok(())
+        } else {
+            Err(Errno::EBADF.into())
+        }
+    }
+
+    /// A handle of this adapter.
+    fn handle(&self, role: Role) -> NalTcpSocket {
+        NalTcpSocket {
+            owner: self.tag,
+            role,
+        }
+    }
+
     /// A closed client socket, or one on the next unused buffers.
     fn client(&mut self, stack: &mut Stack<'a>) -> Result<TcpSocket, NetError> {
         // A socket whose last connection is over; or, failing that, one whose last
@@ -184,12 +226,16 @@ impl<'a, const RX: usize, const TX: usize, const POOL: usize> Sockets<'a, RX, TX
         let reusable = self
             .free
             .iter()
-            .position(|s| s.state(stack) == Some(tcp::State::Closed))
-            .or_else(|| self.free.iter_mut().position(|s| s.end_time_wait(stack)));
+            .position(|s| s.socket.state(stack) == Some(tcp::State::Closed))
+            .or_else(|| {
+                self.free
+                    .iter_mut()
+                    .position(|s| s.socket.end_time_wait(stack))
+            });
         if let Some(i) = reusable {
-            let mut socket = self.free.swap_remove(i);
-            // Forget the port its last user bound.
-            let _ = socket.bind(stack, 0);
+            let Spare { mut socket, .. } = self.free.swap_remove(i);
+            // As a new socket: not the port, timeouts or errors of its last user.
+            socket.renew(stack);
             return Ok(socket);
         }
         if self.clients >= MAX_CLIENTS || self.unused.is_empty() {
@@ -212,7 +258,7 @@ impl<'a, const RX: usize, const TX: usize, const POOL: usize> Sockets<'a, RX, TX
     /// A listener on `port` on the next `pool` unused buffers.
     fn listen(&mut self, stack: &mut Stack<'a>, port: u16) -> Result<(), NetError> {
         let pool = self.pool;
-        if self.unused.len() < pool {
+        if pool == 0 || self.unused.len() < pool {
             return Err(Errno::ENOBUFS.into());
         }
         // What `Listener::listen` would refuse, checked before the buffers are lent.
@@ -232,12 +278,27 @@ impl<'a, const RX: usize, const TX: usize, const POOL: usize> Sockets<'a, RX, TX
         Ok(())
     }
 
+    /// Closed client sockets whose connection is over let go of their bound ports.
+    fn release_ports(&mut self, stack: &mut Stack<'a>) {
+        for spare in self.free.iter_mut().filter(|s| s.port != 0) {
+            if spare.socket.state(stack) == Some(tcp::State::Closed)
+                && spare.socket.bind(stack, 0).is_ok()
+            {
+                spare.port = 0;
+            }
+        }
+    }
+
     fn close(&mut self, stack: &mut Stack<'a>, handle: NalTcpSocket) {
         match handle.role {
-            Role::Client { mut socket, .. } => {
-                socket.close(stack);
+            Role::Client {
+                mut socket, port, ..
+            } => {
+                // A peer that never finishes the close cannot keep it.
+                socket.close_to_reuse(stack);
                 // Room: every client socket made fits the free list.
-                let _ = self.free.push(socket);
+                let _ = self.free.push(Spare { socket, port });
+                self.release_ports(stack);
             }
             Role::Accepted(mut socket) => socket.close(stack),
             Role::Listening { port } => {
@@ -247,6 +308,12 @@ impl<'a, const RX: usize, const TX: usize, const POOL: usize> Sockets<'a, RX, TX
             }
         }
     }
+}
+
+/// A listener's pool of `wanted` sockets as a `Listener<POOL>` takes it: at least 1, at
+/// most `POOL` and a backlog's 255; 0 if `POOL` is 0 (no listener then: `ENOBUFS`).
+fn pool_size<const POOL: usize>(wanted: usize) -> usize {
+    wanted.max(1).min(POOL).min(u8::MAX.into())
 }
 
 /// The outcome of an `nb` verb that ran on the stack, or a busy stack.
@@ -264,13 +331,11 @@ impl<'a, S: StackRef<'a>, const RX: usize, const TX: usize, const POOL: usize>
     /// buffers (`ENOBUFS` when none is left, `EMFILE` when the stack is full).
     fn socket(&mut self) -> Result<NalTcpSocket, NetError> {
         let socket = self.run(|sockets, stack| sockets.client(stack))??;
-        Ok(NalTcpSocket {
-            role: Role::Client {
-                socket,
-                port: 0,
-                connecting: false,
-            },
-        })
+        Ok(self.sockets.handle(Role::Client {
+            socket,
+            port: 0,
+            connecting: false,
+        }))
     }
 
     /// The first call starts the handshake; later calls say how it stands, until it is
@@ -280,6 +345,7 @@ impl<'a, S: StackRef<'a>, const RX: usize, const TX: usize, const POOL: usize>
         socket: &mut NalTcpSocket,
         remote: SocketAddr,
     ) -> nb::Result<(), NetError> {
+        self.sockets.own(socket).map_err(nb::Error::Other)?;
         let Role::Client {
             socket, connecting, ..
         } = &mut socket.role
@@ -308,10 +374,12 @@ impl<'a, S: StackRef<'a>, const RX: usize, const TX: usize, const POOL: usize>
         }))
     }
 
+    /// On a listener: `EPIPE`, as Linux.
     fn send(&mut self, socket: &mut NalTcpSocket, buffer: &[u8]) -> nb::Result<usize, NetError> {
+        self.sockets.own(socket).map_err(nb::Error::Other)?;
         let socket = socket
             .socket()
-            .ok_or(nb::Error::Other(Errno::ENOTCONN.into()))?;
+            .ok_or(nb::Error::Other(Errno::EPIPE.into()))?;
         if buffer.is_empty() {
             return Ok(0);
         }
@@ -328,6 +396,7 @@ impl<'a, S: StackRef<'a>, const RX: usize, const TX: usize, const POOL: usize>
         socket: &mut NalTcpSocket,
         buffer: &mut [u8],
     ) -> nb::Result<usize, NetError> {
+        self.sockets.own(socket).map_err(nb::Error::Other)?;
         let socket = socket
             .socket()
             .ok_or(nb::Error::Other(Errno::ENOTCONN.into()))?;
@@ -346,6 +415,7 @@ impl<'a, S: StackRef<'a>, const RX: usize, const TX: usize, const POOL: usize>
     /// client socket is reused once CLOSED); a listener stops listening, its pending
     /// connections reset. On a busy stack the close is done at the next call.
     fn close(&mut self, socket: NalTcpSocket) -> Result<(), NetError> {
+        self.sockets.own(&socket)?;
         let mut handle = Some(socket);
         let result = self.run(|sockets, stack| {
             if let Some(handle) = handle.take() {
@@ -366,6 +436,7 @@ impl<'a, S: StackRef<'a>, const RX: usize, const TX: usize, const POOL: usize>
     /// Python: `sk.bind(("", port))` (0: none). A port a listener or another socket of
     /// the stack holds is `EADDRINUSE`.
     fn bind(&mut self, socket: &mut NalTcpSocket, local_port: u16) -> Result<(), NetError> {
+        self.sockets.own(socket)?;
         let Role::Client { socket, port, .. } = &mut socket.role else {
             return Err(Errno::EINVAL.into());
         };
@@ -376,15 +447,18 @@ impl<'a, S: StackRef<'a>, const RX: usize, const TX: usize, const POOL: usize>
     }
 
     /// Python: `sk.listen(pool)` on the bound port (or, as Linux, an ephemeral one if
-    /// none was bound): a [`Listener`] on the next `pool` buffers.
+    /// none was bound): a [`Listener`] on the next `pool` buffers. Again on a listener:
+    /// nothing to do (Linux only sets the backlog again; here the pool is the backlog).
     fn listen(&mut self, socket: &mut NalTcpSocket) -> Result<(), NetError> {
-        let Role::Client {
-            socket: client,
-            port,
-            connecting,
-        } = &mut socket.role
-        else {
-            return Err(Errno::EINVAL.into());
+        self.sockets.own(socket)?;
+        let (client, port, connecting) = match &mut socket.role {
+            Role::Client {
+                socket,
+                port,
+                connecting,
+            } => (socket, port, connecting),
+            Role::Listening { .. } => return Ok(()),
+            Role::Accepted(_) => return Err(Errno::EINVAL.into()),
         };
         if *connecting {
             return Err(Errno::EISCONN.into());
@@ -409,8 +483,9 @@ impl<'a, S: StackRef<'a>, const RX: usize, const TX: usize, const POOL: usize>
         })??;
         let old = core::mem::replace(&mut socket.role, Role::Listening { port: listening });
         if let Role::Client { socket, .. } = old {
-            // Room: every client socket made fits the free list.
-            let _ = self.sockets.free.push(socket);
+            // Room: every client socket made fits the free list. Its port is the
+            // listener's now.
+            let _ = self.sockets.free.push(Spare { socket, port: 0 });
         }
         Ok(())
     }
@@ -420,6 +495,7 @@ impl<'a, S: StackRef<'a>, const RX: usize, const TX: usize, const POOL: usize>
         &mut self,
         socket: &mut NalTcpSocket,
     ) -> nb::Result<(NalTcpSocket, SocketAddr), NetError> {
+        self.sockets.own(socket).map_err(nb::Error::Other)?;
         let Role::Listening { port } = socket.role else {
             return Err(nb::Error::Other(Errno::EINVAL.into()));
         };
@@ -435,12 +511,7 @@ impl<'a, S: StackRef<'a>, const RX: usize, const TX: usize, const POOL: usize>
                 conn.close(stack);
                 return Err(nb::Error::WouldBlock);
             };
-            Ok((
-                NalTcpSocket {
-                    role: Role::Accepted(conn),
-                },
-                SocketAddr::from(peer),
-            ))
+            Ok((sockets.handle(Role::Accepted(conn)), SocketAddr::from(peer)))
         }))
     }
 }

@@ -14,6 +14,10 @@
 //! bound gets an ephemeral port, and a datagram larger than the caller's buffer is cut
 //! to fit (`receive` returns the bytes that fit; the trait has no way to say more).
 //!
+//! **Whose handle.** As with TCP, a handle carries the adapter that made it (the address
+//! of its buffers): another adapter's handle is `EBADF` for every verb, and its `close`
+//! never puts a socket of another adapter or stack in this one's free list.
+//!
 //! **Memory.** [`NalUdpStack::new`] takes one slice of [`UdpBuffers`]; each becomes a
 //! socket when `socket()` first needs it, and a closed socket is unbound and kept for the
 //! next `socket()` (its slot and buffers stay), so `buffers.len()` bounds the sockets
@@ -35,6 +39,8 @@ pub const MAX_UDP_SOCKETS: usize = 16;
 /// queues `PACKETS` datagrams and `BYTES` bytes each way.
 pub struct NalUdpStack<'a, S, const PACKETS: usize = 8, const BYTES: usize = 4096> {
     stack: S,
+    /// This adapter's name in its handles (see the module docs).
+    tag: usize,
     unused: &'a mut [UdpBuffers<PACKETS, BYTES>],
     /// Unbound sockets, for the next `socket()`.
     free: Vec<UdpSocket, MAX_UDP_SOCKETS>,
@@ -44,6 +50,8 @@ pub struct NalUdpStack<'a, S, const PACKETS: usize = 8, const BYTES: usize = 409
 /// A socket handle of [`NalUdpStack`].
 #[derive(Debug)]
 pub struct NalUdpSocket {
+    /// The adapter that made it (its `tag`).
+    owner: usize,
     socket: UdpSocket,
     /// From `connect`: where `send` goes, and the only sender `receive` accepts.
     peer: Option<IpEndpoint>,
@@ -63,6 +71,7 @@ impl<'a, S: StackRef<'a>, const PACKETS: usize, const BYTES: usize>
     pub fn new(stack: S, buffers: &'a mut [UdpBuffers<PACKETS, BYTES>]) -> Self {
         NalUdpStack {
             stack,
+            tag: buffers.as_ptr() as usize,
             unused: buffers,
             free: Vec::new(),
             made: 0,
@@ -77,6 +86,24 @@ impl<'a, S: StackRef<'a>, const PACKETS: usize, const BYTES: usize>
     /// Buffers not yet made into sockets.
     pub fn unused_buffers(&self) -> usize {
         self.unused.len()
+    }
+
+    /// Run `f` on the stack, after unbinding the sockets whose `close` found it busy.
+    fn run<R>(&mut self, f: impl FnOnce(&mut Stack<'a>) -> R) -> Result<R, NetError> {
+        let free = &mut self.free;
+        self.stack.with(|stack| {
+            unbind_closed(free, stack);
+            f(stack)
+        })
+    }
+
+    /// `EBADF` for a handle another adapter made.
+    fn own(&self, handle: &NalUdpSocket) -> Result<(), NetError> {
+        if handle.owner == self.tag {
+            Ok(())
+        } else {
+            Err(Errno::EBADF.into())
+        }
     }
 }
 
@@ -96,6 +123,13 @@ pub(super) fn nb_error(e: NetError) -> nb::Error<NetError> {
     match e {
         NetError::Busy => nb::Error::WouldBlock,
         e => nb::Error::Other(e),
+    }
+}
+
+/// Unbind the closed sockets still bound (their `close` found the stack busy).
+fn unbind_closed(free: &mut [UdpSocket], stack: &mut Stack<'_>) {
+    for socket in free.iter_mut().filter(|s| s.local_port() != 0) {
+        socket.unbind(stack);
     }
 }
 
@@ -128,17 +162,24 @@ impl<'a, S: StackRef<'a>, const PACKETS: usize, const BYTES: usize> embedded_nal
     fn socket(&mut self) -> Result<NalUdpSocket, NetError> {
         let NalUdpStack {
             stack,
+            tag,
             unused,
             free,
             made,
         } = self;
-        if let Some(socket) = free.pop() {
-            return Ok(NalUdpSocket { socket, peer: None });
-        }
-        if *made >= MAX_UDP_SOCKETS || unused.is_empty() {
-            return Err(Errno::ENOBUFS.into());
-        }
+        let owner = *tag;
         stack.with(|stack| {
+            unbind_closed(free, stack);
+            if let Some(socket) = free.pop() {
+                return Ok(NalUdpSocket {
+                    owner,
+                    socket,
+                    peer: None,
+                });
+            }
+            if *made >= MAX_UDP_SOCKETS || unused.is_empty() {
+                return Err(Errno::ENOBUFS.into());
+            }
             if !stack.has_room(1) {
                 return Err(NetError::from(Errno::EMFILE));
             }
@@ -151,18 +192,23 @@ impl<'a, S: StackRef<'a>, const PACKETS: usize, const BYTES: usize> embedded_nal
                 UdpSocket::bind(stack, 0, buffers).map_err(|e| NetError::from(e.errno()))?;
             socket.unbind(stack);
             *made += 1;
-            Ok(NalUdpSocket { socket, peer: None })
+            Ok(NalUdpSocket {
+                owner,
+                socket,
+                peer: None,
+            })
         })?
     }
 
     /// Python: `sk.connect(addr)`: an ephemeral port (unless bound), and `addr` as the
     /// only peer.
     fn connect(&mut self, socket: &mut NalUdpSocket, remote: SocketAddr) -> Result<(), NetError> {
+        self.own(socket)?;
         let remote = endpoint(remote)?;
         if remote.port == 0 || remote.addr.is_unspecified() {
             return Err(Errno::ENETUNREACH.into());
         }
-        self.stack.with(|stack| {
+        self.run(|stack| {
             if socket.socket.local_port() == 0 {
                 socket
                     .socket
@@ -175,11 +221,11 @@ impl<'a, S: StackRef<'a>, const PACKETS: usize, const BYTES: usize> embedded_nal
     }
 
     fn send(&mut self, socket: &mut NalUdpSocket, buffer: &[u8]) -> nb::Result<(), NetError> {
+        self.own(socket).map_err(nb::Error::Other)?;
         let peer = socket
             .peer
             .ok_or(nb::Error::Other(Errno::EDESTADDRREQ.into()))?;
-        self.stack
-            .with(|stack| send_to(stack, &mut socket.socket, peer, buffer))
+        self.run(|stack| send_to(stack, &mut socket.socket, peer, buffer))
             .map_err(nb_error)?
     }
 
@@ -190,31 +236,31 @@ impl<'a, S: StackRef<'a>, const PACKETS: usize, const BYTES: usize> embedded_nal
         socket: &mut NalUdpSocket,
         buffer: &mut [u8],
     ) -> nb::Result<(usize, SocketAddr), NetError> {
+        self.own(socket).map_err(nb::Error::Other)?;
         let peer = socket.peer;
-        self.stack
-            .with(|stack| {
-                loop {
-                    let (n, from) = match socket.socket.recvfrom(stack, buffer) {
-                        Ok(got) => got,
-                        Err(RecvFromError::Truncated { copied, from, .. }) => (copied, from),
-                        Err(RecvFromError::WouldBlock) => return Err(nb::Error::WouldBlock),
-                        Err(e) => return Err(nb::Error::Other(e.errno().into())),
-                    };
-                    if peer.is_none_or(|p| p == from) {
-                        return Ok((n, SocketAddr::from(from)));
-                    }
+        self.run(|stack| {
+            loop {
+                let (n, from) = match socket.socket.recvfrom(stack, buffer) {
+                    Ok(got) => got,
+                    Err(RecvFromError::Truncated { copied, from, .. }) => (copied, from),
+                    Err(RecvFromError::WouldBlock) => return Err(nb::Error::WouldBlock),
+                    Err(e) => return Err(nb::Error::Other(e.errno().into())),
+                };
+                if peer.is_none_or(|p| p == from) {
+                    return Ok((n, SocketAddr::from(from)));
                 }
-            })
-            .map_err(nb_error)?
+            }
+        })
+        .map_err(nb_error)?
     }
 
     /// Python: `sk.close()`: the port is free at once; the socket is kept, unbound, for
-    /// the next `socket()`.
-    fn close(&mut self, mut socket: NalUdpSocket) -> Result<(), NetError> {
-        self.stack.with(|stack| socket.socket.unbind(stack))?;
+    /// the next `socket()`. On a busy stack (`Busy`) it is unbound at the next call.
+    fn close(&mut self, socket: NalUdpSocket) -> Result<(), NetError> {
+        self.own(&socket)?;
         // Room: every socket made fits the free list.
         let _ = self.free.push(socket.socket);
-        Ok(())
+        self.run(|_| ())
     }
 }
 
@@ -222,9 +268,14 @@ impl<'a, S: StackRef<'a>, const PACKETS: usize, const BYTES: usize> embedded_nal
     for NalUdpStack<'a, S, PACKETS, BYTES>
 {
     /// Python: `sk.bind(("", port))`; a port another UDP socket of the stack holds is
-    /// `EADDRINUSE`; port 0 is an ephemeral one.
+    /// `EADDRINUSE`; port 0 is an ephemeral one. A socket that has a port already (bound,
+    /// connected, or sent from) is `EINVAL`, as Linux: rebinding would drop its queues.
     fn bind(&mut self, socket: &mut NalUdpSocket, local_port: u16) -> Result<(), NetError> {
-        self.stack.with(|stack| {
+        self.own(socket)?;
+        if socket.socket.local_port() != 0 {
+            return Err(Errno::EINVAL.into());
+        }
+        self.run(|stack| {
             socket
                 .socket
                 .rebind(stack, local_port)
@@ -239,9 +290,9 @@ impl<'a, S: StackRef<'a>, const PACKETS: usize, const BYTES: usize> embedded_nal
         remote: SocketAddr,
         buffer: &[u8],
     ) -> nb::Result<(), NetError> {
+        self.own(socket).map_err(nb::Error::Other)?;
         let to = endpoint(remote).map_err(nb::Error::Other)?;
-        self.stack
-            .with(|stack| send_to(stack, &mut socket.socket, to, buffer))
+        self.run(|stack| send_to(stack, &mut socket.socket, to, buffer))
             .map_err(nb_error)?
     }
 }

@@ -4,7 +4,8 @@
 //! interrupt handlers and timers move the network on meanwhile. Here nothing runs unless
 //! the program runs it, so a call that wants to block must drive the network itself: poll
 //! the stack on its device, let the rest of the program have its turn, and sleep until the
-//! next frame or the stack's next deadline. [`Blocking`] names that duty; whoever owns the
+//! next frame, the stack's next deadline or the call's own (a `write`'s `settimeout`,
+//! which the stack does not keep). [`Blocking`] names that duty; whoever owns the
 //! device and the clock implements it (the [`Testbed`](crate::testbed::Testbed) on its
 //! virtual clock, a TAP loop on the wall clock, firmware with `wfi`). [`Polled`] is the
 //! simplest one: a device and a clock, polled in a busy loop.
@@ -37,18 +38,21 @@ impl<'a, T: StackAccess<'a> + ?Sized> StackAccess<'a> for &mut T {
 }
 
 impl<'a, T: Blocking<'a> + ?Sized> Blocking<'a> for &mut T {
-    fn wait(&mut self) -> bool {
-        (**self).wait()
+    fn wait(&mut self, until: Option<Instant>) -> bool {
+        (**self).wait(until)
     }
 }
 
 /// A stack that a blocking call can wait on (see the module docs).
 pub trait Blocking<'a>: StackAccess<'a> {
     /// Move the network on and return once something may have changed for the stack: a
-    /// frame came, the program's other parts acted, or a deadline of the stack passed.
-    /// `false` if nothing ever will (a virtual network with no frame and no timer left):
-    /// the blocking call then gives up instead of waiting forever.
-    fn wait(&mut self) -> bool;
+    /// frame came, the program's other parts acted, or a deadline of the stack passed;
+    /// or once `until` came, the call's own deadline (a `write`'s `settimeout`), which
+    /// the stack knows nothing of: a driver that sleeps until the stack's next deadline
+    /// sleeps no later than `until`. `false` if nothing ever will (a virtual network with
+    /// no frame and no timer left): the blocking call then gives up instead of waiting
+    /// forever.
+    fn wait(&mut self, until: Option<Instant>) -> bool;
 }
 
 /// A stack, its device and a clock, polled in a busy loop: [`Blocking`] for a program
@@ -77,7 +81,8 @@ impl<'a, D: Device + ?Sized, C: FnMut() -> Instant> StackAccess<'a> for Polled<'
 }
 
 impl<'a, D: Device + ?Sized, C: FnMut() -> Instant> Blocking<'a> for Polled<'_, 'a, D, C> {
-    fn wait(&mut self) -> bool {
+    /// One poll at the clock's time (a busy loop never sleeps past `until`).
+    fn wait(&mut self, _until: Option<Instant>) -> bool {
         let now = (self.clock)();
         self.stack.poll(now, self.device);
         true

@@ -252,7 +252,8 @@ errno_enum! {
     pub enum SendToError {
         /// The transmit queue is full (`BlockingIOError`): poll and try again.
         WouldBlock = EAGAIN,
-        /// The datagram is larger than the whole transmit buffer (`EMSGSIZE`).
+        /// The datagram is larger than the whole transmit buffer, or than one frame
+        /// carries (no fragmentation) (`EMSGSIZE`).
         TooLarge = EMSGSIZE,
         /// Port 0 or an unspecified address.
         Unaddressable = ENETUNREACH,

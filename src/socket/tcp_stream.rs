@@ -126,6 +126,18 @@ impl TcpSocket {
         self.state(stack) == Some(tcp::State::TimeWait) && stack.end_time_wait(self.id)
     }
 
+    /// A closed client socket given to a new user by a layer that keeps sockets for
+    /// reuse (`NalTcpStack`): unbound, without the last user's timeouts, outcome or
+    /// `SHUT_RD`, as [`new`](Self::new) makes it. (smoltcp's own tunings, made with
+    /// [`with_socket`](Self::with_socket), stay.)
+    #[cfg_attr(not(feature = "embedded-nal"), allow(dead_code))]
+    pub(crate) fn renew(&mut self, stack: &mut Stack<'_>) {
+        if let Some(p) = self.parts(stack) {
+            p.slot.renew(p.now);
+            p.tracer.touch();
+        }
+    }
+
     /// Python: `sk.bind(('', port))` before `sk.connect(addr)`: the local port of the
     /// next connection (0: an ephemeral one, the default). A port a listener of this
     /// stack holds is `AddrInUse`.
@@ -177,6 +189,16 @@ impl TcpSocket {
         if let Some(p) = self.parts(stack) {
             p.slot.set_recv_timeout(timeout);
             p.tracer.touch();
+        }
+    }
+
+    /// A blocking read begins (`ByteStream::read`): the `settimeout` wait counts from
+    /// now, as Python's does for each blocking `recv`, not from an earlier `recv` that
+    /// returned `WouldBlock`.
+    #[cfg_attr(not(feature = "embedded-io"), allow(dead_code))]
+    pub(crate) fn restart_wait(&mut self, stack: &mut Stack<'_>) {
+        if let Some(p) = self.parts(stack) {
+            p.slot.restart_wait();
         }
     }
 
@@ -398,6 +420,19 @@ impl TcpSocket {
             } else {
                 p.socket.register_recv_waker(waker);
             }
+        }
+    }
+
+    /// `close` by a layer that keeps closed client sockets for reuse (`NalTcpStack`):
+    /// the program lets go of the socket, so, as for an accepted socket's `close`, the
+    /// closing connection gets an idle timeout if it had none (Linux gives its orphans
+    /// `tcp_fin_timeout`): a peer that never sends its FIN cannot keep the socket.
+    #[cfg_attr(not(feature = "embedded-nal"), allow(dead_code))]
+    pub(crate) fn close_to_reuse(&mut self, stack: &mut Stack<'_>) {
+        self.close(stack);
+        if let Some(p) = self.parts(stack) {
+            p.slot.let_go();
+            p.tracer.touch();
         }
     }
 

@@ -9,6 +9,10 @@
 //! * A datagram larger than the buffer given to [`UdpSocket::recvfrom`] is never cut
 //!   silently (Python, like C, would return the first `bufsize` bytes and drop the rest):
 //!   the first bytes are copied and [`RecvFromError::Truncated`] says how large it was.
+//! * A datagram goes in one frame: smoltcp, as built here, does not fragment, so one
+//!   larger than a frame carries (1472 bytes over IPv4 on Ethernet) is
+//!   [`SendToError::TooLarge`] (`EMSGSIZE`, as Linux says past 65507 bytes), not queued
+//!   and dropped on its way out.
 //!
 //! As for TCP, every call returns at once: `WouldBlock` where Python would wait.
 
@@ -69,8 +73,9 @@ impl UdpSocket {
     ) -> Result<(), SendToError> {
         let to = to.into();
         let index = self.id.index;
+        let one_frame = stack.max_udp_payload(to.addr);
         let (socket, _, tracer) = stack.udp(self.id).ok_or(SendToError::Closed)?;
-        if data.len() > socket.payload_send_capacity() {
+        if data.len() > socket.payload_send_capacity() || data.len() > one_frame {
             return Err(SendToError::TooLarge);
         }
         socket.send_slice(data, to).map_err(|e| match e {

@@ -43,7 +43,7 @@ use smoltcp::iface::{Config, Interface, PollResult, SocketSet};
 use smoltcp::phy::Device;
 use smoltcp::socket::{AnySocket, tcp, udp};
 use smoltcp::time::{Duration, Instant};
-use smoltcp::wire::{HardwareAddress, IpCidr, IpEndpoint};
+use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr, IpEndpoint};
 
 use events::Events;
 pub(crate) use events::Tracer;
@@ -52,6 +52,8 @@ pub use gate::{Overflow, SynCounts};
 pub use host::Host;
 pub(crate) use lifecycle::Outcome;
 pub use storage::StackStorage;
+#[cfg(feature = "embedded-io")]
+pub(crate) use table::NEVER;
 pub use table::SocketError;
 use table::SocketTable;
 pub(crate) use table::{Owner, Slot, SocketId, earliest, later};
@@ -117,6 +119,9 @@ pub struct Stack<'a> {
     /// The device's checksum duties, as smoltcp will apply them (read once: a stack
     /// polls one kind of device).
     checksum: smoltcp::phy::ChecksumCapabilities,
+    /// The largest IP packet one frame of the device carries (smoltcp, as built here,
+    /// does not fragment: a larger one is dropped when it would leave).
+    ip_mtu: usize,
     now: Instant,
     next_port: u16,
     events: Events<'a>,
@@ -144,7 +149,9 @@ impl<'a> Stack<'a> {
     ) -> Self {
         let mut config = Config::new(HardwareAddress::Ethernet(host.mac));
         config.random_seed = host.random_seed;
-        let checksum = device.capabilities().checksum;
+        let caps = device.capabilities();
+        let checksum = caps.checksum.clone();
+        let ip_mtu = caps.ip_mtu();
         let mut iface = Interface::new(config, device, now);
         iface.update_ip_addrs(|addrs| {
             // Two addresses fit the default `iface-max-addr-count` of smoltcp.
@@ -169,6 +176,7 @@ impl<'a> Stack<'a> {
             addrs: Vec::new(),
             addrs_stale: true,
             checksum,
+            ip_mtu,
             now,
             next_port: EPHEMERAL_PORT_FIRST + port_spread,
             events: Events::new(host.name),
@@ -363,6 +371,17 @@ impl<'a> Stack<'a> {
     /// judges the new SYN).
     pub(crate) fn forget_time_wait(&mut self, port: u16, remote: IpEndpoint) {
         self.time_wait.forget(port, remote);
+    }
+
+    /// The largest UDP payload one frame carries to `to` (IPv4: the IP MTU less 28
+    /// bytes of headers, IPv6: less 48).
+    pub(crate) fn max_udp_payload(&self, to: IpAddress) -> usize {
+        let headers = match to {
+            IpAddress::Ipv4(_) => 20 + 8,
+            #[cfg(feature = "ipv6")]
+            IpAddress::Ipv6(_) => 40 + 8,
+        };
+        self.ip_mtu.saturating_sub(headers)
     }
 
     /// Whether a UDP socket is bound to `port`.

@@ -92,7 +92,11 @@ pub(crate) struct SocketId {
 /// is heard from its peer (Linux's `tcp_fin_timeout` is 60 s too).
 pub(crate) const ORPHAN_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// `at + by`, saturating: a deadline that would overflow is "never" in practice.
+/// Where [`later`] saturates: a deadline there is "never" (a timeout of
+/// `Duration::MAX`), not an instant to move a clock to.
+pub(crate) const NEVER: Instant = Instant::from_micros_const(i64::MAX);
+
+/// `at + by`, saturating: a deadline that would overflow is [`NEVER`].
 ///
 /// Not inlined on bare metal: the saturating 64-bit sum is 40 bytes of Thumb code at each
 /// of a dozen places (a host keeps it inlined, for speed).
@@ -214,19 +218,20 @@ impl Slot {
     /// The earliest of this slot's timers still ahead of `now`: connect, `settimeout` on
     /// a waiting `recv`, idle. A `recv` deadline that has passed no longer counts: it was
     /// due once, to wake the program, and only the program's next `recv` can act on it
-    /// (counting it forever would make every sleep zero).
+    /// (counting it forever would make every sleep zero). [`NEVER`] is no deadline.
     pub(crate) fn next_deadline(&self, now: Instant) -> Option<Instant> {
         let recv = match (self.waiting_since, self.recv_timeout) {
             (Some(since), Some(timeout)) => Some(later(since, timeout)).filter(|&t| t > now),
             _ => None,
         };
-        earliest(earliest(self.connect_deadline, recv), self.idle_due())
+        // NEVER is the latest instant: the earliest is NEVER only if all are.
+        earliest(earliest(self.connect_deadline, recv), self.idle_due()).filter(|&t| t < NEVER)
     }
 
     /// The connect or idle timer that must fire by itself (not on a call of the
     /// program), if any.
     pub(crate) fn next_watch_deadline(&self) -> Option<Instant> {
-        earliest(self.connect_due(), self.idle_due())
+        earliest(self.connect_due(), self.idle_due()).filter(|&t| t < NEVER)
     }
 
     /// Whether `connect`'s deadline passed during the handshake.
@@ -268,6 +273,16 @@ impl Slot {
     pub(crate) fn start_connect(&mut self, now: Instant, timeout: Duration) {
         self.begin_connection(now);
         self.connect_deadline = Some(later(now, timeout));
+    }
+
+    /// A closed client socket handed to a new user (a socket layer that keeps closed
+    /// sockets for reuse): none of the last user's settings, port or outcome, as a new
+    /// socket.
+    pub(crate) fn renew(&mut self, now: Instant) {
+        self.recv_timeout = None;
+        self.idle_timeout = None;
+        self.port = 0;
+        self.begin_connection(now);
     }
 
     /// A listener's armed socket: LISTEN, on the listener's port.
@@ -331,10 +346,17 @@ impl Slot {
             Owner::Detached => self.owner = Owner::Orphan,
             _ => return false,
         }
+        self.let_go();
+        true
+    }
+
+    /// The program let go of the socket while its connection closes (an accepted one's
+    /// `release`, or a client socket that a socket layer keeps for reuse): the idle
+    /// timeout [`ORPHAN_TIMEOUT`] if it had none (see [`release`](Self::release)).
+    pub(crate) fn let_go(&mut self) {
         if self.idle_timeout.is_none() {
             self.idle_timeout = Some(ORPHAN_TIMEOUT);
         }
-        true
     }
 
     /// Whether the socket came from a listener (accepted), not from `TcpSocket::new`.
@@ -379,6 +401,12 @@ impl Slot {
     pub(crate) fn set_idle_timeout(&mut self, timeout: Option<Duration>, now: Instant) {
         self.idle_timeout = timeout;
         self.last_activity = now;
+    }
+
+    /// A blocking `recv` begins: its `settimeout` counts from its first look, not from
+    /// an earlier non-blocking `recv` that found nothing.
+    pub(crate) fn restart_wait(&mut self) {
+        self.waiting_since = None;
     }
 
     /// `recv` found nothing at `now`: start (or go on) waiting. Returns `true` when the

@@ -253,7 +253,9 @@ impl<'a, const FRAME: usize, const DEPTH: usize> Testbed<'a, FRAME, DEPTH> {
 /// [`Testbed::run`] loop to let the network move; so [`ClientSide`] moves it for the call:
 /// each [`wait`](Blocking::wait) is one turn of the testbed (both stacks polled, the
 /// server's program run once), and when nothing happens at this instant, the virtual clock
-/// jumps to the next deadline, as in `run`.
+/// jumps to the next deadline, as in `run`: the stacks' or the call's own, whichever
+/// comes first, and never past the side's limit (as [`run_for`](Testbed::run_for)), so
+/// a `settimeout` of `Duration::MAX` leaves the clock where the testbed can go on.
 ///
 /// The client's side of a testbed, with the server's program.
 pub struct ClientSide<'t, 'a, F, const FRAME: usize, const DEPTH: usize> {
@@ -266,7 +268,7 @@ pub struct ClientSide<'t, 'a, F, const FRAME: usize, const DEPTH: usize> {
 impl<'a, const FRAME: usize, const DEPTH: usize> Testbed<'a, FRAME, DEPTH> {
     /// The client's stack for blocking calls, with `server` as the server's program (run
     /// once a turn while a call waits). A wait gives up (`false`) once the virtual clock
-    /// passes `limit` from now, or when nothing is left to happen.
+    /// reaches `limit` from now (it never moves past it), or when nothing is left to happen.
     pub fn client_side<F: FnMut(&mut Stack<'a>)>(
         &mut self,
         limit: Duration,
@@ -293,7 +295,7 @@ impl<'a, F: FnMut(&mut Stack<'a>), const FRAME: usize, const DEPTH: usize> Stack
 impl<'a, F: FnMut(&mut Stack<'a>), const FRAME: usize, const DEPTH: usize> Blocking<'a>
     for ClientSide<'_, 'a, F, FRAME, DEPTH>
 {
-    fn wait(&mut self) -> bool {
+    fn wait(&mut self, until: Option<Instant>) -> bool {
         let server = &mut self.server;
         let mut step = |_: &mut Stack<'a>, s: &mut Stack<'a>| {
             server(s);
@@ -310,9 +312,18 @@ impl<'a, F: FnMut(&mut Stack<'a>), const FRAME: usize, const DEPTH: usize> Block
                 true
             }
             Ok(Turn::Idle) => {
-                if !self.testbed.advance() || self.testbed.now > self.deadline {
+                let now = self.testbed.now;
+                if now >= self.deadline
+                    || (until.is_none() && self.testbed.next_deadline().is_none())
+                {
                     return false;
                 }
+                let cap = until.map_or(self.deadline, |until| until.min(self.deadline));
+                if cap <= now {
+                    // The call's own deadline passed: it looks and gives up.
+                    return true;
+                }
+                self.testbed.advance_until(Some(cap));
                 // The stacks see the new time before the call looks again (a timeout
                 // that just expired is then due).
                 self.testbed.settle();
