@@ -186,7 +186,9 @@ impl Control {
         );
         // Connections still open or closing (TIME-WAIT holds a socket 10 s).
         let _ = writeln!(out, "busy {}", Count(services.busy(stack) as u64));
-        let _ = writeln!(out, "uptime {} s", Count(stack.now().secs() as u64));
+        // Unsigned: a signed 64-bit division would link a second routine (`div.rs`).
+        let uptime = stack.now().total_micros() as u64 / 1_000_000;
+        let _ = writeln!(out, "uptime {} s", Count(uptime));
         let _ = write!(out, "stack used {} B", Count(board::stack_used() as u64));
     }
 
