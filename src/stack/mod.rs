@@ -452,9 +452,20 @@ impl<'a> Stack<'a> {
     }
 
     /// Put `socket` in a free slot, for `owner` (on a listener's `port`).
+    #[inline]
     pub(crate) fn add<T: AnySocket<'a>>(
         &mut self,
         socket: T,
+        owner: Owner,
+        port: u16,
+    ) -> Result<SocketId, SocketError> {
+        self.add_socket(socket.upcast(), owner, port)
+    }
+
+    /// [`add`](Self::add), compiled once for TCP and UDP sockets.
+    fn add_socket(
+        &mut self,
+        socket: Socket<'a>,
         owner: Owner,
         port: u16,
     ) -> Result<SocketId, SocketError> {
