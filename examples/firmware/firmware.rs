@@ -113,6 +113,10 @@ fn main() -> ! {
     board::print("ready: TCP 7 6969 8888 9999, UDP 7 9999, control UDP 4444 (host: 20000 + port)");
 
     board::start_sleeping(core.SYST);
+    // Until `quit`, then 50 ms more (busy, taking no more commands) so that its reply and
+    // any last segments leave. One loop, one call of `poll_until_quiet`: each call with its
+    // own closures would be another copy of it.
+    let mut until = None;
     loop {
         // Ack before draining: a frame that lands after the drain raises the line again.
         nic.ack_interrupts();
@@ -122,26 +126,19 @@ fn main() -> ! {
             |nic| clock.at(nic.free_run()),
             |stack| {
                 services.poll(stack);
-                control.poll(stack, &mut services);
+                if !control.quit {
+                    control.poll(stack, &mut services);
+                }
             },
         );
-        if control.quit {
-            break;
-        }
         let now = clock.at(nic.free_run());
-        if stack.poll_delay(now) != Some(Duration::ZERO) {
+        if control.quit {
+            if now >= *until.get_or_insert(now + Duration::from_millis(50)) {
+                break;
+            }
+        } else if stack.poll_delay(now) != Some(Duration::ZERO) {
             board::sleep();
         }
-    }
-
-    // Let the reply to `quit` and any last segments leave, then stop.
-    let until = clock.at(nic.free_run()) + Duration::from_millis(50);
-    while clock.at(nic.free_run()) < until {
-        stack.poll_until_quiet(
-            nic,
-            |nic| clock.at(nic.free_run()),
-            |stack| services.poll(stack),
-        );
     }
     // The run's result, the same text as `stats`: printed in every build (the small ones
     // have no log lines).
