@@ -1,7 +1,5 @@
 //! The firmware proper: statics, start-up, the control port, the loop.
 
-use core::fmt::Write as _;
-
 use cortex_m_rt::entry;
 use smoltcp::time::Duration;
 use smoltcp::wire::{EthernetAddress, IpCidr, Ipv4Address, Ipv4Cidr};
@@ -167,26 +165,32 @@ impl Control {
         stack: &mut Stack<'_>,
         services: &mut Services<P>,
     ) {
+        // Written piece by piece, numbers through `Count` (core's integer formatting would
+        // cost flash), and no `write!` at all: the small build then has none of
+        // `core::fmt`'s machinery.
         for report in services.reports() {
-            let _ = writeln!(out, "{report}");
+            let _ = report.write_to(out);
+            let _ = out.push('\n');
         }
-        // Numbers through `Count`: core's integer formatting would cost flash.
         let nic = &self.nic;
-        let _ = writeln!(
-            out,
-            "nic       received {} sent {} rx errors {} rx oversize {} tx full {}",
-            Count(nic.received),
-            Count(nic.sent),
-            Count(nic.rx_errors),
-            Count(nic.rx_oversize),
-            Count(nic.tx_full)
-        );
-        // Connections still open or closing (TIME-WAIT holds a socket 10 s).
-        let _ = writeln!(out, "busy {}", Count(services.busy(stack) as u64));
         // Unsigned: a signed 64-bit division would link a second routine (`div.rs`).
         let uptime = stack.now().total_micros() as u64 / 1_000_000;
-        let _ = writeln!(out, "uptime {} s", Count(uptime));
-        let _ = write!(out, "stack used {} B", Count(board::stack_used() as u64));
+        let fields = [
+            ("nic       received ", nic.received),
+            (" sent ", nic.sent),
+            (" rx errors ", nic.rx_errors),
+            (" rx oversize ", nic.rx_oversize),
+            (" tx full ", nic.tx_full),
+            // Connections still open or closing (TIME-WAIT holds a socket 10 s).
+            ("\nbusy ", services.busy(stack) as u64),
+            ("\nuptime ", uptime),
+            (" s\nstack used ", board::stack_used() as u64),
+        ];
+        for (label, n) in fields {
+            let _ = out.push_str(label);
+            let _ = Count(n).write_to(out);
+        }
+        let _ = out.push_str(" B");
     }
 
     fn poll<const P: usize>(&mut self, stack: &mut Stack<'_>, services: &mut Services<P>) {
@@ -204,15 +208,15 @@ impl Control {
                         let _ = reply.push_str(level.as_str());
                     }
                     Err(_) => {
-                        let _ = write!(reply, "error: log off|error|warn|info|debug|trace");
+                        let _ = reply.push_str("error: log off|error|warn|info|debug|trace");
                     }
                 },
                 (Some("quit"), None) => {
                     self.quit = true;
-                    let _ = write!(reply, "bye");
+                    let _ = reply.push_str("bye");
                 }
                 _ => {
-                    let _ = write!(reply, "error: commands are stats, log LEVEL, quit");
+                    let _ = reply.push_str("error: commands are stats, log LEVEL, quit");
                 }
             }
             if let Err(e) = self.socket.sendto(stack, reply.as_bytes(), from) {
