@@ -171,7 +171,12 @@ pub unsafe extern "aapcs" fn __aeabi_memclr8(dst: *mut u8, n: usize) {
 /// # Safety
 /// As `memcmp`: `a` and `b` readable for `n` bytes.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn memcmp(a: *const u8, b: *const u8, n: usize) -> i32 {
+pub unsafe extern "C" fn memcmp(
+    a: *const core::ffi::c_void,
+    b: *const core::ffi::c_void,
+    n: usize,
+) -> i32 {
+    let (a, b) = (a.cast::<u8>(), b.cast::<u8>());
     let mut i = 0;
     while i < n {
         // SAFETY: `i < n`.
