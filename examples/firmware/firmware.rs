@@ -148,6 +148,13 @@ fn main() -> ! {
     board::exit(true)
 }
 
+/// `label` and `n` at the end of `out`.
+#[inline(never)]
+fn field(out: &mut heapless::String<REPLY>, label: &str, n: u64) {
+    let _ = out.push_str(label);
+    let _ = Count(n).write_to(out);
+}
+
 /// The control port: a datagram in, a datagram out.
 struct Control {
     socket: UdpSocket,
@@ -168,28 +175,22 @@ impl Control {
         // Written piece by piece, numbers through `Count` (core's integer formatting would
         // cost flash), and no `write!` at all: the small build then has none of
         // `core::fmt`'s machinery.
-        for report in services.reports() {
+        for report in &services.reports() {
             let _ = report.write_to(out);
             let _ = out.push('\n');
         }
         let nic = &self.nic;
         // Unsigned: a signed 64-bit division would link a second routine (`div.rs`).
         let uptime = stack.now().total_micros() as u64 / 1_000_000;
-        let fields = [
-            ("nic       received ", nic.received),
-            (" sent ", nic.sent),
-            (" rx errors ", nic.rx_errors),
-            (" rx oversize ", nic.rx_oversize),
-            (" tx full ", nic.tx_full),
-            // Connections still open or closing (TIME-WAIT holds a socket 10 s).
-            ("\nbusy ", services.busy(stack) as u64),
-            ("\nuptime ", uptime),
-            (" s\nstack used ", board::stack_used() as u64),
-        ];
-        for (label, n) in fields {
-            let _ = out.push_str(label);
-            let _ = Count(n).write_to(out);
-        }
+        field(out, "nic       received ", nic.received);
+        field(out, " sent ", nic.sent);
+        field(out, " rx errors ", nic.rx_errors);
+        field(out, " rx oversize ", nic.rx_oversize);
+        field(out, " tx full ", nic.tx_full);
+        // Connections still open or closing (TIME-WAIT holds a socket 10 s).
+        field(out, "\nbusy ", services.busy(stack) as u64);
+        field(out, "\nuptime ", uptime);
+        field(out, " s\nstack used ", board::stack_used() as u64);
         let _ = out.push_str(" B");
     }
 
