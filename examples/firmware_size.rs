@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo firmware-size            # = cargo run --example firmware_size --
-//! cargo firmware-size --check    # exit 1 if `cargo firmware` (M3 or M4F) is over its ceiling
+//! cargo firmware-size --check    # exit 1 if `cargo firmware` (M3 or M4F) is over budget
 //! ```
 //!
 //! Builds each configuration with the very command a user types (the cargo aliases of
@@ -19,10 +19,9 @@
 //!   Rust, cargo profile `firmware` (opt-level "z", fat LTO), no log lines (feature
 //!   `log-off`), a panic says only `PANIC`. The build the budget (40 KiB flash, 48 KiB RAM)
 //!   is for. It met it (38.8 KiB) until the connection core (TIME-WAIT and FIN-WAIT-2
-//!   records, the SYN gate and queue) added 7 KB (45.8 KiB); 4.1 KB of that is won back
-//!   (41.7 KiB). Until the rest is, `--check` fails if the IPv4-only one grows past a
-//!   ceiling of 42 KiB for either board (the budget's OVER mark stays in the table), or
-//!   cannot be built.
+//!   records, the SYN gate and queue) added 7 KB (45.8 KiB); two rounds of savings brought
+//!   it back under (39.4 KiB, README "Size"). `--check` fails if the IPv4-only one is over
+//!   the budget on either board, or cannot be built.
 //! * **logs** (`cargo firmware-logs`, `cargo firmware-logs-m4`): the same with the log
 //!   lines and panic messages, for debugging; not held to the budget.
 //! * **size-tuned** (`scripts/cargo-size-tuned`, a pinned nightly): the small build with
@@ -38,14 +37,11 @@ use std::process::{Command, ExitCode};
 #[path = "common/cli.rs"]
 mod cli;
 
-/// The budget for every service at the shipped pool sizes, IPv4-only (the target).
+/// The budget for every service at the shipped pool sizes, IPv4-only, which `--check`
+/// holds the small builds to. (While the connection core had it over, `--check` held it to
+/// a higher ceiling, 42 KiB, so that it could only shrink; it is within the budget again.)
 const FLASH_BUDGET: u64 = 40 * 1024;
 const RAM_BUDGET: u64 = 48 * 1024;
-/// What `--check` holds the small build to while it is over the target: 45.8 KiB once the
-/// connection core (TIME-WAIT and FIN-WAIT-2 records, the SYN gate and queue: 7 KB) was
-/// in, 41.7 KiB after the first round of savings (README, "Size"), with a little room. It
-/// may only shrink from here, down to the target: 40 KiB.
-const FLASH_CEILING: u64 = 42 * 1024;
 
 struct Build {
     label: &'static str,
@@ -222,10 +218,9 @@ USAGE:
 
 OPTIONS:
     --check       exit 1 if a small IPv4-only build (cargo firmware, firmware-m4) is over
-                  {} KiB flash (the ceiling while over the {} KiB target) or {} KiB static
-                  RAM, or if a stable build could not be built
+                  {} KiB flash or {} KiB static RAM, or if a stable build could not be
+                  built
     -h, --help    print this text",
-        FLASH_CEILING / 1024,
         FLASH_BUDGET / 1024,
         RAM_BUDGET / 1024
     )
@@ -280,7 +275,7 @@ fn main() -> ExitCode {
             (true, true) => " ok",
             (true, false) => " OVER",
         };
-        if build.budget && (flash > FLASH_CEILING || ram > RAM_BUDGET) {
+        if build.budget && (flash > FLASH_BUDGET || ram > RAM_BUDGET) {
             over = true;
         }
         println!(
@@ -299,11 +294,10 @@ fn main() -> ExitCode {
         first.get_or_insert(elf);
     }
     println!(
-        "budget (small, IPv4-only): flash {} (vectors + text + rodata + data), static RAM {}; \
-         --check: flash at most {} while over",
+        "budget (small, IPv4-only, held by --check): flash {} (vectors + text + rodata + \
+         data), static RAM {}",
         kib(FLASH_BUDGET),
         kib(RAM_BUDGET),
-        kib(FLASH_CEILING)
     );
     println!(
         "\nsmall:      cargo firmware | cargo firmware-m4  [--features ipv6]   (stable)\n\

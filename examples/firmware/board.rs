@@ -199,13 +199,17 @@ impl<T> Static<T> {
     /// The uninitialized slot, the first time; a panic after that.
     #[allow(clippy::mut_from_ref)] // the `taken` flag makes the `&mut` unique
     pub fn take(&'static self) -> &'static mut MaybeUninit<T> {
-        assert!(
-            !self.taken.swap(true, Ordering::AcqRel),
-            "static taken twice"
-        );
+        claim(&self.taken);
         // SAFETY: `taken` makes this the only reference ever made.
         unsafe { &mut *self.value.get() }
     }
+}
+
+/// Set `taken`, or panic if it was set already: out of `Static::take` so that its atomic
+/// swap and panic are in flash once, not once per type of static.
+#[inline(never)]
+fn claim(taken: &AtomicBool) {
+    assert!(!taken.swap(true, Ordering::AcqRel), "static taken twice");
 }
 
 /// Bytes of the call stack used so far: cortex-m-rt paints it with `0xcccccccc` at reset

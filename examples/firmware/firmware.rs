@@ -1,7 +1,5 @@
 //! The firmware proper: statics, start-up, the control port, the loop.
 
-use core::fmt::Write as _;
-
 use cortex_m_rt::entry;
 use smoltcp::time::Duration;
 use smoltcp::wire::{EthernetAddress, IpCidr, Ipv4Address, Ipv4Cidr};
@@ -113,6 +111,10 @@ fn main() -> ! {
     board::print("ready: TCP 7 6969 8888 9999, UDP 7 9999, control UDP 4444 (host: 20000 + port)");
 
     board::start_sleeping(core.SYST);
+    // Until `quit`, then 50 ms more (busy, taking no more commands) so that its reply and
+    // any last segments leave. One loop, one call of `poll_until_quiet`: each call with its
+    // own closures would be another copy of it.
+    let mut until = None;
     loop {
         // Ack before draining: a frame that lands after the drain raises the line again.
         nic.ack_interrupts();
@@ -122,26 +124,19 @@ fn main() -> ! {
             |nic| clock.at(nic.free_run()),
             |stack| {
                 services.poll(stack);
-                control.poll(stack, &mut services);
+                if !control.quit {
+                    control.poll(stack, &mut services);
+                }
             },
         );
-        if control.quit {
-            break;
-        }
         let now = clock.at(nic.free_run());
-        if stack.poll_delay(now) != Some(Duration::ZERO) {
+        if control.quit {
+            if now >= *until.get_or_insert(now + Duration::from_millis(50)) {
+                break;
+            }
+        } else if stack.poll_delay(now) != Some(Duration::ZERO) {
             board::sleep();
         }
-    }
-
-    // Let the reply to `quit` and any last segments leave, then stop.
-    let until = clock.at(nic.free_run()) + Duration::from_millis(50);
-    while clock.at(nic.free_run()) < until {
-        stack.poll_until_quiet(
-            nic,
-            |nic| clock.at(nic.free_run()),
-            |stack| services.poll(stack),
-        );
     }
     // The run's result, the same text as `stats`: printed in every build (the small ones
     // have no log lines).
@@ -151,6 +146,13 @@ fn main() -> ! {
     board::print(&text);
     board::print("bye");
     board::exit(true)
+}
+
+/// `label` and `n` at the end of `out`.
+#[inline(never)]
+fn field(out: &mut heapless::String<REPLY>, label: &str, n: u64) {
+    let _ = out.push_str(label);
+    let _ = Count(n).write_to(out);
 }
 
 /// The control port: a datagram in, a datagram out.
@@ -170,24 +172,26 @@ impl Control {
         stack: &mut Stack<'_>,
         services: &mut Services<P>,
     ) {
-        for report in services.reports() {
-            let _ = writeln!(out, "{report}");
+        // Written piece by piece, numbers through `Count` (core's integer formatting would
+        // cost flash), and no `write!` at all: the small build then has none of
+        // `core::fmt`'s machinery.
+        for report in &services.reports() {
+            let _ = report.write_to(out);
+            let _ = out.push('\n');
         }
-        // Numbers through `Count`: core's integer formatting would cost flash.
         let nic = &self.nic;
-        let _ = writeln!(
-            out,
-            "nic       received {} sent {} rx errors {} rx oversize {} tx full {}",
-            Count(nic.received),
-            Count(nic.sent),
-            Count(nic.rx_errors),
-            Count(nic.rx_oversize),
-            Count(nic.tx_full)
-        );
+        // Unsigned: a signed 64-bit division would link a second routine (`div.rs`).
+        let uptime = stack.now().total_micros() as u64 / 1_000_000;
+        field(out, "nic       received ", nic.received);
+        field(out, " sent ", nic.sent);
+        field(out, " rx errors ", nic.rx_errors);
+        field(out, " rx oversize ", nic.rx_oversize);
+        field(out, " tx full ", nic.tx_full);
         // Connections still open or closing (TIME-WAIT holds a socket 10 s).
-        let _ = writeln!(out, "busy {}", Count(services.busy(stack) as u64));
-        let _ = writeln!(out, "uptime {} s", Count(stack.now().secs() as u64));
-        let _ = write!(out, "stack used {} B", Count(board::stack_used() as u64));
+        field(out, "\nbusy ", services.busy(stack) as u64);
+        field(out, "\nuptime ", uptime);
+        field(out, " s\nstack used ", board::stack_used() as u64);
+        let _ = out.push_str(" B");
     }
 
     fn poll<const P: usize>(&mut self, stack: &mut Stack<'_>, services: &mut Services<P>) {
@@ -205,15 +209,15 @@ impl Control {
                         let _ = reply.push_str(level.as_str());
                     }
                     Err(_) => {
-                        let _ = write!(reply, "error: log off|error|warn|info|debug|trace");
+                        let _ = reply.push_str("error: log off|error|warn|info|debug|trace");
                     }
                 },
                 (Some("quit"), None) => {
                     self.quit = true;
-                    let _ = write!(reply, "bye");
+                    let _ = reply.push_str("bye");
                 }
                 _ => {
-                    let _ = write!(reply, "error: commands are stats, log LEVEL, quit");
+                    let _ = reply.push_str("error: commands are stats, log LEVEL, quit");
                 }
             }
             if let Err(e) = self.socket.sendto(stack, reply.as_bytes(), from) {

@@ -59,6 +59,8 @@ compile_error!("the firmware example is for Arm Cortex-M boards (MPS2): thumbv7m
 #[cfg(all(target_arch = "arm", target_os = "none"))]
 mod board;
 #[cfg(all(target_arch = "arm", target_os = "none"))]
+mod div;
+#[cfg(all(target_arch = "arm", target_os = "none"))]
 mod firmware;
 #[cfg(all(target_arch = "arm", target_os = "none"))]
 mod mem;

@@ -1,5 +1,5 @@
-//! `memcpy`, `memmove` and `memset` as the compiler calls them on Arm (`__aeabi_mem*`),
-//! small instead of fast.
+//! `memcpy`, `memmove` and `memset` as the compiler calls them on Arm (`__aeabi_mem*`), and
+//! `memcmp`, small instead of fast.
 //!
 //! Stable Rust links them from the prebuilt `compiler_builtins`, which is compiled for
 //! speed (opt-level 3, unrolled word loops: 2.7 KB of flash on a Cortex-M3) and which the
@@ -162,4 +162,29 @@ pub unsafe extern "aapcs" fn __aeabi_memclr4(dst: *mut u8, n: usize) {
 #[unsafe(no_mangle)]
 pub unsafe extern "aapcs" fn __aeabi_memclr8(dst: *mut u8, n: usize) {
     unsafe { fill(dst, n, 0) }
+}
+
+/// Compare `n` bytes (what `==` on byte slices and strings calls): the difference of the
+/// first two bytes that differ, or 0. A byte at a time: the firmware compares a few short
+/// strings and addresses (`compiler_builtins`' word-at-a-time version is 116 bytes).
+///
+/// # Safety
+/// As `memcmp`: `a` and `b` readable for `n` bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn memcmp(
+    a: *const core::ffi::c_void,
+    b: *const core::ffi::c_void,
+    n: usize,
+) -> i32 {
+    let (a, b) = (a.cast::<u8>(), b.cast::<u8>());
+    let mut i = 0;
+    while i < n {
+        // SAFETY: `i < n`.
+        let (x, y) = unsafe { (read_volatile(a.add(i)), read_volatile(b.add(i))) };
+        if x != y {
+            return i32::from(x) - i32::from(y);
+        }
+        i += 1;
+    }
+    0
 }

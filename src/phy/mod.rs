@@ -35,5 +35,6 @@ pub use faults::Faults;
 pub use frame_queue::{ETHERNET_FRAME, Frame, WireStats};
 pub use loopback::{Loopback, LoopbackPort};
 pub use retransmit_counter::RetransmitCounter;
+pub(crate) use tcp_header::tcp_segment;
 pub use tcp_header::{FLAG_ACK, FLAG_FIN, FLAG_SYN, TcpHeader, tcp_flags, tcp_header};
 pub use wire::{End, Wire, WirePort};

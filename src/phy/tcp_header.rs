@@ -72,25 +72,38 @@ impl TcpHeader {
     /// where `checksum` says they are verified, and its flags parse. `frame` is the
     /// frame this header was read from.
     pub fn verify(&self, frame: &[u8], checksum: &ChecksumCapabilities) -> bool {
-        let Some((_, tcp)) = locate(frame) else {
+        tcp_segment(frame).is_some_and(|(_, tcp)| self.verify_tcp(frame, tcp, checksum))
+    }
+
+    /// [`verify`](Self::verify) without finding the TCP bytes again: `tcp` is what
+    /// [`tcp_segment`] returned with this header for `frame` (the gate has both).
+    pub(crate) fn verify_tcp(
+        &self,
+        frame: &[u8],
+        tcp: &[u8],
+        checksum: &ChecksumCapabilities,
+    ) -> bool {
+        // `tcp_segment` checked the lengths of the IPv4 header and the TCP header.
+        if !self.ipv6
+            && checksum.ipv4.rx()
+            && !frame
+                .get(ETHERNET..)
+                .is_some_and(|ip| Ipv4Packet::new_unchecked(ip).verify_checksum())
+        {
             return false;
-        };
-        // `locate` has checked the IPv4 header's lengths: only its checksum is left, where
-        // smoltcp verifies it.
-        if !self.ipv6 && checksum.ipv4.rx() {
-            let ok = EthernetFrame::new_checked(frame)
-                .ok()
-                .and_then(|eth| Ipv4Packet::new_checked(eth.payload()).ok())
-                .is_some_and(|ip| ip.verify_checksum());
-            if !ok {
-                return false;
-            }
         }
-        TcpPacket::new_checked(tcp)
-            .ok()
-            .is_some_and(|p| TcpRepr::parse(&p, &self.src, &self.dst, checksum).is_ok())
+        TcpRepr::parse(
+            &TcpPacket::new_unchecked(tcp),
+            &self.src,
+            &self.dst,
+            checksum,
+        )
+        .is_ok()
     }
 }
+
+/// The length of an Ethernet header (no VLAN tag: smoltcp reads none).
+const ETHERNET: usize = 14;
 
 /// The SYN flag in [`tcp_flags`].
 pub const FLAG_SYN: u8 = 0x02;
@@ -104,7 +117,6 @@ pub const FLAG_ACK: u8 = 0x10;
 /// IPv6 packet with extension headers is reported with every flag set, for a full reading
 /// by [`tcp_header`].
 pub fn tcp_flags(frame: &[u8]) -> Option<u8> {
-    const ETHERNET: usize = 14;
     let ethertype = u16::from_be_bytes([*frame.get(12)?, *frame.get(13)?]);
     let tcp_at = match ethertype {
         0x0800 => {
@@ -194,10 +206,15 @@ pub(crate) fn tcp_span(frame: &[u8]) -> Option<TcpSpan> {
 
 /// The TCP segment in an Ethernet frame, if it is one smoltcp would hand to TCP.
 pub fn tcp_header(frame: &[u8]) -> Option<TcpHeader> {
+    tcp_segment(frame).map(|(header, _)| header)
+}
+
+/// [`tcp_header`], and the TCP bytes of the frame (header and payload, length checked).
+pub(crate) fn tcp_segment(frame: &[u8]) -> Option<(TcpHeader, &[u8])> {
     let (ip, tcp_bytes) = locate(frame)?;
     let tcp = TcpPacket::new_checked(tcp_bytes).ok()?;
     let eth = EthernetFrame::new_unchecked(frame);
-    Some(TcpHeader {
+    let header = TcpHeader {
         ipv6: ip.ipv6,
         src_mac: eth.src_addr(),
         src: ip.src,
@@ -211,7 +228,8 @@ pub fn tcp_header(frame: &[u8]) -> Option<TcpHeader> {
         ack: tcp.ack(),
         fin: tcp.fin(),
         rst: tcp.rst(),
-    })
+    };
+    Some((header, tcp_bytes))
 }
 
 struct IpHeader {

@@ -60,10 +60,19 @@ pub trait Handler {
 
 /// A TCP service: a [`Listener`] with a pool of up to `POOL` connections and a [`Handler`].
 pub struct TcpService<H: Handler, const POOL: usize> {
-    name: &'static str,
+    core: Pool<POOL>,
     handler: H,
+    /// One per connection of `core`, in the same order.
+    sessions: heapless::Vec<H::Session, POOL>,
+}
+
+/// The part of a [`TcpService`] that does not depend on its handler: the listener, the
+/// connections, the counters. Its methods are compiled once for every service (the
+/// handler's type would make one copy per service of everything `TcpService` does).
+struct Pool<const POOL: usize> {
+    name: &'static str,
     listener: Listener<POOL>,
-    conns: heapless::Vec<(TcpSocket, H::Session), POOL>,
+    conns: heapless::Vec<TcpSocket, POOL>,
     idle_timeout: Option<Duration>,
     stats: ServiceStats,
 }
@@ -80,13 +89,79 @@ impl<H: Handler, const POOL: usize> TcpService<H, POOL> {
         idle_timeout: Option<Duration>,
         overflow: Overflow,
     ) -> Result<Self, ListenError> {
+        Ok(TcpService {
+            core: Pool::start(name, stack, port, pool, idle_timeout, overflow)?,
+            handler,
+            sessions: heapless::Vec::new(),
+        })
+    }
+
+    /// Accept, serve and close. Call after every poll of the stack.
+    pub fn poll(&mut self, stack: &mut Stack<'_>) {
+        while let Some(conn) = self.core.accept(stack) {
+            let session = self.handler.open(conn, stack);
+            // `accept` hands out a connection only while there is room for one more.
+            let _ = self.sessions.push(session);
+        }
+        let mut i = 0;
+        while let (Some(conn), Some(session)) =
+            (self.core.conns.get_mut(i), self.sessions.get_mut(i))
+        {
+            let status = self.handler.serve(session, conn, stack);
+            if self.core.settle(i, status, stack) {
+                i += 1;
+            } else {
+                self.sessions.swap_remove(i);
+            }
+        }
+        self.core.count_syns(stack);
+    }
+
+    /// The service's counters.
+    pub fn stats(&self) -> ServiceStats {
+        self.core.stats
+    }
+
+    /// The counters as a printable line.
+    pub fn report(&self) -> Report {
+        Report {
+            name: self.core.name,
+            udp: false,
+            stats: self.core.stats,
+        }
+    }
+
+    /// Connections being served now.
+    pub fn active(&self) -> usize {
+        self.core.conns.len()
+    }
+
+    /// The listener (pool state).
+    pub fn listener(&mut self) -> &mut Listener<POOL> {
+        &mut self.core.listener
+    }
+
+    /// The service's name.
+    pub fn name(&self) -> &'static str {
+        self.core.name
+    }
+}
+
+impl<const POOL: usize> Pool<POOL> {
+    fn start<'a, const RX: usize, const TX: usize>(
+        name: &'static str,
+        stack: &mut Stack<'a>,
+        port: u16,
+        pool: &'a mut [TcpBuffers<RX, TX>],
+        idle_timeout: Option<Duration>,
+        overflow: Overflow,
+    ) -> Result<Self, ListenError> {
         let backlog = pool.len();
         let listener = Listener::listen(stack, port, backlog, pool)?;
         listener.set_overflow(stack, overflow);
         log::info!("{name}: listening on port {port}, pool {backlog}");
-        Ok(TcpService {
+        Ok(Pool {
             name,
-            handler,
             listener,
             conns: heapless::Vec::new(),
             idle_timeout,
@@ -94,58 +169,52 @@ impl<H: Handler, const POOL: usize> TcpService<H, POOL> {
         })
     }
 
-    /// Accept, serve and close. Call after every poll of the stack.
-    pub fn poll(&mut self, stack: &mut Stack<'_>) {
-        while let Ok(mut conn) = self.listener.accept(stack) {
+    /// The next connection accepted, added last to the connections.
+    ///
+    /// On a host, where this runs at every poll of every service and nearly always finds
+    /// nothing, the listener's first test (has anything moved since its last scan?) is
+    /// inlined into the caller, the rest is a call. On bare metal it is all one function
+    /// for every service, and the test stays in [`Listener::accept`] only.
+    #[cfg_attr(not(target_os = "none"), inline(always))]
+    fn accept(&mut self, stack: &mut Stack<'_>) -> Option<&mut TcpSocket> {
+        #[cfg(not(target_os = "none"))]
+        if self.listener.settled(stack) {
+            return None;
+        }
+        self.accept_next(stack)
+    }
+
+    #[cfg_attr(target_os = "none", inline(always))]
+    fn accept_next(&mut self, stack: &mut Stack<'_>) -> Option<&mut TcpSocket> {
+        loop {
+            let mut conn = self.listener.accept(stack).ok()?;
             conn.set_idle_timeout(stack, self.idle_timeout);
-            let session = self.handler.open(&mut conn, stack);
             self.stats.accepted += 1;
-            if let Err((mut conn, _)) = self.conns.push((conn, session)) {
+            match self.conns.push(conn) {
+                Ok(()) => return self.conns.last_mut(),
                 // Cannot happen: the listener never has more than POOL sockets.
-                conn.abort(stack);
+                Err(mut conn) => conn.abort(stack),
             }
         }
-        let mut i = 0;
-        while i < self.conns.len() {
-            let (conn, session) = &mut self.conns[i];
-            let status = self.handler.serve(session, conn, stack);
-            if settle(self.name, &mut self.stats, conn, status, stack) {
-                i += 1;
-            } else {
-                self.conns.swap_remove(i);
-            }
+    }
+
+    /// After the handler's turn on connection `i`: `true` if it stays open, else it is
+    /// counted, closed and removed (the last connection takes its place).
+    fn settle(&mut self, i: usize, status: Status, stack: &mut Stack<'_>) -> bool {
+        let Some(conn) = self.conns.get_mut(i) else {
+            return false;
+        };
+        if settle(self.name, &mut self.stats, conn, status, stack) {
+            return true;
         }
+        self.conns.swap_remove(i);
+        false
+    }
+
+    /// The listener's connection requests into the counters.
+    fn count_syns(&mut self, stack: &Stack<'_>) {
         let counts = self.listener.syn_counts(stack);
         (self.stats.refused, self.stats.queued) = (counts.refused, counts.queued);
-    }
-
-    /// The service's counters.
-    pub fn stats(&self) -> ServiceStats {
-        self.stats
-    }
-
-    /// The counters as a printable line.
-    pub fn report(&self) -> Report {
-        Report {
-            name: self.name,
-            udp: false,
-            stats: self.stats,
-        }
-    }
-
-    /// Connections being served now.
-    pub fn active(&self) -> usize {
-        self.conns.len()
-    }
-
-    /// The listener (pool state).
-    pub fn listener(&mut self) -> &mut Listener<POOL> {
-        &mut self.listener
-    }
-
-    /// The service's name.
-    pub fn name(&self) -> &'static str {
-        self.name
     }
 }
 

@@ -259,6 +259,7 @@ impl<const POOL: usize> Services<POOL> {
     }
 
     /// Give every service its turn. Call after every poll of the stack.
+    #[cfg_attr(target_os = "none", inline(never))]
     pub fn poll(&mut self, stack: &mut Stack<'_>) {
         self.echo.poll(stack);
         self.upper.poll(stack);

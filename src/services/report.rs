@@ -1,7 +1,12 @@
 //! A service's counters, and the one-line report `demo`, `serve` and the firmware print.
 //!
 //! Printed with nothing but `write_str`: no integer formatting from `core::fmt`, so a
-//! size-tuned firmware that prints reports does not pay for it ([`Count`]).
+//! size-tuned firmware that prints reports does not pay for it ([`Count`]). Each can also
+//! be written to any [`fmt::Write`] without going through `core::fmt` at all
+//! ([`Report::write_to`], [`Count::write_to`]): a firmware that prints nothing else with
+//! `write!` then has none of its formatting machinery.
+
+use core::fmt;
 
 /// Counters of one service.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -47,19 +52,18 @@ pub struct Report {
     pub stats: ServiceStats,
 }
 
-impl core::fmt::Display for Report {
-    /// One line, the name padded to 9 columns. Only `write_str` and [`Count`]: no integer
-    /// formatting or padding from `core::fmt`, so firmware that prints reports does not
-    /// pay for them (see [`Count`]).
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+impl Report {
+    /// The line [`Display`](fmt::Display) prints, written with `write_str` alone: the
+    /// firmware writes its `stats` reply this way, without `write!`.
+    pub fn write_to(&self, out: &mut dyn fmt::Write) -> fmt::Result {
         let s = &self.stats;
-        f.write_str(self.name)?;
+        out.write_str(self.name)?;
         for _ in self.name.len()..9 {
-            f.write_str(" ")?;
+            out.write_str(" ")?;
         }
         let mut field = |label: &str, n: u64| {
-            f.write_str(label)?;
-            Count(n).fmt(f)
+            out.write_str(label)?;
+            Count(n).write_to(out)
         };
         if self.udp {
             field(" datagrams ", s.accepted)?;
@@ -75,7 +79,16 @@ impl core::fmt::Display for Report {
         }
         field(", ", s.bytes_in)?;
         field(" B in ", s.bytes_out)?;
-        f.write_str(" B out")
+        out.write_str(" B out")
+    }
+}
+
+impl fmt::Display for Report {
+    /// One line, the name padded to 9 columns. Only `write_str` and [`Count`]: no integer
+    /// formatting or padding from `core::fmt`, so firmware that prints reports does not
+    /// pay for them (see [`Count`]).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.write_to(f)
     }
 }
 
@@ -88,8 +101,9 @@ impl core::fmt::Display for Report {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Count(pub u64);
 
-impl core::fmt::Display for Count {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+impl Count {
+    /// The number in decimal, written with `write_str` alone (see [`Report::write_to`]).
+    pub fn write_to(self, out: &mut dyn fmt::Write) -> fmt::Result {
         let mut digits = [0u8; 20]; // u64::MAX has 20
         let mut at = digits.len();
         let mut n = self.0;
@@ -102,7 +116,13 @@ impl core::fmt::Display for Count {
             }
         }
         // Only ASCII digits were written.
-        f.write_str(core::str::from_utf8(&digits[at..]).unwrap_or("?"))
+        out.write_str(core::str::from_utf8(&digits[at..]).unwrap_or("?"))
+    }
+}
+
+impl fmt::Display for Count {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.write_to(f)
     }
 }
 
@@ -164,5 +184,24 @@ mod tests {
             stats,
         };
         assert!(format!("{long}").starts_with("a-long-name datagrams 6"));
+    }
+
+    #[test]
+    fn write_to_writes_what_display_prints() {
+        let report = Report {
+            name: "robot",
+            udp: false,
+            stats: ServiceStats {
+                accepted: 12,
+                bytes_out: u64::MAX,
+                ..ServiceStats::default()
+            },
+        };
+        let mut line = std::string::String::new();
+        report.write_to(&mut line).unwrap();
+        assert_eq!(line, format!("{report}"));
+        let mut n = std::string::String::new();
+        Count(90210).write_to(&mut n).unwrap();
+        assert_eq!(n, "90210");
     }
 }

@@ -167,7 +167,7 @@ impl<const POOL: usize> Listener<POOL> {
     /// Also returns closed sockets to the pool and re-arms spare ones, so calling it
     /// regularly keeps `backlog` sockets listening.
     pub fn accept(&mut self, stack: &mut Stack<'_>) -> Result<TcpSocket, AcceptError> {
-        if self.scanned_at == Some(stack.pool_epoch()) {
+        if self.settled(stack) {
             return Err(AcceptError::WouldBlock);
         }
         self.arm(stack);
@@ -203,6 +203,13 @@ impl<const POOL: usize> Listener<POOL> {
         p.tracer.emit(index, EventKind::Accept { peer });
         self.arm(stack);
         Ok(TcpSocket::from_id(stack.socket_id(index)))
+    }
+
+    /// Whether nothing can have changed since a scan of the pool found nothing to accept
+    /// (then [`accept`](Self::accept) would say `WouldBlock` at once).
+    #[inline]
+    pub(crate) fn settled(&self, stack: &Stack<'_>) -> bool {
+        self.scanned_at == Some(stack.pool_epoch())
     }
 
     /// Let `waker` know when any socket of the pool changes state (a handshake done, a

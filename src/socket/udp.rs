@@ -39,6 +39,15 @@ impl UdpSocket {
         port: u16,
         buffers: &'a mut UdpBuffers<PACKETS, BYTES>,
     ) -> Result<Self, BindError> {
+        Self::bind_socket(stack, port, buffers.socket())
+    }
+
+    /// [`bind`](Self::bind), compiled once whatever the buffers' sizes.
+    fn bind_socket<'a>(
+        stack: &mut Stack<'a>,
+        port: u16,
+        mut socket: udp::Socket<'a>,
+    ) -> Result<Self, BindError> {
         let port = if port == 0 {
             free_ephemeral_port(stack)
         } else {
@@ -47,7 +56,6 @@ impl UdpSocket {
         if stack.is_udp_port(port) {
             return Err(BindError::AddrInUse);
         }
-        let mut socket = buffers.socket();
         socket.bind(port).map_err(|_| BindError::Unaddressable)?;
         let id = stack.add(socket, Owner::Udp, port)?;
         stack.tracer().emit(id.index, EventKind::Bind { port });

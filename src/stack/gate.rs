@@ -43,7 +43,7 @@ use smoltcp::wire::{
 
 use super::table::{TableView, later};
 use super::time_wait::{TimeWaitTable, Verdict};
-use crate::phy::{FLAG_ACK, FLAG_FIN, FLAG_SYN, TcpHeader, tcp_flags, tcp_header};
+use crate::phy::{FLAG_ACK, FLAG_FIN, FLAG_SYN, TcpHeader, tcp_flags, tcp_segment};
 
 /// What a listener does with a connection request when every socket is taken.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -400,7 +400,7 @@ impl Judge<'_, '_> {
         if !connect && flags & FLAG_FIN == 0 && !self.time_wait.may_hold() {
             return true;
         }
-        let Some(segment) = tcp_header(frame) else {
+        let Some((segment, tcp)) = tcp_segment(frame) else {
             return true;
         };
         // Most segments are data of live connections: two flag tests and, while some
@@ -412,7 +412,7 @@ impl Judge<'_, '_> {
             return true;
         }
         // From here on the segment is worth a closer look: only what smoltcp will take.
-        if !segment.verify(frame, checksum) {
+        if !segment.verify_tcp(frame, tcp, checksum) {
             return true;
         }
         if segment.fin {

@@ -232,6 +232,10 @@ impl<'a> Stack<'a> {
     /// sockets have queued, then update the socket table (state changes, timers).
     ///
     /// Returns `true` if anything may have changed for a socket user.
+    ///
+    /// Never inlined on bare metal: a firmware that calls it from one place would get its
+    /// 5 KB merged into its main loop, where it costs flash rather than saves it.
+    #[cfg_attr(target_os = "none", inline(never))]
     pub fn poll<D: Device + ?Sized>(&mut self, now: Instant, device: &mut D) -> bool {
         self.now = now;
         self.notes.clear();
@@ -474,9 +478,20 @@ impl<'a> Stack<'a> {
     }
 
     /// Put `socket` in a free slot, for `owner` (on a listener's `port`).
+    #[inline]
     pub(crate) fn add<T: AnySocket<'a>>(
         &mut self,
         socket: T,
+        owner: Owner,
+        port: u16,
+    ) -> Result<SocketId, SocketError> {
+        self.add_socket(socket.upcast(), owner, port)
+    }
+
+    /// [`add`](Self::add), compiled once for TCP and UDP sockets.
+    fn add_socket(
+        &mut self,
+        socket: Socket<'a>,
         owner: Owner,
         port: u16,
     ) -> Result<SocketId, SocketError> {
