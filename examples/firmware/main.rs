@@ -18,8 +18,8 @@
 //! to the 40 KiB flash budget on stable Rust (`cargo firmware-size`): IPv4-only
 //! (`--no-default-features --features lan9118,log-off`; add `--features ipv6` for IPv6),
 //! cargo profile `firmware` (opt-level "z", fat LTO), no log lines (feature `log-off`), a
-//! panic prints only `PANIC` (`board.rs`), and `mem.rs` replaces the prebuilt, speed-tuned
-//! `memcpy` family. `cargo firmware-logs` builds the same services with the log lines
+//! panic prints only `PANIC` (`board.rs`), and `mem.rs` and `div.rs` replace the prebuilt,
+//! speed-tuned `memcpy` family, `memcmp` and 64-bit division. `cargo firmware-logs` builds the same services with the log lines
 //! (`info` at boot; `log debug` on the control port for more) and panic messages, for
 //! debugging (bigger; profile `firmware-logs`). `cargo firmware-build` (`-m4`, `-logs`)
 //! builds without booting.
