@@ -11,7 +11,7 @@
 //!
 //! So while it polls, the [`Stack`](super::Stack) hands smoltcp its device wrapped in a
 //! `Gate`, which reads every incoming TCP segment exactly as smoltcp will (the same
-//! checksums, flags and IPv6 headers: [`tcp_header`]) and decides:
+//! checksums, flags and IPv6 headers: [`tcp_header`](crate::phy::tcp_header)) and decides:
 //!
 //! * a segment of a 4-tuple in TIME-WAIT goes to the [`time_wait`](super::time_wait)
 //!   records (ACK a FIN again, absorb the rest, let a newer SYN through);
