@@ -52,11 +52,9 @@ pub use gate::{Overflow, SynCounts};
 pub use host::Host;
 pub(crate) use lifecycle::Outcome;
 pub use storage::StackStorage;
-#[cfg(feature = "embedded-io")]
-pub(crate) use table::NEVER;
 pub use table::SocketError;
 use table::SocketTable;
-pub(crate) use table::{Owner, Slot, SocketId, earliest, later};
+pub(crate) use table::{NEVER, Owner, Slot, SocketId, earliest, later};
 pub use time_wait::TimeWaitStats;
 use time_wait::TimeWaitTable;
 pub use trace::{Event, EventKind, Observer, Trace};
@@ -313,7 +311,9 @@ impl<'a> Stack<'a> {
     }
 
     /// When [`poll`](Self::poll) must run next at the latest (`None`: only when a frame
-    /// arrives). Includes the socket table's timers as well as smoltcp's own.
+    /// arrives). Includes the socket table's timers as well as smoltcp's own. A timer
+    /// at the end of time (a timeout of `Duration::MAX`) is none: no driver should move
+    /// its clock there.
     pub fn poll_at(&mut self) -> Option<Instant> {
         let now = self.now;
         let mut at = earliest(
@@ -325,7 +325,8 @@ impl<'a> Stack<'a> {
                 at = earliest(at, slot.next_deadline(now));
             }
         }
-        at
+        // NEVER is the latest instant: the earliest is NEVER only if every timer is.
+        at.filter(|&t| t < NEVER)
     }
 
     /// How long the caller may sleep before the next [`poll`](Self::poll), from `now`.

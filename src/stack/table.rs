@@ -218,20 +218,19 @@ impl Slot {
     /// The earliest of this slot's timers still ahead of `now`: connect, `settimeout` on
     /// a waiting `recv`, idle. A `recv` deadline that has passed no longer counts: it was
     /// due once, to wake the program, and only the program's next `recv` can act on it
-    /// (counting it forever would make every sleep zero). [`NEVER`] is no deadline.
+    /// (counting it forever would make every sleep zero).
     pub(crate) fn next_deadline(&self, now: Instant) -> Option<Instant> {
         let recv = match (self.waiting_since, self.recv_timeout) {
             (Some(since), Some(timeout)) => Some(later(since, timeout)).filter(|&t| t > now),
             _ => None,
         };
-        // NEVER is the latest instant: the earliest is NEVER only if all are.
-        earliest(earliest(self.connect_deadline, recv), self.idle_due()).filter(|&t| t < NEVER)
+        earliest(earliest(self.connect_deadline, recv), self.idle_due())
     }
 
     /// The connect or idle timer that must fire by itself (not on a call of the
     /// program), if any.
     pub(crate) fn next_watch_deadline(&self) -> Option<Instant> {
-        earliest(self.connect_due(), self.idle_due()).filter(|&t| t < NEVER)
+        earliest(self.connect_due(), self.idle_due())
     }
 
     /// Whether `connect`'s deadline passed during the handshake.
