@@ -8,16 +8,15 @@
 //! embedded-io-async halves.
 
 use std::cell::RefCell;
-use std::future::{Future, poll_fn};
+use std::future::Future;
 use std::io::Write as _;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::task::Poll;
 
 use embassy_futures::block_on;
 use embassy_futures::select::{Either, select};
 use sockless::async_sockets::{
-    AsyncListener, AsyncReadHalf, AsyncStack, AsyncTcpStream, AsyncWriteHalf,
+    AsyncListener, AsyncReadHalf, AsyncStack, AsyncTcpStream, AsyncWriteHalf, yield_now,
 };
 use sockless::phy::tap::wall_clock;
 use sockless::services::{ServiceConfig, ServiceStorage, Services};
@@ -241,19 +240,4 @@ fn main() -> ExitCode {
         let _ = writeln!(out, "  {report}");
     }
     ExitCode::SUCCESS
-}
-
-/// Let every other task run once.
-async fn yield_now() {
-    let mut yielded = false;
-    poll_fn(|cx| {
-        if yielded {
-            Poll::Ready(())
-        } else {
-            yielded = true;
-            cx.waker().wake_by_ref();
-            Poll::Pending
-        }
-    })
-    .await
 }

@@ -184,3 +184,40 @@ impl<'a, const TIMERS: usize> AsyncStack<'a, TIMERS> {
         self.runner_due.take()
     }
 }
+
+/// A step's outcome: pending with its timer set, ready, or a busy stack (try again).
+pub(super) fn finish<T, const TIMERS: usize>(
+    stack: &AsyncStack<'_, TIMERS>,
+    step: Option<Poll<T>>,
+    until: Option<Option<Instant>>,
+    cx: &mut core::task::Context<'_>,
+) -> Poll<T> {
+    match step {
+        Some(Poll::Pending) => {
+            if let Some(Some(t)) = until {
+                stack.wake_at(t, cx.waker());
+            }
+            Poll::Pending
+        }
+        Some(ready) => ready,
+        None => {
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }
+}
+
+/// Let every other task run once.
+pub async fn yield_now() {
+    let mut yielded = false;
+    poll_fn(|cx| {
+        if yielded {
+            Poll::Ready(())
+        } else {
+            yielded = true;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    })
+    .await
+}

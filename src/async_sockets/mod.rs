@@ -43,7 +43,7 @@ mod io_traits;
 mod tcp;
 mod udp;
 
-pub use async_stack::AsyncStack;
+pub use async_stack::{AsyncStack, yield_now};
 #[cfg(feature = "edge-nal")]
 pub use edge_tcp::{EdgeAcceptor, EdgeStream, EdgeTcp, MAX_ACCEPTORS, MAX_EDGE_CLIENTS};
 pub use tcp::{AsyncListener, AsyncReadHalf, AsyncTcpStream, AsyncWriteHalf};

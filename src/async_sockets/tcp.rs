@@ -8,7 +8,7 @@ use smoltcp::socket::tcp;
 use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::IpEndpoint;
 
-use super::async_stack::AsyncStack;
+use super::async_stack::{AsyncStack, finish};
 use crate::socket::{
     AcceptError, ConnectError, ListenError, Listener, RecvError, SendAllError, SendError, Shutdown,
     TcpBuffers, TcpSocket,
@@ -286,16 +286,7 @@ impl<'s, 'a, const TIMERS: usize> AsyncTcpStream<'s, 'a, TIMERS> {
                     }
                 }
             });
-            match step {
-                Some(Poll::Pending) => {
-                    if let Some(Some(t)) = until {
-                        stack_wake_at(stack, t, cx);
-                    }
-                    Poll::Pending
-                }
-                Some(ready) => ready,
-                None => busy(cx),
-            }
+            finish(stack, step, until, cx)
         })
         .await
         // Drop lets go of the socket.
@@ -458,16 +449,7 @@ pub(super) async fn recv_on<const TIMERS: usize>(
             }
             done => Poll::Ready(done),
         });
-        match step {
-            Some(Poll::Pending) => {
-                if let Some(Some(t)) = until {
-                    stack_wake_at(stack, t, cx);
-                }
-                Poll::Pending
-            }
-            Some(ready) => ready,
-            None => busy(cx),
-        }
+        finish(stack, step, until, cx)
     })
     .await
 }
@@ -495,16 +477,7 @@ pub(super) async fn send_on<const TIMERS: usize>(
                 done => Poll::Ready(done),
             }
         });
-        match step {
-            Some(Poll::Pending) => {
-                if let Some(Some(t)) = until {
-                    stack_wake_at(stack, t, cx);
-                }
-                Poll::Pending
-            }
-            Some(ready) => ready,
-            None => busy(cx),
-        }
+        finish(stack, step, until, cx)
     })
     .await
 }
@@ -532,16 +505,7 @@ pub(super) async fn flush_on<const TIMERS: usize>(
             socket.register_waker(s, cx.waker(), true);
             Poll::Pending
         });
-        match step {
-            Some(Poll::Pending) => {
-                if let Some(Some(t)) = until {
-                    stack_wake_at(stack, t, cx);
-                }
-                Poll::Pending
-            }
-            Some(ready) => ready,
-            None => busy(cx),
-        }
+        finish(stack, step, until, cx)
     })
     .await
 }

@@ -6,7 +6,7 @@ use core::task::Poll;
 use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::IpEndpoint;
 
-use super::async_stack::AsyncStack;
+use super::async_stack::{AsyncStack, finish};
 use crate::socket::{BindError, RecvFromError, SendToError, UdpBuffers, UdpSocket};
 use crate::stack::later;
 
@@ -97,28 +97,6 @@ impl<'s, 'a, const TIMERS: usize> AsyncUdpSocket<'s, 'a, TIMERS> {
             finish(stack, step, until, cx)
         })
         .await
-    }
-}
-
-/// A step's outcome: pending with its timer set, ready, or a busy stack (try again).
-fn finish<T, const TIMERS: usize>(
-    stack: &AsyncStack<'_, TIMERS>,
-    step: Option<Poll<T>>,
-    until: Option<Option<Instant>>,
-    cx: &mut core::task::Context<'_>,
-) -> Poll<T> {
-    match step {
-        Some(Poll::Pending) => {
-            if let Some(Some(t)) = until {
-                stack.wake_at(t, cx.waker());
-            }
-            Poll::Pending
-        }
-        Some(ready) => ready,
-        None => {
-            cx.waker().wake_by_ref();
-            Poll::Pending
-        }
     }
 }
 

@@ -8,13 +8,11 @@
 //! `embassy_futures`: `block_on(select(testbed.run(), program))`.
 
 use core::cell::{Cell, RefCell};
-use core::future::poll_fn;
-use core::task::Poll;
 
 use smoltcp::time::{Duration, Instant};
 
 use super::run_error::{BUSY_TURNS, RunError, SETTLE_ROUNDS};
-use crate::async_sockets::AsyncStack;
+use crate::async_sockets::{AsyncStack, yield_now};
 use crate::phy::{End, Wire};
 use crate::stack::{Host, Stack, StackStorage, later};
 
@@ -96,19 +94,4 @@ impl<'a, const FRAME: usize, const DEPTH: usize> AsyncTestbed<'a, FRAME, DEPTH> 
             self.now.set(next.max(later(now, Duration::from_millis(1))));
         }
     }
-}
-
-/// Let every other task run once.
-async fn yield_now() {
-    let mut yielded = false;
-    poll_fn(|cx| {
-        if yielded {
-            Poll::Ready(())
-        } else {
-            yielded = true;
-            cx.waker().wake_by_ref();
-            Poll::Pending
-        }
-    })
-    .await
 }
