@@ -527,3 +527,36 @@ fn a_dropped_listener_frees_its_port() {
     drop(listener);
     let _again = AsyncListener::<1>::listen(&tb.server, 7, 1, pool(1)).unwrap();
 }
+
+#[cfg(feature = "edge-nal")]
+#[test]
+fn an_edge_client_socket_whose_peer_never_closes_comes_back_after_the_fin_timeout() {
+    use edge_nal::{TcpAccept as _, TcpBind as _, TcpConnect as _};
+    use sockless::async_sockets::EdgeTcp;
+    use sockless::socket::{Errno, NetError};
+    let tb = testbed();
+    let client: EdgeTcp<'_, 'static, 1024, 1024, 2> = EdgeTcp::new(&tb.client, pool(1));
+    let server: EdgeTcp<'_, 'static, 1024, 1024, 2> = EdgeTcp::new(&tb.server, pool(2));
+    let addr = std::net::SocketAddr::from((Host::SERVER.ipv4_addr(), 7));
+    run(tb, async {
+        let acceptor = server
+            .bind(std::net::SocketAddr::from(([0, 0, 0, 0], 7)))
+            .await
+            .unwrap();
+        let (sk, accepted) = join(client.connect(addr), acceptor.accept()).await;
+        // The server keeps its end open and never closes it.
+        let (_peer, _kept) = accepted.unwrap();
+        drop(sk.unwrap()); // FIN: the client's socket waits in FIN-WAIT-2
+        sleep(tb, Duration::from_secs(1)).await;
+        assert_eq!(
+            client.connect(addr).await.err(),
+            Some(NetError::Errno(Errno::ENOBUFS)),
+            "the only socket is still closing"
+        );
+        // Linux lets an orphan go after tcp_fin_timeout (60 s); so does the stack.
+        sleep(tb, Duration::from_secs(61)).await;
+        let again = client.connect(addr).await;
+        assert!(again.is_ok(), "{:?}", again.err());
+    })
+    .unwrap();
+}

@@ -89,6 +89,8 @@ impl<'s, 'a, const RX: usize, const TX: usize, const POOL: usize, const TIMERS: 
                     .or_else(|| reserve.free.iter_mut().position(|sk| sk.end_time_wait(s)));
                 if let Some(i) = reusable {
                     let mut socket = reserve.free.swap_remove(i);
+                    // As `TcpSocket::new` makes it: none of the last user's state.
+                    socket.renew(s);
                     let _ = socket.bind(s, 0);
                     return Ok(socket);
                 }
@@ -159,7 +161,16 @@ impl<const RX: usize, const TX: usize, const POOL: usize, const TIMERS: usize> D
     /// `connect`, an accepted one goes back to its pool.
     fn drop(&mut self) {
         let socket = &mut self.socket;
-        let _ = self.edge.stack.with(|s| socket.close(s));
+        let client = self.client;
+        // A client's closing connection gets the orphan idle timeout (a peer that never
+        // sends its FIN cannot keep the socket from the next `connect`).
+        let _ = self.edge.stack.with(|s| {
+            if client {
+                socket.close_to_reuse(s)
+            } else {
+                socket.close(s)
+            }
+        });
         if self.client
             && let Ok(mut reserve) = self.edge.reserve.try_borrow_mut()
         {

@@ -130,7 +130,10 @@ impl TcpSocket {
     /// reuse (`NalTcpStack`): unbound, without the last user's timeouts, outcome or
     /// `SHUT_RD`, as [`new`](Self::new) makes it. (smoltcp's own tunings, made with
     /// [`with_socket`](Self::with_socket), stay.)
-    #[cfg_attr(not(feature = "embedded-nal"), allow(dead_code))]
+    #[cfg_attr(
+        not(any(feature = "embedded-nal", feature = "edge-nal")),
+        allow(dead_code)
+    )]
     pub(crate) fn renew(&mut self, stack: &mut Stack<'_>) {
         if let Some(p) = self.parts(stack) {
             p.slot.renew(p.now);
@@ -427,7 +430,10 @@ impl TcpSocket {
     /// the program lets go of the socket, so, as for an accepted socket's `close`, the
     /// closing connection gets an idle timeout if it had none (Linux gives its orphans
     /// `tcp_fin_timeout`): a peer that never sends its FIN cannot keep the socket.
-    #[cfg_attr(not(feature = "embedded-nal"), allow(dead_code))]
+    #[cfg_attr(
+        not(any(feature = "embedded-nal", feature = "edge-nal")),
+        allow(dead_code)
+    )]
     pub(crate) fn close_to_reuse(&mut self, stack: &mut Stack<'_>) {
         self.close(stack);
         if let Some(p) = self.parts(stack) {
