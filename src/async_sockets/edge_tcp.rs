@@ -282,17 +282,6 @@ impl<const RX: usize, const TX: usize, const POOL: usize, const TIMERS: usize> e
     }
 }
 
-/// A trait address as smoltcp's (an IPv6 one is unreachable without the `ipv6` feature).
-fn endpoint(addr: SocketAddr) -> Result<IpEndpoint, NetError> {
-    match addr {
-        SocketAddr::V4(v4) => Ok(IpEndpoint::from(v4)),
-        #[cfg(feature = "ipv6")]
-        SocketAddr::V6(v6) => Ok(IpEndpoint::from(v6)),
-        #[cfg(not(feature = "ipv6"))]
-        SocketAddr::V6(_) => Err(Errno::ENETUNREACH.into()),
-    }
-}
-
 impl<'s, 'a, const RX: usize, const TX: usize, const POOL: usize, const TIMERS: usize>
     edge_nal::TcpConnect for EdgeTcp<'s, 'a, RX, TX, POOL, TIMERS>
 {
@@ -304,7 +293,7 @@ impl<'s, 'a, const RX: usize, const TX: usize, const POOL: usize, const TIMERS: 
 
     /// Python: `sk = socket.socket(); sk.connect(addr)`, waiting for the handshake.
     async fn connect(&self, remote: SocketAddr) -> Result<Self::Socket<'_>, NetError> {
-        let remote = endpoint(remote)?;
+        let remote = NetError::endpoint(remote)?;
         let socket = self.client()?;
         let mut stream = EdgeStream {
             edge: self,

@@ -51,7 +51,7 @@ use core::net::SocketAddr;
 use heapless::Vec;
 use smoltcp::socket::tcp;
 
-use super::nal_udp::{endpoint, nb_error};
+use super::nal_udp::nb_error;
 use super::shared_stack::StackRef;
 use crate::socket::{
     ConnectError, Errno, ListenError, Listener, NetError, RecvError, SendError, TcpBuffers,
@@ -352,7 +352,7 @@ impl<'a, S: StackRef<'a>, const RX: usize, const TX: usize, const POOL: usize>
         else {
             return Err(nb::Error::Other(Errno::EISCONN.into()));
         };
-        let remote = endpoint(remote).map_err(nb::Error::Other)?;
+        let remote = NetError::endpoint(remote).map_err(nb::Error::Other)?;
         flatten(self.run(|_, stack| {
             if !*connecting {
                 socket

@@ -107,17 +107,6 @@ impl<'a, S: StackRef<'a>, const PACKETS: usize, const BYTES: usize>
     }
 }
 
-/// A trait address as smoltcp's (an IPv6 one is unreachable without the `ipv6` feature).
-pub(super) fn endpoint(addr: SocketAddr) -> Result<IpEndpoint, NetError> {
-    match addr {
-        SocketAddr::V4(v4) => Ok(IpEndpoint::from(v4)),
-        #[cfg(feature = "ipv6")]
-        SocketAddr::V6(v6) => Ok(IpEndpoint::from(v6)),
-        #[cfg(not(feature = "ipv6"))]
-        SocketAddr::V6(_) => Err(Errno::ENETUNREACH.into()),
-    }
-}
-
 /// A failure of an `nb` verb: a busy stack is `WouldBlock` (try again).
 pub(super) fn nb_error(e: NetError) -> nb::Error<NetError> {
     match e {
@@ -204,7 +193,7 @@ impl<'a, S: StackRef<'a>, const PACKETS: usize, const BYTES: usize> embedded_nal
     /// only peer.
     fn connect(&mut self, socket: &mut NalUdpSocket, remote: SocketAddr) -> Result<(), NetError> {
         self.own(socket)?;
-        let remote = endpoint(remote)?;
+        let remote = NetError::endpoint(remote)?;
         if remote.port == 0 || remote.addr.is_unspecified() {
             return Err(Errno::ENETUNREACH.into());
         }
@@ -291,7 +280,7 @@ impl<'a, S: StackRef<'a>, const PACKETS: usize, const BYTES: usize> embedded_nal
         buffer: &[u8],
     ) -> nb::Result<(), NetError> {
         self.own(socket).map_err(nb::Error::Other)?;
-        let to = endpoint(remote).map_err(nb::Error::Other)?;
+        let to = NetError::endpoint(remote).map_err(nb::Error::Other)?;
         self.run(|stack| send_to(stack, &mut socket.socket, to, buffer))
             .map_err(nb_error)?
     }

@@ -5,6 +5,8 @@
 
 use core::fmt;
 
+use smoltcp::wire::IpEndpoint;
+
 use super::errors::Errno;
 
 /// A verb's failure as the embedded ecosystem's traits report it.
@@ -35,6 +37,24 @@ impl NetError {
             NetError::EndOfStream => Errno::EPIPE,
             NetError::Stalled => Errno::ETIMEDOUT,
             NetError::Busy => Errno::EAGAIN,
+        }
+    }
+}
+
+impl NetError {
+    /// A trait's address (`core::net`) as smoltcp's, or `ENETUNREACH` for an IPv6 one
+    /// without the `ipv6` feature.
+    #[cfg_attr(
+        not(any(feature = "embedded-nal", feature = "edge-nal")),
+        allow(dead_code)
+    )]
+    pub(crate) fn endpoint(addr: core::net::SocketAddr) -> Result<IpEndpoint, NetError> {
+        match addr {
+            core::net::SocketAddr::V4(v4) => Ok(IpEndpoint::from(v4)),
+            #[cfg(feature = "ipv6")]
+            core::net::SocketAddr::V6(v6) => Ok(IpEndpoint::from(v6)),
+            #[cfg(not(feature = "ipv6"))]
+            core::net::SocketAddr::V6(_) => Err(Errno::ENETUNREACH.into()),
         }
     }
 }
