@@ -33,7 +33,7 @@ use super::tcp::{
     AsyncReadHalf, AsyncWriteHalf, busy, connect_on, flush_on, halves, readable_on, recv_on,
     send_on,
 };
-use crate::socket::{Errno, Listener, NetError, Shutdown, TcpBuffers, TcpSocket};
+use crate::socket::{BufferReserve, Errno, Listener, NetError, Shutdown, TcpBuffers, TcpSocket};
 
 /// How many client sockets an [`EdgeTcp`] keeps (open or free for reuse).
 pub const MAX_EDGE_CLIENTS: usize = 16;
@@ -56,7 +56,7 @@ pub struct EdgeTcp<
 }
 
 struct Reserve<'a, const RX: usize, const TX: usize> {
-    unused: &'a mut [TcpBuffers<RX, TX>],
+    unused: BufferReserve<'a, RX, TX>,
     free: Vec<TcpSocket, MAX_EDGE_CLIENTS>,
     clients: usize,
 }
@@ -69,7 +69,7 @@ impl<'s, 'a, const RX: usize, const TX: usize, const POOL: usize, const TIMERS: 
         EdgeTcp {
             stack,
             reserve: RefCell::new(Reserve {
-                unused: buffers,
+                unused: BufferReserve::new(buffers),
                 free: Vec::new(),
                 clients: 0,
             }),
@@ -94,19 +94,10 @@ impl<'s, 'a, const RX: usize, const TX: usize, const POOL: usize, const TIMERS: 
                     let _ = socket.bind(s, 0);
                     return Ok(socket);
                 }
-                if reserve.clients >= MAX_EDGE_CLIENTS || reserve.unused.is_empty() {
+                if reserve.clients >= MAX_EDGE_CLIENTS {
                     return Err(NetError::from(Errno::ENOBUFS));
                 }
-                if !s.has_room(1) {
-                    return Err(Errno::EMFILE.into());
-                }
-                let (buffers, rest) = core::mem::take(&mut reserve.unused).split_at_mut(1);
-                reserve.unused = rest;
-                let [buffers] = buffers else {
-                    return Err(Errno::ENOBUFS.into());
-                };
-                let socket =
-                    TcpSocket::new(s, buffers).map_err(|_| NetError::from(Errno::EMFILE))?;
+                let socket = reserve.unused.client(s)?;
                 reserve.clients += 1;
                 Ok(socket)
             })
@@ -116,25 +107,8 @@ impl<'s, 'a, const RX: usize, const TX: usize, const POOL: usize, const TIMERS: 
     /// A listener on `port` on the next `POOL` unused buffers.
     fn listen(&self, port: u16) -> Result<Listener<POOL>, NetError> {
         let mut reserve = self.reserve.try_borrow_mut().map_err(|_| NetError::Busy)?;
-        if POOL == 0 || POOL > u8::MAX as usize || reserve.unused.len() < POOL {
-            return Err(Errno::ENOBUFS.into());
-        }
         self.stack
-            .with(|s| {
-                // What `Listener::listen` would refuse, before the buffers are lent.
-                if port == 0 {
-                    return Err(NetError::from(Errno::EINVAL));
-                }
-                if s.is_listening_port(port) || s.is_client_port(port) {
-                    return Err(Errno::EADDRINUSE.into());
-                }
-                if !s.has_room(POOL) || !s.can_register_port() {
-                    return Err(Errno::EMFILE.into());
-                }
-                let (buffers, rest) = core::mem::take(&mut reserve.unused).split_at_mut(POOL);
-                reserve.unused = rest;
-                Listener::listen(s, port, POOL, buffers).map_err(|e| NetError::from(e.errno()))
-            })
+            .with(|s| reserve.unused.listener(s, port, POOL, true))
             .ok_or(NetError::Busy)?
     }
 }

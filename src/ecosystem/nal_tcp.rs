@@ -54,7 +54,7 @@ use smoltcp::socket::tcp;
 use super::nal_udp::nb_error;
 use super::shared_stack::StackRef;
 use crate::socket::{
-    ConnectError, Errno, ListenError, Listener, NetError, RecvError, SendError, TcpBuffers,
+    BufferReserve, ConnectError, Errno, Listener, NetError, RecvError, SendError, TcpBuffers,
     TcpSocket,
 };
 use crate::stack::Stack;
@@ -75,7 +75,7 @@ pub struct NalTcpStack<'a, S, const RX: usize = 2048, const TX: usize = 2048, co
 struct Sockets<'a, const RX: usize, const TX: usize, const POOL: usize> {
     /// This adapter's name in its handles (see the module docs).
     tag: usize,
-    unused: &'a mut [TcpBuffers<RX, TX>],
+    unused: BufferReserve<'a, RX, TX>,
     /// Closed client sockets, for the next `socket()`.
     free: Vec<Spare, MAX_CLIENTS>,
     /// Client sockets made so far (each ends up in `free` or in a handle).
@@ -149,7 +149,7 @@ impl<'a, S: StackRef<'a>, const RX: usize, const TX: usize, const POOL: usize>
             stack,
             sockets: Sockets {
                 tag: buffers.as_ptr() as usize,
-                unused: buffers,
+                unused: BufferReserve::new(buffers),
                 free: Vec::new(),
                 clients: 0,
                 listeners: Vec::new(),
@@ -238,41 +238,18 @@ impl<'a, const RX: usize, const TX: usize, const POOL: usize> Sockets<'a, RX, TX
             socket.renew(stack);
             return Ok(socket);
         }
-        if self.clients >= MAX_CLIENTS || self.unused.is_empty() {
+        if self.clients >= MAX_CLIENTS {
             return Err(Errno::ENOBUFS.into());
         }
-        if !stack.has_room(1) {
-            return Err(Errno::EMFILE.into());
-        }
-        let unused = core::mem::take(&mut self.unused);
-        let (buffers, rest) = unused.split_at_mut(1);
-        self.unused = rest;
-        let [buffers] = buffers else {
-            return Err(Errno::ENOBUFS.into());
-        };
-        let socket = TcpSocket::new(stack, buffers).map_err(|_| NetError::from(Errno::EMFILE))?;
+        let socket = self.unused.client(stack)?;
         self.clients += 1;
         Ok(socket)
     }
 
     /// A listener on `port` on the next `pool` unused buffers.
     fn listen(&mut self, stack: &mut Stack<'a>, port: u16) -> Result<(), NetError> {
-        let pool = self.pool;
-        if pool == 0 || self.unused.len() < pool {
-            return Err(Errno::ENOBUFS.into());
-        }
-        // What `Listener::listen` would refuse, checked before the buffers are lent.
-        if stack.is_listening_port(port) || stack.is_client_port(port) {
-            return Err(Errno::EADDRINUSE.into());
-        }
-        if !stack.has_room(pool) || !stack.can_register_port() || self.listeners.is_full() {
-            return Err(Errno::EMFILE.into());
-        }
-        let unused = core::mem::take(&mut self.unused);
-        let (buffers, rest) = unused.split_at_mut(pool);
-        self.unused = rest;
-        let listener = Listener::listen(stack, port, pool, buffers)
-            .map_err(|e: ListenError| NetError::from(e.errno()))?;
+        let room = !self.listeners.is_full();
+        let listener = self.unused.listener(stack, port, self.pool, room)?;
         // Room was checked above.
         let _ = self.listeners.push(listener);
         Ok(())

@@ -13,6 +13,8 @@
 //! * [`errors`]: each verb's error enum, every variant the [`Errno`] Python would raise.
 
 pub mod blocking;
+#[cfg(any(feature = "embedded-nal", feature = "edge-nal"))]
+mod buffer_reserve;
 pub mod buffers;
 pub mod errors;
 mod net_error;
@@ -21,6 +23,8 @@ mod tcp_stream;
 mod udp;
 
 pub use blocking::{Blocking, Polled, StackAccess};
+#[cfg(any(feature = "embedded-nal", feature = "edge-nal"))]
+pub(crate) use buffer_reserve::BufferReserve;
 pub use buffers::{TcpBuffers, UdpBuffers};
 pub use errors::{
     AcceptError, BindError, ConnectError, Errno, ListenError, RecvError, RecvFromError,
