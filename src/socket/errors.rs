@@ -30,6 +30,8 @@ pub enum Errno {
     EDESTADDRREQ,
     /// 90: Message too long.
     EMSGSIZE,
+    /// 95: Operation not supported (multicast: this stack has no IGMP or MLD).
+    EOPNOTSUPP,
     /// 98: Address already in use.
     EADDRINUSE,
     /// 101: Network is unreachable.
@@ -63,6 +65,7 @@ impl Errno {
             Errno::EPIPE => 32,
             Errno::EDESTADDRREQ => 89,
             Errno::EMSGSIZE => 90,
+            Errno::EOPNOTSUPP => 95,
             Errno::EADDRINUSE => 98,
             Errno::ENETUNREACH => 101,
             Errno::ECONNABORTED => 103,
@@ -86,6 +89,7 @@ impl Errno {
             Errno::EPIPE => "Broken pipe",
             Errno::EDESTADDRREQ => "Destination address required",
             Errno::EMSGSIZE => "Message too long",
+            Errno::EOPNOTSUPP => "Operation not supported",
             Errno::EADDRINUSE => "Address already in use",
             Errno::ENETUNREACH => "Network is unreachable",
             Errno::ECONNABORTED => "Software caused connection abort",

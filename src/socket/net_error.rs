@@ -115,6 +115,7 @@ impl embedded_io::Error for NetError {
                 Errno::ETIMEDOUT => ErrorKind::TimedOut,
                 Errno::EINVAL | Errno::EMSGSIZE => ErrorKind::InvalidInput,
                 Errno::EMFILE | Errno::ENOBUFS => ErrorKind::OutOfMemory,
+                Errno::EOPNOTSUPP => ErrorKind::Unsupported,
                 _ => ErrorKind::Other,
             },
         }
