@@ -946,3 +946,57 @@ fn a_closed_socket_whose_peer_never_closes_comes_back_after_linux_fin_timeout() 
     server.close(conn).unwrap();
     server.close(lsk).unwrap();
 }
+
+#[test]
+fn udp_connect_keeps_the_datagrams_already_queued_from_anyone_as_linux() {
+    // Python on 127.0.0.1: x and y send to u; u.connect(x); u receives both queued
+    // datagrams (y's too); afterwards y's are dropped and x's received.
+    let mut net = Net::new();
+    let mut client: Udp = NalUdpStack::new(net.client, udp_buffers(2));
+    let mut server: Udp = NalUdpStack::new(net.server, udp_buffers(1));
+    let mut u = server.socket().unwrap();
+    server.bind(&mut u, 9999).unwrap();
+    let (mut x, mut y) = (client.socket().unwrap(), client.socket().unwrap());
+    client.bind(&mut x, 1001).unwrap();
+    client.bind(&mut y, 1002).unwrap();
+    let at = |port| SocketAddr::new(IpAddr::from(Host::CLIENT.ipv4_addr()), port);
+    // The receive queue (1024 bytes) wraps: y's 500 bytes go after 418 bytes of
+    // padding, which the filter must count as queued before the connect.
+    client
+        .send_to(&mut x, server_addr(9999), &[b'x'; 600])
+        .unwrap();
+    client
+        .send_to(&mut x, server_addr(9999), b"from-x")
+        .unwrap();
+    net.step();
+    let mut big = [0u8; 1024];
+    assert_eq!(ready(server.receive(&mut u, &mut big)).unwrap().0, 600);
+    client
+        .send_to(&mut y, server_addr(9999), &[b'y'; 500])
+        .unwrap();
+    for _ in 0..5 {
+        net.step();
+    }
+    server.connect(&mut u, at(1001)).unwrap();
+    let mut got = Vec::new();
+    client
+        .send_to(&mut y, server_addr(9999), b"y-after")
+        .unwrap();
+    client
+        .send_to(&mut x, server_addr(9999), b"x-after")
+        .unwrap();
+    for _ in 0..5 {
+        net.step();
+    }
+    while let Some((n, from)) = ready(server.receive(&mut u, &mut big)) {
+        got.push((big[..n.min(8)].to_vec(), from.port()));
+    }
+    assert_eq!(
+        got,
+        [
+            (b"from-x".to_vec(), 1001),
+            (vec![b'y'; 8], 1002),
+            (b"x-after".to_vec(), 1001)
+        ]
+    );
+}

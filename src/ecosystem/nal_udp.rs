@@ -10,7 +10,7 @@
 //! | `close(s)` | unbound, kept for the next `socket()` | `sk.close()` |
 //!
 //! As on Linux: a connected socket receives only from its peer (others' datagrams are
-//! dropped), `send` without a peer is `EDESTADDRREQ`, a socket that sends before it is
+//! dropped; those queued before the `connect` are kept, as Linux keeps them), `send` without a peer is `EDESTADDRREQ`, a socket that sends before it is
 //! bound gets an ephemeral port, and a datagram larger than the caller's buffer is cut
 //! to fit (`receive` returns the bytes that fit; the trait has no way to say more).
 //!
@@ -29,7 +29,9 @@ use heapless::Vec;
 use smoltcp::wire::IpEndpoint;
 
 use super::shared_stack::StackRef;
-use crate::socket::{Errno, NetError, RecvFromError, SendToError, UdpBuffers, UdpSocket};
+use crate::socket::{
+    Errno, NetError, PeerFilter, RecvFromError, SendToError, UdpBuffers, UdpSocket,
+};
 use crate::stack::Stack;
 
 /// How many UDP sockets a [`NalUdpStack`] keeps (open or free for reuse).
@@ -53,8 +55,9 @@ pub struct NalUdpSocket {
     /// The adapter that made it (its `tag`).
     owner: usize,
     socket: UdpSocket,
-    /// From `connect`: where `send` goes, and the only sender `receive` accepts.
-    peer: Option<IpEndpoint>,
+    /// From `connect`: where `send` goes, and the only sender `receive` accepts (after
+    /// the datagrams queued before the `connect`, which Linux keeps).
+    filter: PeerFilter,
 }
 
 impl NalUdpSocket {
@@ -163,7 +166,7 @@ impl<'a, S: StackRef<'a>, const PACKETS: usize, const BYTES: usize> embedded_nal
                 return Ok(NalUdpSocket {
                     owner,
                     socket,
-                    peer: None,
+                    filter: PeerFilter::default(),
                 });
             }
             if *made >= MAX_UDP_SOCKETS || unused.is_empty() {
@@ -184,7 +187,7 @@ impl<'a, S: StackRef<'a>, const PACKETS: usize, const BYTES: usize> embedded_nal
             Ok(NalUdpSocket {
                 owner,
                 socket,
-                peer: None,
+                filter: PeerFilter::default(),
             })
         })?
     }
@@ -204,7 +207,8 @@ impl<'a, S: StackRef<'a>, const PACKETS: usize, const BYTES: usize> embedded_nal
                     .rebind(stack, 0)
                     .map_err(|e| NetError::from(e.errno()))?;
             }
-            socket.peer = Some(remote);
+            let queued = socket.socket.recv_queue(stack);
+            socket.filter.connect(remote, queued);
             Ok(())
         })?
     }
@@ -212,7 +216,8 @@ impl<'a, S: StackRef<'a>, const PACKETS: usize, const BYTES: usize> embedded_nal
     fn send(&mut self, socket: &mut NalUdpSocket, buffer: &[u8]) -> nb::Result<(), NetError> {
         self.own(socket).map_err(nb::Error::Other)?;
         let peer = socket
-            .peer
+            .filter
+            .peer()
             .ok_or(nb::Error::Other(Errno::EDESTADDRREQ.into()))?;
         self.run(|stack| send_to(stack, &mut socket.socket, peer, buffer))
             .map_err(nb_error)?
@@ -226,16 +231,20 @@ impl<'a, S: StackRef<'a>, const PACKETS: usize, const BYTES: usize> embedded_nal
         buffer: &mut [u8],
     ) -> nb::Result<(usize, SocketAddr), NetError> {
         self.own(socket).map_err(nb::Error::Other)?;
-        let peer = socket.peer;
+        let NalUdpSocket { socket, filter, .. } = socket;
         self.run(|stack| {
             loop {
-                let (n, from) = match socket.socket.recvfrom(stack, buffer) {
+                let before = socket.recv_queue(stack);
+                let got = socket.recvfrom(stack, buffer);
+                let taken = filter.accepts_head();
+                filter.taken(before.saturating_sub(socket.recv_queue(stack)));
+                let (n, from) = match got {
                     Ok(got) => got,
                     Err(RecvFromError::Truncated { copied, from, .. }) => (copied, from),
                     Err(RecvFromError::WouldBlock) => return Err(nb::Error::WouldBlock),
                     Err(e) => return Err(nb::Error::Other(e.errno().into())),
                 };
-                if peer.is_none_or(|p| p == from) {
+                if taken || filter.accepts(from) {
                     return Ok((n, SocketAddr::from(from)));
                 }
             }

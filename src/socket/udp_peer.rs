@@ -41,7 +41,13 @@ impl PeerFilter {
 
     /// Whether the datagram at the head of the queue, from `from`, may be received.
     pub(crate) fn accepts(&self, from: IpEndpoint) -> bool {
-        self.queued_before > 0 || self.peer.is_none_or(|p| p == from)
+        self.accepts_head() || self.peer.is_none_or(|p| p == from)
+    }
+
+    /// Whether the datagram at the head of the queue arrived before the `connect` (it
+    /// may be received whoever sent it).
+    pub(crate) fn accepts_head(&self) -> bool {
+        self.queued_before > 0
     }
 
     /// The head datagram left the queue, which then held `freed` bytes fewer.
