@@ -560,3 +560,52 @@ fn an_edge_client_socket_whose_peer_never_closes_comes_back_after_the_fin_timeou
     })
     .unwrap();
 }
+
+#[test]
+fn settimeout_zero_is_non_blocking_as_in_python() {
+    // Python: sk.settimeout(0) is sk.setblocking(False): accept, recv, recvfrom raise
+    // BlockingIOError (EAGAIN) at once; gettimeout() is 0.0.
+    use sockless::socket::{RecvFromError, SendError};
+    let tb = testbed();
+    run(tb, async {
+        let mut listener = AsyncListener::<1>::listen(&tb.server, 7, 1, pool(1)).unwrap();
+        listener.set_timeout(Some(Duration::ZERO));
+        let start = tb.now();
+        assert_eq!(listener.accept().await.err(), Some(AcceptError::WouldBlock));
+        assert_eq!(tb.now(), start);
+
+        let mut udp =
+            AsyncUdpSocket::bind(&tb.server, 9, leak(UdpBuffers::<4, 1024>::new())).unwrap();
+        udp.set_timeout(Some(Duration::ZERO));
+        let mut buf = [0u8; 8];
+        assert_eq!(
+            udp.recv_from(&mut buf).await.err(),
+            Some(RecvFromError::WouldBlock)
+        );
+
+        listener.set_timeout(None);
+        let mut sk =
+            AsyncTcpStream::new(&tb.client, leak(TcpBuffers::<1024, 1024>::new())).unwrap();
+        let (connected, accepted) = join(sk.connect(at_server(7)), listener.accept()).await;
+        connected.unwrap();
+        let (mut conn, _) = accepted.unwrap();
+        sk.set_timeout(Some(Duration::ZERO));
+        assert_eq!(
+            sk.with(|s, stack| s.timeout(stack)).unwrap(),
+            Some(Duration::ZERO),
+            "gettimeout() is 0.0"
+        );
+        let start = tb.now();
+        assert_eq!(sk.recv(&mut buf).await, Err(RecvError::WouldBlock));
+        assert_eq!(tb.now(), start);
+        // Non-blocking send: what fits is queued, then BlockingIOError.
+        let big = [7u8; 4096];
+        assert_eq!(sk.send(&big).await, Ok(1024));
+        assert_eq!(sk.send(&big).await, Err(SendError::WouldBlock));
+        // Data there: returned at once, as Python's non-blocking recv.
+        conn.send_all(b"hi").await.unwrap();
+        sleep(tb, Duration::from_millis(5)).await;
+        assert_eq!(sk.recv(&mut buf).await, Ok(2));
+    })
+    .unwrap();
+}

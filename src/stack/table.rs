@@ -221,7 +221,9 @@ impl Slot {
     /// (counting it forever would make every sleep zero).
     pub(crate) fn next_deadline(&self, now: Instant) -> Option<Instant> {
         let recv = match (self.waiting_since, self.recv_timeout) {
-            (Some(since), Some(timeout)) => Some(later(since, timeout)).filter(|&t| t > now),
+            (Some(since), Some(timeout)) if timeout != Duration::ZERO => {
+                Some(later(since, timeout)).filter(|&t| t > now)
+            }
             _ => None,
         };
         earliest(earliest(self.connect_deadline, recv), self.idle_due())
@@ -413,7 +415,8 @@ impl Slot {
     pub(crate) fn recv_waits(&mut self, now: Instant) -> bool {
         let since = *self.waiting_since.get_or_insert(now);
         match self.recv_timeout {
-            Some(t) if now >= later(since, t) => {
+            // Zero: non-blocking, nothing to time out (Python's `BlockingIOError`).
+            Some(t) if t != Duration::ZERO && now >= later(since, t) => {
                 self.waiting_since = None;
                 true
             }
