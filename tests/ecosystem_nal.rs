@@ -1000,3 +1000,98 @@ fn udp_connect_keeps_the_datagrams_already_queued_from_anyone_as_linux() {
         ]
     );
 }
+
+#[test]
+fn any_number_of_closes_on_a_busy_stack_are_all_done_later_none_leaked() {
+    // Six connections closed while the stack is borrowed elsewhere: each FIN goes at the
+    // next call that gets the stack (a fixed list of four used to drop the fifth).
+    let mut net = Net::new();
+    let (mut client, mut server) = tcp_stacks(&net, 6, 9);
+    let mut l7 = listening(&mut server, 7);
+    let mut l8 = listening(&mut server, 8);
+    let mut pairs = Vec::new();
+    for i in 0..6 {
+        let (lsk, port) = if i % 2 == 0 {
+            (&mut l7, 7)
+        } else {
+            (&mut l8, 8)
+        };
+        let mut sk = client.socket().unwrap();
+        net.until(100, || ready(client.connect(&mut sk, server_addr(port))));
+        let (conn, _) = net.until(100, || ready(server.accept(lsk)));
+        pairs.push((sk, conn));
+    }
+    let mut conns = Vec::new();
+    {
+        let _held = net.client.borrow_mut();
+        for (sk, conn) in pairs {
+            assert_eq!(client.close(sk), Err(NetError::Busy));
+            conns.push(conn);
+        }
+    }
+    // The next call that gets the stack does every deferred close.
+    assert_eq!(
+        client.socket().unwrap_err(),
+        NetError::Errno(Errno::ENOBUFS),
+        "all six sockets closing, none free yet"
+    );
+    let mut buf = [0u8; 4];
+    for conn in conns.iter_mut() {
+        let end = net.until(100, || failed(server.receive(conn, &mut buf)));
+        assert_eq!(end, NetError::EndOfStream);
+    }
+    for conn in conns {
+        server.close(conn).unwrap();
+    }
+    // Once their connections are over, all six sockets come back.
+    for _ in 0..50 {
+        net.step();
+    }
+    let again: Vec<_> = (0..6).map(|_| client.socket().unwrap()).collect();
+    assert_eq!(again.len(), 6);
+}
+
+#[test]
+fn accepted_handles_are_bounded_emfile_beyond_and_all_busy_closes_are_done_later() {
+    use sockless::ecosystem::MAX_ACCEPTED;
+    let mut net = Net::new();
+    let mut server: Tcp = NalTcpStack::new(net.server, tcp_buffers(1 + 5 * 4));
+    let mut clients: [Tcp; 2] = [
+        NalTcpStack::new(net.client, tcp_buffers(9)),
+        NalTcpStack::new(net.client, tcp_buffers(9)),
+    ];
+    let mut listeners: Vec<_> = (7..12).map(|p| listening(&mut server, p)).collect();
+    let total = MAX_ACCEPTED + 1;
+    let mut sks = Vec::new();
+    for i in 0..total {
+        let client = &mut clients[i % 2];
+        let mut sk = client.socket().unwrap();
+        let port = 7 + (i % 5) as u16;
+        net.until(100, || ready(client.connect(&mut sk, server_addr(port))));
+        sks.push((i % 2, sk));
+    }
+    let mut conns = Vec::new();
+    for i in 0..MAX_ACCEPTED {
+        let lsk = &mut listeners[i % 5];
+        conns.push(net.until(100, || ready(server.accept(lsk))).0);
+    }
+    // One more than MAX_ACCEPTED: EMFILE (Linux: out of descriptors), left queued.
+    let last = &mut listeners[MAX_ACCEPTED % 5];
+    assert_eq!(
+        failed(server.accept(last)),
+        Some(NetError::Errno(Errno::EMFILE))
+    );
+    {
+        let _held = net.server.borrow_mut();
+        for conn in conns {
+            assert_eq!(server.close(conn), Err(NetError::Busy));
+        }
+    }
+    // The next call does all sixteen closes, and the queued caller is accepted.
+    let (_conn, _) = net.until(100, || ready(server.accept(last)));
+    let mut buf = [0u8; 4];
+    for (c, sk) in sks.iter_mut().take(MAX_ACCEPTED) {
+        let end = net.until(100, || failed(clients[*c].receive(sk, &mut buf)));
+        assert_eq!(end, NetError::EndOfStream);
+    }
+}
