@@ -609,3 +609,39 @@ fn settimeout_zero_is_non_blocking_as_in_python() {
     })
     .unwrap();
 }
+
+#[cfg(feature = "edge-nal")]
+#[test]
+fn an_edge_stream_dropped_while_the_stack_is_busy_is_closed_at_the_next_chance() {
+    use edge_nal::{TcpAccept as _, TcpBind as _, TcpConnect as _};
+    use embedded_io_async::Read as _;
+    use sockless::async_sockets::EdgeTcp;
+    let tb = testbed();
+    let client: EdgeTcp<'_, 'static, 1024, 1024, 2> = EdgeTcp::new(&tb.client, pool(1));
+    let server: EdgeTcp<'_, 'static, 1024, 1024, 2> = EdgeTcp::new(&tb.server, pool(2));
+    let addr = std::net::SocketAddr::from((Host::SERVER.ipv4_addr(), 7));
+    run(tb, async {
+        let acceptor = server
+            .bind(std::net::SocketAddr::from(([0, 0, 0, 0], 7)))
+            .await
+            .unwrap();
+        for _ in 0..3 {
+            let (sk, accepted) = join(client.connect(addr), acceptor.accept()).await;
+            let (sk, (_, mut conn)) = (sk.unwrap(), accepted.unwrap());
+            // Both dropped from inside a borrow of their stacks (an observer's code,
+            // say): neither can close then.
+            tb.client.with(|_| drop(sk)).unwrap();
+            let mut buf = [0u8; 4];
+            // The next chance: the client's next call. Its FIN then reaches the server.
+            let again = select(client.connect(addr), sleep(tb, Duration::from_millis(1))).await;
+            drop(again);
+            assert_eq!(conn.read(&mut buf).await.unwrap(), 0, "the FIN came");
+            tb.server.with(|_| drop(conn)).unwrap();
+            // The server's next call closes its end: the client's socket comes back.
+            let waited = select(acceptor.accept(), sleep(tb, Duration::from_secs(1))).await;
+            assert!(matches!(waited, Either::Second(())));
+            drop(waited);
+        }
+    })
+    .unwrap();
+}

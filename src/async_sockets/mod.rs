@@ -49,7 +49,9 @@ mod udp;
 
 pub use async_stack::{AsyncStack, yield_now};
 #[cfg(feature = "edge-nal")]
-pub use edge_tcp::{EdgeAcceptor, EdgeStream, EdgeTcp, MAX_ACCEPTORS, MAX_EDGE_CLIENTS};
+pub use edge_tcp::{
+    EdgeAcceptor, EdgeStream, EdgeTcp, MAX_ACCEPTORS, MAX_EDGE_ACCEPTED, MAX_EDGE_CLIENTS,
+};
 #[cfg(feature = "edge-nal")]
 pub use edge_udp::{
     EdgeUdp, EdgeUdpMulticast, EdgeUdpReceive, EdgeUdpSend, EdgeUdpSocket, MAX_EDGE_UDP_SOCKETS,
