@@ -645,3 +645,73 @@ fn an_edge_stream_dropped_while_the_stack_is_busy_is_closed_at_the_next_chance()
     })
     .unwrap();
 }
+
+/// Python on 127.0.0.1 (Linux), through edge-nal's traits: the errno after a refused
+/// connect, a reset, and a peer that closed, and the embedded-io kinds they map to.
+#[cfg(feature = "edge-nal")]
+#[test]
+fn edge_streams_report_refused_reset_and_broken_pipe_as_linux() {
+    use edge_nal::{TcpAccept as _, TcpBind as _, TcpConnect as _, TcpShutdown as _};
+    use embedded_io_async::{Error as _, ErrorKind, Read as _, Write as _};
+    use sockless::async_sockets::EdgeTcp;
+    use sockless::socket::{Errno, NetError};
+    let tb = testbed();
+    let client: EdgeTcp<'_, 'static, 1024, 1024, 2> = EdgeTcp::new(&tb.client, pool(2));
+    let server: EdgeTcp<'_, 'static, 1024, 1024, 2> = EdgeTcp::new(&tb.server, pool(2));
+    let addr = |port| std::net::SocketAddr::from((Host::SERVER.ipv4_addr(), port));
+    let mut seen = Vec::new();
+    run(tb, async {
+        // connect to a closed port: ConnectionRefusedError.
+        let err = client.connect(addr(9)).await.err().unwrap();
+        seen.push(("connect to a closed port", err, err.kind()));
+        let acceptor = server
+            .bind(std::net::SocketAddr::from(([0, 0, 0, 0], 7)))
+            .await
+            .unwrap();
+        // The peer resets: recv is ConnectionResetError, then b'', then send EPIPE.
+        let (sk, accepted) = join(client.connect(addr(7)), acceptor.accept()).await;
+        let (mut sk, (_, mut conn)) = (sk.unwrap(), accepted.unwrap());
+        conn.abort().await.unwrap();
+        let mut buf = [0u8; 8];
+        let err = sk.read(&mut buf).await.err().unwrap();
+        seen.push(("recv after RST", err, err.kind()));
+        assert_eq!(sk.read(&mut buf).await.ok(), Some(0), "then b''");
+        let err = sk.write(b"x").await.err().unwrap();
+        seen.push(("send after RST", err, err.kind()));
+        drop((sk, conn));
+        // The peer closed: recv b'', the first send goes, the next is EPIPE.
+        let (sk, accepted) = join(client.connect(addr(7)), acceptor.accept()).await;
+        let (mut sk, (_, conn)) = (sk.unwrap(), accepted.unwrap());
+        drop(conn);
+        assert_eq!(sk.read(&mut buf).await.ok(), Some(0));
+        assert_eq!(sk.write(b"x").await.ok(), Some(1));
+        sleep(tb, Duration::from_millis(10)).await;
+        let err = sk.write(b"x").await.err().unwrap();
+        seen.push(("send after the peer closed", err, err.kind()));
+        assert_eq!(sk.read(&mut buf).await.ok(), Some(0), "recv still b''");
+    })
+    .unwrap();
+    let want = [
+        (
+            "connect to a closed port",
+            NetError::Errno(Errno::ECONNREFUSED),
+            ErrorKind::ConnectionRefused,
+        ),
+        (
+            "recv after RST",
+            NetError::Errno(Errno::ECONNRESET),
+            ErrorKind::ConnectionReset,
+        ),
+        (
+            "send after RST",
+            NetError::Errno(Errno::EPIPE),
+            ErrorKind::BrokenPipe,
+        ),
+        (
+            "send after the peer closed",
+            NetError::Errno(Errno::EPIPE),
+            ErrorKind::BrokenPipe,
+        ),
+    ];
+    assert_eq!(seen, want);
+}

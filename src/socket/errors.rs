@@ -204,7 +204,8 @@ errno_enum! {
     pub enum RecvError {
         /// No data yet (`BlockingIOError`): poll and try again.
         WouldBlock = EAGAIN,
-        /// The peer reset the connection (`ConnectionResetError`), or it was refused.
+        /// The peer reset the connection (`ConnectionResetError`): reported once, as
+        /// Linux; later `recv`s see the end of the stream.
         Reset = ECONNRESET,
         /// The `settimeout` time passed with no data (`socket.timeout`), or the connection
         /// was dropped by a timeout.
@@ -221,7 +222,9 @@ errno_enum! {
     pub enum SendError {
         /// The transmit buffer is full, or the handshake is not done (`BlockingIOError`).
         WouldBlock = EAGAIN,
-        /// The peer reset the connection (`ConnectionResetError`).
+        /// The peer reset the connection (`ConnectionResetError`): reported once, as
+        /// Linux; later `send`s are `Shutdown` (`EPIPE`), and so is every `send` after
+        /// a reset that followed the peer's FIN, or a refused `connect`.
         Reset = ECONNRESET,
         /// The connection was dropped by a timeout.
         TimedOut = ETIMEDOUT,

@@ -321,8 +321,13 @@ impl TcpSocket {
                         | tcp::State::LastAck
                         | tcp::State::TimeWait => SendError::Shutdown,
                         _ => match p.slot.outcome() {
-                            Some(Outcome::Reset | Outcome::Refused | Outcome::Aborted) => {
+                            // Linux: ECONNRESET once, then EPIPE (and EPIPE at once after
+                            // the peer's FIN or a refused connect).
+                            Some(Outcome::Reset | Outcome::Aborted) if p.slot.report_reset() => {
                                 SendError::Reset
+                            }
+                            Some(Outcome::Reset | Outcome::Refused | Outcome::Aborted) => {
+                                SendError::Shutdown
                             }
                             Some(Outcome::TimedOut) => SendError::TimedOut,
                             Some(Outcome::Finished) => SendError::Shutdown,
@@ -552,7 +557,13 @@ fn nothing_to_read(p: TcpParts<'_, '_>) -> Result<(), RecvError> {
         | tcp::State::TimeWait => Ok(()),
         tcp::State::Closed | tcp::State::Listen => match p.slot.outcome() {
             Some(Outcome::Finished) => Ok(()),
-            Some(Outcome::Reset | Outcome::Refused | Outcome::Aborted) => Err(RecvError::Reset),
+            // Linux: ECONNRESET once, then b'' (b'' at once after the peer's FIN).
+            Some(Outcome::Reset | Outcome::Aborted) if p.slot.report_reset() => {
+                Err(RecvError::Reset)
+            }
+            Some(Outcome::Reset | Outcome::Aborted) => Ok(()),
+            // Linux: a refused connect's socket is not connected (ENOTCONN).
+            Some(Outcome::Refused) => Err(RecvError::NotConnected),
             Some(Outcome::TimedOut) => Err(RecvError::TimedOut),
             Some(Outcome::Cancelled) | None => Err(RecvError::NotConnected),
         },

@@ -126,6 +126,11 @@ pub(crate) struct Slot {
     state: State,
     outcome: Option<Outcome>,
     read_shut: bool,
+    /// The peer's FIN came in this connection (a reset after it is Linux's `EPIPE`).
+    fin_received: bool,
+    /// A reset was reported to the program once (`recv` or `send`), as Linux clears
+    /// `SO_ERROR` once it is returned: then `recv` is end of stream, `send` `EPIPE`.
+    error_reported: bool,
     recv_timeout: Option<Duration>,
     waiting_since: Option<Instant>,
     idle_timeout: Option<Duration>,
@@ -152,6 +157,8 @@ impl Slot {
         state: State::Closed,
         outcome: None,
         read_shut: false,
+        fin_received: false,
+        error_reported: false,
         recv_timeout: None,
         waiting_since: None,
         idle_timeout: None,
@@ -179,6 +186,15 @@ impl Slot {
     pub(crate) fn outcome(&self) -> Option<Outcome> {
         self.outcome
     }
+    /// How a reset shows to the program now (Linux): the first `recv` or `send` after
+    /// it reports it (`true`, and it is reported from now on), later ones see the end of
+    /// the stream and `EPIPE` (`false`); after the peer's FIN, always `false`.
+    pub(crate) fn report_reset(&mut self) -> bool {
+        let first = !self.fin_received && !self.error_reported;
+        self.error_reported = true;
+        first
+    }
+
     pub(crate) fn read_shut(&self) -> bool {
         self.read_shut
     }
@@ -263,6 +279,8 @@ impl Slot {
     fn begin_connection(&mut self, now: Instant) {
         self.outcome = None;
         self.read_shut = false;
+        self.fin_received = false;
+        self.error_reported = false;
         self.waiting_since = None;
         self.last_activity = now;
         self.connect_deadline = None;
@@ -290,6 +308,8 @@ impl Slot {
     pub(crate) fn arm(&mut self, now: Instant) {
         self.owner = Owner::Listening;
         self.outcome = None;
+        self.fin_received = false;
+        self.error_reported = false;
         self.state = State::Listen;
         self.last_activity = now;
     }
@@ -471,6 +491,9 @@ impl Slot {
         }
         if change.outcome.is_some() {
             self.outcome = change.outcome;
+        }
+        if change.events.contains(super::trace::EventKind::FinReceived) {
+            self.fin_received = true;
         }
         Some(change)
     }
