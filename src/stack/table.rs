@@ -125,12 +125,9 @@ pub(crate) struct Slot {
     owner: Owner,
     state: State,
     outcome: Option<Outcome>,
-    read_shut: bool,
-    /// The peer's FIN came in this connection (a reset after it is Linux's `EPIPE`).
-    fin_received: bool,
-    /// A reset was reported to the program once (`recv` or `send`), as Linux clears
-    /// `SO_ERROR` once it is returned: then `recv` is end of stream, `send` `EPIPE`.
-    error_reported: bool,
+    /// `READ_SHUT`, `FIN_RECEIVED`, `RESET_REPORTED` (one byte: a slot is in every
+    /// socket table).
+    flags: u8,
     recv_timeout: Option<Duration>,
     waiting_since: Option<Instant>,
     idle_timeout: Option<Duration>,
@@ -149,6 +146,14 @@ pub(crate) struct Slot {
     remote: Option<IpEndpoint>,
 }
 
+/// `shutdown(SHUT_RD)` was called: what arrives is thrown away.
+const READ_SHUT: u8 = 1;
+/// The peer's FIN came in this connection (a reset after it is Linux's `EPIPE`).
+const FIN_RECEIVED: u8 = 2;
+/// A reset was reported to the program once (`recv` or `send`), as Linux clears
+/// `SO_ERROR` once it is returned: then `recv` is end of stream, `send` `EPIPE`.
+const RESET_REPORTED: u8 = 4;
+
 impl Slot {
     pub(crate) const EMPTY: Slot = Slot {
         handle: None,
@@ -156,9 +161,7 @@ impl Slot {
         owner: Owner::Spare,
         state: State::Closed,
         outcome: None,
-        read_shut: false,
-        fin_received: false,
-        error_reported: false,
+        flags: 0,
         recv_timeout: None,
         waiting_since: None,
         idle_timeout: None,
@@ -190,13 +193,13 @@ impl Slot {
     /// it reports it (`true`, and it is reported from now on), later ones see the end of
     /// the stream and `EPIPE` (`false`); after the peer's FIN, always `false`.
     pub(crate) fn report_reset(&mut self) -> bool {
-        let first = !self.fin_received && !self.error_reported;
-        self.error_reported = true;
+        let first = self.flags & (FIN_RECEIVED | RESET_REPORTED) == 0;
+        self.flags |= RESET_REPORTED;
         first
     }
 
     pub(crate) fn read_shut(&self) -> bool {
-        self.read_shut
+        self.flags & READ_SHUT != 0
     }
     pub(crate) fn recv_timeout(&self) -> Option<Duration> {
         self.recv_timeout
@@ -278,9 +281,7 @@ impl Slot {
     /// Forget the previous connection's outcome and timers (not the settings).
     fn begin_connection(&mut self, now: Instant) {
         self.outcome = None;
-        self.read_shut = false;
-        self.fin_received = false;
-        self.error_reported = false;
+        self.flags = 0;
         self.waiting_since = None;
         self.last_activity = now;
         self.connect_deadline = None;
@@ -308,8 +309,7 @@ impl Slot {
     pub(crate) fn arm(&mut self, now: Instant) {
         self.owner = Owner::Listening;
         self.outcome = None;
-        self.fin_received = false;
-        self.error_reported = false;
+        self.flags &= !(FIN_RECEIVED | RESET_REPORTED);
         self.state = State::Listen;
         self.last_activity = now;
     }
@@ -409,7 +409,7 @@ impl Slot {
 
     /// `shutdown(SHUT_RD)`.
     pub(crate) fn shut_read(&mut self) {
-        self.read_shut = true;
+        self.flags |= READ_SHUT;
     }
 
     /// `settimeout(t)`.
@@ -493,7 +493,7 @@ impl Slot {
             self.outcome = change.outcome;
         }
         if change.events.contains(super::trace::EventKind::FinReceived) {
-            self.fin_received = true;
+            self.flags |= FIN_RECEIVED;
         }
         Some(change)
     }
