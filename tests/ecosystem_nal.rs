@@ -1095,3 +1095,52 @@ fn accepted_handles_are_bounded_emfile_beyond_and_all_busy_closes_are_done_later
         assert_eq!(end, NetError::EndOfStream);
     }
 }
+
+#[test]
+fn refused_reset_and_broken_pipe_keep_their_errnos_through_the_trait_as_linux() {
+    // Python on 127.0.0.1: connect to a closed port ECONNREFUSED; recv after an RST
+    // ECONNRESET, then b''; send after the peer closed: the first goes, the next EPIPE.
+    // embedded-nal's kinds are only PipeClosed and Other; the errno stays in the error.
+    let mut net = Net::new();
+    let (mut client, mut server) = tcp_stacks(&net, 2, 5);
+    let mut sk = client.socket().unwrap();
+    let err = net.until(100, || failed(client.connect(&mut sk, server_addr(9))));
+    assert_eq!(
+        (err, err.kind()),
+        (NetError::Errno(Errno::ECONNREFUSED), TcpErrorKind::Other)
+    );
+    client.close(sk).unwrap();
+    let mut lsk = listening(&mut server, 7);
+    let (mut sk, mut conn, _) = connected(&mut net, &mut client, &mut server, &mut lsk);
+    conn.socket().unwrap().abort(&mut net.server.borrow_mut());
+    let mut buf = [0u8; 4];
+    let err = net.until(100, || failed(client.receive(&mut sk, &mut buf)));
+    assert_eq!(
+        (err, err.kind()),
+        (NetError::Errno(Errno::ECONNRESET), TcpErrorKind::PipeClosed)
+    );
+    assert_eq!(
+        failed(client.receive(&mut sk, &mut buf)),
+        Some(NetError::EndOfStream)
+    );
+    let err = failed(client.send(&mut sk, b"x")).unwrap();
+    assert_eq!(
+        (err, err.kind()),
+        (NetError::Errno(Errno::EPIPE), TcpErrorKind::PipeClosed)
+    );
+    client.close(sk).unwrap();
+    server.close(conn).unwrap();
+    let (mut sk, conn, _) = connected(&mut net, &mut client, &mut server, &mut lsk);
+    server.close(conn).unwrap();
+    let end = net.until(100, || failed(client.receive(&mut sk, &mut buf)));
+    assert_eq!(end, NetError::EndOfStream);
+    assert_eq!(client.send(&mut sk, b"x").ok(), Some(1));
+    for _ in 0..5 {
+        net.step();
+    }
+    let err = failed(client.send(&mut sk, b"x")).unwrap();
+    assert_eq!(
+        (err, err.kind()),
+        (NetError::Errno(Errno::EPIPE), TcpErrorKind::PipeClosed)
+    );
+}
