@@ -132,7 +132,7 @@ impl UdpSocket {
 
     /// Another handle on the same socket (for the halves of a split socket, and an
     /// adapter's free list): only one of them may close it.
-    #[cfg(any(feature = "embedded-nal", feature = "edge-nal"))]
+    #[cfg(feature = "edge-nal")]
     pub(crate) fn duplicate(&self) -> UdpSocket {
         UdpSocket {
             id: self.id,
@@ -147,13 +147,13 @@ impl UdpSocket {
     }
 
     /// Bytes of datagrams queued to send and not yet out.
-    #[cfg(any(feature = "embedded-nal", feature = "edge-nal"))]
+    #[cfg(feature = "edge-nal")]
     pub(crate) fn send_queue(&self, stack: &mut Stack<'_>) -> usize {
         stack.udp(self.id).map_or(0, |(s, _, _)| s.send_queue())
     }
 
     /// The sender of the datagram at the head of the receive queue, left queued.
-    #[cfg(any(feature = "embedded-nal", feature = "edge-nal"))]
+    #[cfg(feature = "edge-nal")]
     pub(crate) fn peek_sender(&self, stack: &mut Stack<'_>) -> Option<IpEndpoint> {
         let (socket, _, _) = stack.udp(self.id)?;
         socket.peek().ok().map(|(_, meta)| meta.endpoint)
@@ -161,7 +161,7 @@ impl UdpSocket {
 
     /// Drop the datagram at the head of the receive queue unread (a connected socket's
     /// filter: Linux drops it on arrival), and say how many bytes left the queue.
-    #[cfg(any(feature = "embedded-nal", feature = "edge-nal"))]
+    #[cfg(feature = "edge-nal")]
     pub(crate) fn discard(&mut self, stack: &mut Stack<'_>) -> usize {
         let Some((socket, _, _)) = stack.udp(self.id) else {
             return 0;
