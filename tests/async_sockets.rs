@@ -715,3 +715,54 @@ fn edge_streams_report_refused_reset_and_broken_pipe_as_linux() {
     ];
     assert_eq!(seen, want);
 }
+
+#[cfg(feature = "edge-nal")]
+#[test]
+fn more_accepted_edge_streams_than_max_is_emfile_and_the_caller_waits_queued() {
+    use edge_nal::{TcpAccept as _, TcpBind as _, TcpConnect as _};
+    use sockless::async_sockets::{EdgeTcp, MAX_EDGE_ACCEPTED};
+    use sockless::socket::{Errno, NetError};
+    let tb: &'static AsyncTestbed<'static> = leak(AsyncTestbed::new(
+        leak(StackStorage::<40>::new()),
+        leak(StackStorage::<40>::new()),
+    ));
+    let clients: [EdgeTcp<'_, 'static, 256, 256, 2>; 2] = [
+        EdgeTcp::new(
+            &tb.client,
+            Vec::leak((0..9).map(|_| TcpBuffers::new()).collect()),
+        ),
+        EdgeTcp::new(
+            &tb.client,
+            Vec::leak((0..9).map(|_| TcpBuffers::new()).collect()),
+        ),
+    ];
+    let server: EdgeTcp<'_, 'static, 256, 256, 20> = EdgeTcp::new(
+        &tb.server,
+        Vec::leak((0..20).map(|_| TcpBuffers::new()).collect()),
+    );
+    let addr = std::net::SocketAddr::from((Host::SERVER.ipv4_addr(), 7));
+    run(tb, async {
+        let acceptor = server
+            .bind(std::net::SocketAddr::from(([0, 0, 0, 0], 7)))
+            .await
+            .unwrap();
+        let mut sks = Vec::new();
+        for i in 0..=MAX_EDGE_ACCEPTED {
+            sks.push(clients[i % 2].connect(addr).await.unwrap());
+        }
+        let mut conns = Vec::new();
+        for _ in 0..MAX_EDGE_ACCEPTED {
+            conns.push(acceptor.accept().await.unwrap().1);
+        }
+        assert_eq!(
+            acceptor.accept().await.err(),
+            Some(NetError::Errno(Errno::EMFILE))
+        );
+        drop(conns.pop());
+        assert!(
+            acceptor.accept().await.is_ok(),
+            "the queued caller, once one closed"
+        );
+    })
+    .unwrap();
+}

@@ -436,3 +436,25 @@ fn more_binds_than_sockets_kept_is_enobufs_never_a_panic() {
     })
     .unwrap();
 }
+
+#[test]
+fn a_socket_dropped_while_the_stack_is_busy_frees_its_port_at_the_next_bind() {
+    let tb = testbed();
+    let (c, s) = (edge(&tb.client, 1), edge(&tb.server, 2));
+    run(tb, async {
+        let sk = s.bind(any(7)).await.unwrap();
+        // Dropped inside a borrow of its stack (an observer's code): it cannot unbind.
+        tb.server.with(|_| drop(sk)).unwrap();
+        // The next bind settles it: port 7 again, and it works.
+        let mut again = s.bind(any(7)).await.unwrap();
+        let mut cl = c.bind(any(0)).await.unwrap();
+        cl.send(server(7), b"hi").await.unwrap();
+        let mut buf = [0u8; 4];
+        let (n, _) = again.receive(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], b"hi");
+        // Both buffers are still there for two sockets at once.
+        let _other = s.bind(any(8)).await.unwrap();
+        assert_eq!(s.unused_buffers(), 0);
+    })
+    .unwrap();
+}
