@@ -1144,3 +1144,32 @@ fn refused_reset_and_broken_pipe_keep_their_errnos_through_the_trait_as_linux() 
         (NetError::Errno(Errno::EPIPE), TcpErrorKind::PipeClosed)
     );
 }
+
+#[test]
+fn udp_a_socket_closed_right_after_send_to_still_sends_the_datagram() {
+    // Python: sk.sendto(b'ok', addr); sk.close(): the datagram goes (the kernel had it).
+    let mut net = Net::new();
+    let mut client: Udp = NalUdpStack::new(net.client, udp_buffers(1));
+    let mut server: Udp = NalUdpStack::new(net.server, udp_buffers(1));
+    let mut srv = server.socket().unwrap();
+    server.bind(&mut srv, 9999).unwrap();
+    let mut sk = client.socket().unwrap();
+    client
+        .send_to(&mut sk, server_addr(9999), b"last words")
+        .unwrap();
+    let port = sk.socket().local_port();
+    client.close(sk).unwrap();
+    // Until it is out, the only buffers are busy with it: no socket (no loss), and its
+    // port stays taken.
+    assert_eq!(
+        client.socket().unwrap_err(),
+        NetError::Errno(Errno::ENOBUFS)
+    );
+    let mut buf = [0u8; 32];
+    let (n, _) = net.until(50, || ready(server.receive(&mut srv, &mut buf)));
+    assert_eq!(&buf[..n], b"last words");
+    // Then the socket comes back unbound, and the port is free.
+    let mut again = client.socket().unwrap();
+    assert_eq!(again.socket().local_port(), 0);
+    client.bind(&mut again, port).unwrap();
+}

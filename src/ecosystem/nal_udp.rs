@@ -118,10 +118,14 @@ pub(super) fn nb_error(e: NetError) -> nb::Error<NetError> {
     }
 }
 
-/// Unbind the closed sockets still bound (their `close` found the stack busy).
+/// Unbind the closed sockets still bound (their `close` found the stack busy, or their
+/// last datagrams were still queued: unbinding would drop them, and Python's kernel
+/// sends what `sendto` took even after `close`).
 fn unbind_closed(free: &mut [UdpSocket], stack: &mut Stack<'_>) {
     for socket in free.iter_mut().filter(|s| s.local_port() != 0) {
-        socket.unbind(stack);
+        if socket.send_queue(stack) == 0 {
+            socket.unbind(stack);
+        }
     }
 }
 
@@ -150,7 +154,8 @@ impl<'a, S: StackRef<'a>, const PACKETS: usize, const BYTES: usize> embedded_nal
     type Error = NetError;
 
     /// An unbound socket: a closed one, or one on the next unused buffers (`ENOBUFS`
-    /// when none is left, `EMFILE` when the stack is full).
+    /// when none is left, or only closed ones whose datagrams still wait to go out;
+    /// `EMFILE` when the stack is full).
     fn socket(&mut self) -> Result<NalUdpSocket, NetError> {
         let NalUdpStack {
             stack,
@@ -162,7 +167,10 @@ impl<'a, S: StackRef<'a>, const PACKETS: usize, const BYTES: usize> embedded_nal
         let owner = *tag;
         stack.with(|stack| {
             unbind_closed(free, stack);
-            if let Some(socket) = free.pop() {
+            // A closed socket whose last datagrams are out (one still sending keeps
+            // its port until they are).
+            if let Some(i) = free.iter().position(|s| s.local_port() == 0) {
+                let socket = free.swap_remove(i);
                 return Ok(NalUdpSocket {
                     owner,
                     socket,
@@ -253,7 +261,9 @@ impl<'a, S: StackRef<'a>, const PACKETS: usize, const BYTES: usize> embedded_nal
     }
 
     /// Python: `sk.close()`: the port is free at once; the socket is kept, unbound, for
-    /// the next `socket()`. On a busy stack (`Busy`) it is unbound at the next call.
+    /// the next `socket()`. Datagrams `send` queued still go: until they are out, the
+    /// socket keeps its port (a `bind` of it is `EADDRINUSE`, no datagram is lost). On a
+    /// busy stack (`Busy`) it is unbound at the next call.
     fn close(&mut self, socket: NalUdpSocket) -> Result<(), NetError> {
         self.own(&socket)?;
         // Room: every socket made fits the free list.

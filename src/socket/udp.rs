@@ -147,7 +147,7 @@ impl UdpSocket {
     }
 
     /// Bytes of datagrams queued to send and not yet out.
-    #[cfg(feature = "edge-nal")]
+    #[cfg(any(feature = "embedded-nal", feature = "edge-nal"))]
     pub(crate) fn send_queue(&self, stack: &mut Stack<'_>) -> usize {
         stack.udp(self.id).map_or(0, |(s, _, _)| s.send_queue())
     }
