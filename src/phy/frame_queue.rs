@@ -10,6 +10,7 @@ use heapless::{Deque, Vec};
 use smoltcp::phy::{self, Checksum, ChecksumCapabilities, DeviceCapabilities, Medium};
 
 use super::faults::FaultState;
+use super::frame_observer::{DropCause, Fate, Reporter};
 use super::retransmit_counter::RetransmitCounter;
 
 /// The usual Ethernet frame size: a 1500-byte IP MTU plus the 14-byte Ethernet header.
@@ -106,16 +107,19 @@ impl<const FRAME: usize> Queue<'_, FRAME> {
         }
     }
 
-    /// A transmit token into this queue.
+    /// A transmit token into this queue; `report` tells an observer what became of the
+    /// frame.
     pub(crate) fn tx<'t>(
         &'t mut self,
         scratch: &'t mut [u8; FRAME],
         faults: Option<&'t mut FaultState>,
+        report: Option<Reporter<'t>>,
     ) -> TxToken<'t, FRAME> {
         TxToken {
             queue: self.reborrow(),
             scratch,
             faults,
+            report,
         }
     }
 }
@@ -166,13 +170,19 @@ pub(crate) fn capabilities(frame: usize, checksums: bool) -> DeviceCapabilities 
 #[doc(hidden)]
 pub struct RxToken<'w, const FRAME: usize> {
     pub(crate) queue: Queue<'w, FRAME>,
+    pub(crate) report: Option<Reporter<'w>>,
 }
 
 impl<const FRAME: usize> phy::RxToken for RxToken<'_, FRAME> {
     fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
         // `receive` only hands out a token when a frame is queued.
         let result = match self.queue.frames.front() {
-            Some(frame) => f(frame),
+            Some(frame) => {
+                if let Some(report) = self.report {
+                    report.delivered(frame);
+                }
+                f(frame)
+            }
             None => f(&[]),
         };
         self.queue.frames.pop_front();
@@ -186,6 +196,7 @@ pub struct TxToken<'w, const FRAME: usize> {
     queue: Queue<'w, FRAME>,
     scratch: &'w mut [u8; FRAME],
     faults: Option<&'w mut FaultState>,
+    report: Option<Reporter<'w>>,
 }
 
 impl<const FRAME: usize> phy::TxToken for TxToken<'_, FRAME> {
@@ -193,27 +204,40 @@ impl<const FRAME: usize> phy::TxToken for TxToken<'_, FRAME> {
         if len > FRAME {
             // Cannot happen with smoltcp (it honours the MTU we report); count it anyway.
             self.queue.stats.dropped_oversize += 1;
-            return f(&mut self.scratch[..]);
+            let result = f(&mut self.scratch[..]);
+            if let Some(report) = self.report {
+                report.sent(Fate::Dropped(DropCause::Oversize), &self.scratch[..]);
+            }
+            return result;
         }
         let buf = &mut self.scratch[..len];
         let result = f(buf);
         self.queue.watch.observe(buf);
+        let mut fate = Fate::Sent;
         if let Some(faults) = self.faults {
             if faults.roll(faults.faults.drop_percent) {
                 self.queue.stats.dropped_fault += 1;
+                if let Some(report) = self.report {
+                    report.sent(Fate::Dropped(DropCause::Fault), buf);
+                }
                 return result;
             }
             if len > 0 && faults.roll(faults.faults.corrupt_percent) {
                 let at = faults.next() as usize % len;
                 buf[at] ^= 1 << (faults.next() % 8);
                 self.queue.stats.corrupted += 1;
+                fate = Fate::Corrupted;
             }
         }
         if self.queue.frames.push_back(buf) {
             self.queue.stats.sent += 1;
         } else {
             self.queue.stats.dropped_full += 1;
+            fate = Fate::Dropped(DropCause::QueueFull);
             log::trace!("wire: queue full, frame of {len} bytes dropped");
+        }
+        if let Some(report) = self.report {
+            report.sent(fate, buf);
         }
         result
     }

@@ -72,11 +72,11 @@ impl<const FRAME: usize> Device for LoopbackPort<'_, FRAME> {
         let frame = self.lane.frames.front()?.clone();
         self.lane.frames.pop_front();
         self.lane.stats.delivered += 1;
-        Some((LoopbackRx { frame }, self.lane.tx(self.scratch, None)))
+        Some((LoopbackRx { frame }, self.lane.tx(self.scratch, None, None)))
     }
 
     fn transmit(&mut self, _now: Instant) -> Option<Self::TxToken<'_>> {
-        Some(self.lane.tx(self.scratch, None))
+        Some(self.lane.tx(self.scratch, None, None))
     }
 
     fn capabilities(&self) -> DeviceCapabilities {

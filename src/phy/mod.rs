@@ -21,6 +21,7 @@
 //! Nothing in this layer knows about sockets or stacks: it moves and counts frames.
 
 mod faults;
+mod frame_observer;
 mod frame_queue;
 #[cfg(feature = "lan9118")]
 pub mod lan9118;
@@ -32,6 +33,7 @@ mod tcp_header;
 mod wire;
 
 pub use faults::Faults;
+pub use frame_observer::{DropCause, Fate, FrameObserver, WireFrame};
 pub use frame_queue::{ETHERNET_FRAME, Frame, WireStats};
 pub use loopback::{Loopback, LoopbackPort};
 pub use retransmit_counter::RetransmitCounter;

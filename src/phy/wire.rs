@@ -14,7 +14,9 @@
 //!
 //! A wire can also misbehave on purpose, reproducibly: [`Wire::set_faults`] drops and
 //! corrupts a percentage of frames from a seeded generator, and every direction counts TCP
-//! segments and retransmissions as they pass ([`WireStats`]).
+//! segments and retransmissions as they pass ([`WireStats`]). An optional
+//! [`FrameObserver`] ([`Wire::set_observer`]) sees every frame and its fate, with the
+//! virtual time: a pcap capture, a ladder diagram.
 //!
 //! Both behave like a real link, not like a pipe: a frame that arrives while its queue is
 //! full is **dropped and counted** in [`WireStats`], exactly as a NIC whose ring is full
@@ -31,6 +33,7 @@ use smoltcp::phy::{Device, DeviceCapabilities};
 use smoltcp::time::Instant;
 
 use super::faults::{FaultState, Faults};
+use super::frame_observer::{DropCause, Fate, FrameObserver, Reporter};
 use super::frame_queue::{
     ETHERNET_FRAME, Frame, Lane, Queue, RxToken, TxToken, WireStats, capabilities,
 };
@@ -44,26 +47,40 @@ pub enum End {
     B,
 }
 
+impl End {
+    /// The end across the wire.
+    pub const fn other(self) -> End {
+        match self {
+            End::A => End::B,
+            End::B => End::A,
+        }
+    }
+}
+
 /// A full-duplex in-memory Ethernet link between two stacks.
 ///
 /// `FRAME` is the largest frame in bytes (Ethernet header included; [`ETHERNET_FRAME`] for
-/// the usual 1500-byte MTU) and `DEPTH` how many frames each direction holds.
-pub struct Wire<const FRAME: usize = ETHERNET_FRAME, const DEPTH: usize = 64> {
+/// the usual 1500-byte MTU) and `DEPTH` how many frames each direction holds; `'o` is how
+/// long its [`FrameObserver`], if any, is lent.
+pub struct Wire<'o, const FRAME: usize = ETHERNET_FRAME, const DEPTH: usize = 64> {
     a_to_b: Lane<FRAME, DEPTH>,
     b_to_a: Lane<FRAME, DEPTH>,
     /// Where a frame is built before it is queued (or dropped).
     scratch: [u8; FRAME],
     checksums: bool,
     faults: FaultState,
+    observer: Option<&'o dyn FrameObserver>,
+    /// The time of the last poll through a port (for frames injected between polls).
+    now: Instant,
 }
 
-impl<const FRAME: usize, const DEPTH: usize> Default for Wire<FRAME, DEPTH> {
+impl<const FRAME: usize, const DEPTH: usize> Default for Wire<'_, FRAME, DEPTH> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<const FRAME: usize, const DEPTH: usize> Wire<FRAME, DEPTH> {
+impl<'o, const FRAME: usize, const DEPTH: usize> Wire<'o, FRAME, DEPTH> {
     /// An empty wire that computes and checks every checksum.
     pub const fn new() -> Self {
         Wire {
@@ -72,7 +89,16 @@ impl<const FRAME: usize, const DEPTH: usize> Wire<FRAME, DEPTH> {
             scratch: [0; FRAME],
             checksums: true,
             faults: FaultState::new(),
+            observer: None,
+            now: Instant::ZERO,
         }
+    }
+
+    /// Report every frame from now on to `observer` (or to nobody): each frame a host
+    /// transmits, with its [`Fate`], and each one a host receives
+    /// ([`Fate::Delivered`]), stamped with the time of the poll.
+    pub fn set_observer(&mut self, observer: Option<&'o dyn FrameObserver>) {
+        self.observer = observer;
     }
 
     /// Drop and corrupt frames from now on, in both directions, reproducibly: the same
@@ -96,6 +122,7 @@ impl<const FRAME: usize, const DEPTH: usize> Wire<FRAME, DEPTH> {
 
     /// The device for the host at `end`, borrowed for one poll.
     pub fn port(&mut self, end: End) -> WirePort<'_, FRAME> {
+        let observer = self.observer;
         let (rx, tx) = match end {
             End::A => (&mut self.b_to_a, &mut self.a_to_b),
             End::B => (&mut self.a_to_b, &mut self.b_to_a),
@@ -106,6 +133,9 @@ impl<const FRAME: usize, const DEPTH: usize> Wire<FRAME, DEPTH> {
             scratch: &mut self.scratch,
             checksums: self.checksums,
             faults: &mut self.faults,
+            observer,
+            end,
+            now: &mut self.now,
         }
     }
 
@@ -116,17 +146,26 @@ impl<const FRAME: usize, const DEPTH: usize> Wire<FRAME, DEPTH> {
             End::A => &mut self.b_to_a,
             End::B => &mut self.a_to_b,
         };
-        if frame.len() > FRAME {
+        let (queued, fate) = if frame.len() > FRAME {
             lane.stats.dropped_oversize += 1;
-            return false;
-        }
-        if lane.queue().frames.push_back(frame) {
+            (false, Fate::Dropped(DropCause::Oversize))
+        } else if lane.queue().frames.push_back(frame) {
             lane.stats.sent += 1;
-            true
+            (true, Fate::Sent)
         } else {
             lane.stats.dropped_full += 1;
-            false
+            (false, Fate::Dropped(DropCause::QueueFull))
+        };
+        if let Some(observer) = self.observer {
+            let from = to.other();
+            let report = Reporter {
+                observer,
+                at: self.now,
+                end: from,
+            };
+            report.sent(fate, frame);
         }
+        queued
     }
 
     /// Take the next frame queued for the host at `to` off the wire, before that host
@@ -174,6 +213,22 @@ pub struct WirePort<'w, const FRAME: usize> {
     scratch: &'w mut [u8; FRAME],
     checksums: bool,
     faults: &'w mut FaultState,
+    observer: Option<&'w dyn FrameObserver>,
+    end: End,
+    now: &'w mut Instant,
+}
+
+impl<'w, const FRAME: usize> WirePort<'w, FRAME> {
+    /// The observer's view of this port at `now` (and the wire's clock set to it).
+    fn reporter(&mut self, now: Instant) -> Option<Reporter<'w>> {
+        *self.now = now;
+        let observer = self.observer?;
+        Some(Reporter {
+            observer,
+            at: now,
+            end: self.end,
+        })
+    }
 }
 
 impl<const FRAME: usize> Device for WirePort<'_, FRAME> {
@@ -186,18 +241,21 @@ impl<const FRAME: usize> Device for WirePort<'_, FRAME> {
     where
         Self: 'a;
 
-    fn receive(&mut self, _now: Instant) -> Option<(Self::RxToken<'_>, Self::TxToken<'_>)> {
+    fn receive(&mut self, now: Instant) -> Option<(Self::RxToken<'_>, Self::TxToken<'_>)> {
         self.rx.frames.front()?;
+        let report = self.reporter(now);
         Some((
             RxToken {
                 queue: self.rx.reborrow(),
+                report,
             },
-            self.tx.tx(self.scratch, Some(&mut *self.faults)),
+            self.tx.tx(self.scratch, Some(&mut *self.faults), report),
         ))
     }
 
-    fn transmit(&mut self, _now: Instant) -> Option<Self::TxToken<'_>> {
-        Some(self.tx.tx(self.scratch, Some(&mut *self.faults)))
+    fn transmit(&mut self, now: Instant) -> Option<Self::TxToken<'_>> {
+        let report = self.reporter(now);
+        Some(self.tx.tx(self.scratch, Some(&mut *self.faults), report))
     }
 
     fn capabilities(&self) -> DeviceCapabilities {
