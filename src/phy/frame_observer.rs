@@ -71,6 +71,21 @@ pub trait FrameObserver {
     fn frame(&self, frame: &WireFrame<'_>);
 }
 
+impl<T: FrameObserver + ?Sized> FrameObserver for &T {
+    fn frame(&self, frame: &WireFrame<'_>) {
+        (**self).frame(frame);
+    }
+}
+
+/// Two observers on one wire (a capture and a ladder, say): each sees every report, the
+/// first one first.
+impl<A: FrameObserver, B: FrameObserver> FrameObserver for (A, B) {
+    fn frame(&self, frame: &WireFrame<'_>) {
+        self.0.frame(frame);
+        self.1.frame(frame);
+    }
+}
+
 /// A wire's observer with the time and direction of the port that reports (for the
 /// frame queue's tokens).
 #[derive(Clone, Copy)]

@@ -14,6 +14,10 @@
 //! * `lan9118` (feature `lan9118`): the driver of the Ethernet chip on Arm's MPS2 boards,
 //!   for firmware.
 //!
+//! A wire reports every frame and its fate to an optional [`FrameObserver`]; a
+//! [`PcapCapture`] is one, writing the classic capture file through smoltcp's `PcapSink`
+//! (no `std`).
+//!
 //! Below the stack but above the bytes, two readers look at frames without trusting them:
 //! [`tcp_header`] picks the few TCP fields out of any frame, and [`RetransmitCounter`]
 //! counts the segments a stack sent again.
@@ -26,6 +30,7 @@ mod frame_queue;
 #[cfg(feature = "lan9118")]
 pub mod lan9118;
 mod loopback;
+mod pcap_capture;
 mod retransmit_counter;
 #[cfg(all(feature = "std", not(target_os = "none")))]
 pub mod tap;
@@ -36,6 +41,7 @@ pub use faults::Faults;
 pub use frame_observer::{DropCause, Fate, FrameObserver, WireFrame};
 pub use frame_queue::{ETHERNET_FRAME, Frame, WireStats};
 pub use loopback::{Loopback, LoopbackPort};
+pub use pcap_capture::PcapCapture;
 pub use retransmit_counter::RetransmitCounter;
 pub(crate) use tcp_header::tcp_segment;
 pub use tcp_header::{FLAG_ACK, FLAG_FIN, FLAG_SYN, TcpHeader, tcp_flags, tcp_header};
