@@ -13,6 +13,8 @@ pub struct Faults {
 pub(crate) struct FaultState {
     pub(crate) faults: Faults,
     pub(crate) rng: u32,
+    /// TCP segments to let pass before losing one (`Wire::lose_segment`); 0: none.
+    pub(crate) lose_in: u64,
 }
 
 impl FaultState {
@@ -23,7 +25,17 @@ impl FaultState {
                 corrupt_percent: 0,
             },
             rng: 0x1234_5678,
+            lose_in: 0,
         }
+    }
+
+    /// Whether this frame is the TCP segment chosen to be lost (counting it down).
+    pub(crate) fn lose_this(&mut self, frame: &[u8]) -> bool {
+        if self.lose_in == 0 || super::tcp_flags(frame).is_none() {
+            return false;
+        }
+        self.lose_in -= 1;
+        self.lose_in == 0
     }
 
     pub(crate) fn next(&mut self) -> u32 {

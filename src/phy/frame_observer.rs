@@ -77,6 +77,15 @@ impl<T: FrameObserver + ?Sized> FrameObserver for &T {
     }
 }
 
+/// An observer that may be absent (a capture only when asked for).
+impl<T: FrameObserver> FrameObserver for Option<T> {
+    fn frame(&self, frame: &WireFrame<'_>) {
+        if let Some(observer) = self {
+            observer.frame(frame);
+        }
+    }
+}
+
 /// Two observers on one wire (a capture and a ladder, say): each sees every report, the
 /// first one first.
 impl<A: FrameObserver, B: FrameObserver> FrameObserver for (A, B) {
@@ -229,5 +238,44 @@ mod tests {
         wire.set_observer(None);
         send(&mut wire, End::A, 3, 3);
         assert_eq!(seen.0.borrow().len(), 1);
+    }
+}
+
+#[cfg(test)]
+mod lose_segment_tests {
+    use smoltcp::phy::{Device, TxToken};
+    use smoltcp::time::Instant;
+
+    use crate::phy::{End, Wire};
+
+    fn send(wire: &mut Wire<'_, 64, 16>, tcp: bool) {
+        let mut port = wire.port(End::A);
+        port.transmit(Instant::ZERO).unwrap().consume(60, |buf| {
+            buf.fill(0);
+            if tcp {
+                buf[12] = 0x08;
+                buf[14] = 0x45;
+                buf[23] = 6;
+            }
+        });
+    }
+
+    #[test]
+    fn the_chosen_tcp_segment_is_lost_and_only_it() {
+        let mut wire: Wire<'_, 64, 16> = Wire::new();
+        wire.lose_segment(2);
+        send(&mut wire, true);
+        send(&mut wire, false); // not TCP: not counted
+        assert_eq!(wire.stats(End::A).dropped_fault, 0);
+        send(&mut wire, true);
+        assert_eq!(wire.stats(End::A).dropped_fault, 1);
+        for _ in 0..5 {
+            send(&mut wire, true);
+        }
+        assert_eq!(wire.stats(End::A).dropped_fault, 1);
+        assert_eq!(wire.stats(End::A).sent, 7);
+        wire.lose_segment(0);
+        send(&mut wire, true);
+        assert_eq!(wire.stats(End::A).dropped_fault, 1);
     }
 }

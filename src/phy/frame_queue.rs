@@ -215,7 +215,7 @@ impl<const FRAME: usize> phy::TxToken for TxToken<'_, FRAME> {
         self.queue.watch.observe(buf);
         let mut fate = Fate::Sent;
         if let Some(faults) = self.faults {
-            if faults.roll(faults.faults.drop_percent) {
+            if faults.lose_this(buf) || faults.roll(faults.faults.drop_percent) {
                 self.queue.stats.dropped_fault += 1;
                 if let Some(report) = self.report {
                     report.sent(Fate::Dropped(DropCause::Fault), buf);

@@ -41,6 +41,13 @@ impl<S: PcapSink> PcapCapture<S> {
         self.frames.get()
     }
 
+    /// Lend the sink to `f` (to flush it, or ask it how the writing went) while the
+    /// capture is still lent to a wire. `None` only if called from within the sink itself.
+    pub fn with_sink<R>(&self, f: impl FnOnce(&mut S) -> R) -> Option<R> {
+        let mut sink = self.sink.try_borrow_mut().ok()?;
+        Some(f(&mut sink))
+    }
+
     /// The sink back, with everything written to it.
     pub fn into_sink(self) -> S {
         self.sink.into_inner()

@@ -109,7 +109,14 @@ impl<'o, const FRAME: usize, const DEPTH: usize> Wire<'o, FRAME, DEPTH> {
         self.faults = FaultState {
             faults,
             rng: if rng == 0 { 1 } else { rng },
+            lose_in: self.faults.lose_in,
         };
+    }
+
+    /// Lose the `nth` TCP segment put on the wire from now on, either way (1: the next
+    /// one; 0: none), counted as a fault drop: one chosen loss, to watch TCP repair it.
+    pub fn lose_segment(&mut self, nth: u64) {
+        self.faults.lose_in = nth;
     }
 
     /// An empty wire whose stacks neither compute nor verify IP/TCP/UDP/ICMP checksums.

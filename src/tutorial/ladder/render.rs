@@ -5,8 +5,8 @@
 //! the two host columns, labelled as Wireshark's flow graph labels it (flags, relative
 //! sequence and acknowledgement numbers, window, payload length), with the payload's first
 //! bytes on the line below. Beside it, the events that go with it: a call (`connect`,
-//! `send`) on the frame it caused, a state change (`ESTABLISHED`, `TIME-WAIT`) on the frame
-//! that caused it. Address resolution is drawn once, as one line.
+//! `send`, `close`) on the next frame its host sends, a state change (`ESTABLISHED`,
+//! `TIME-WAIT`) on the frame that caused it. Address resolution is drawn once, as one line.
 
 use core::fmt::{self, Write};
 
@@ -419,6 +419,7 @@ impl<'n, 'o> Ladder<'n, 'o> {
             EventKind::Connect { .. }
                 | EventKind::Send { .. }
                 | EventKind::SendTo { .. }
+                | EventKind::FinSent
                 | EventKind::Aborted
         );
         if causes_a_frame && let Some(h) = host {
