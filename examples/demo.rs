@@ -15,11 +15,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant as WallClock;
 
+use sockless::phy::{End, PcapCapture};
 use sockless::services::{ServiceConfig, ServiceStorage, Services};
+use sockless::smoltcp::phy::PcapSink;
 use sockless::tutorial::chat::Dir;
 use sockless::tutorial::conversations::{self, ClientSockets, Conversation, Verdict};
-use sockless::phy::{End, PcapCapture};
-use sockless::smoltcp::phy::PcapSink;
 use sockless::tutorial::ladder::LadderLog;
 use sockless::{Event, StackStorage, TcpBuffers, TcpSocket, Testbed, Trace, UdpBuffers, UdpSocket};
 
@@ -183,7 +183,9 @@ fn main() -> ExitCode {
         let verdict = conversations::play(conv, &mut tb, &mut services, &mut sockets, options.ipv6);
         print_conversation(i + 1, chosen.len(), conv, &verdict, &trace, with_trace);
         if options.ladder || (with_trace && i == 0) {
-            println!("  ladder (every frame on the wire, relative numbers as Wireshark shows them):");
+            println!(
+                "  ladder (every frame on the wire, relative numbers as Wireshark shows them):"
+            );
             let names = [tb.client.host().name, tb.server.host().name];
             let mut text = String::new();
             let _ = ladder.draw(names, &mut text);
