@@ -217,7 +217,7 @@ fn demo_writes_a_capture_of_every_frame_and_draws_the_retransmission() {
         "{text}"
     );
     assert!(
-        text.contains("len=11 -----X   |  client send(data) / sendall(data)"),
+        text.contains("len=11 ---X   |  client send(data) / sendall(data)"),
         "{text}"
     );
     assert!(text.contains("(retransmission)"), "{text}");

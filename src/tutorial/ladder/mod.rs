@@ -256,15 +256,15 @@ pub(crate) mod tests {
         let mut out = heapless::String::<4096>::new();
         render(["client", "server"], entries, &mut out).unwrap();
         let expected = [
-            "    time client                                      server  python call / TCP state",
-            "   0.000 |-- SYN seq=0 win=4096 len=0 ------------------->|  client SYN-SENT sk.connect(ip_port)",
-            "   0.000 |<-- SYN,ACK seq=0 ack=1 win=4096 len=0 ---------|  server SYN-RECEIVED",
-            "   0.000 |-- ACK seq=1 ack=1 win=4096 len=0 ------------->|  client ESTABLISHED",
-            "   0.000 |-- PSH,ACK seq=1 ack=1 win=4096 len=9 ------X   |  client send(data) / sendall(data)",
-            "         |   \"你好ab\\n\"                                   |  (lost on the wire)",
-            "   1.000 |-- PSH,ACK seq=1 ack=1 win=4096 len=9 --------->|  (retransmission)",
-            "         |   \"你好ab\\n\"                                   |",
-            "  10.000 |                                                |  client CLOSED",
+            "    time client                                    server  python call / TCP state",
+            "   0.000 |-- SYN seq=0 win=4096 len=0 ----------------->|  client SYN-SENT sk.connect(ip_port)",
+            "   0.000 |<-- SYN,ACK seq=0 ack=1 win=4096 len=0 -------|  server SYN-RECEIVED",
+            "   0.000 |-- ACK seq=1 ack=1 win=4096 len=0 ----------->|  client ESTABLISHED",
+            "   0.000 |-- PSH,ACK seq=1 ack=1 win=4096 len=9 ----X   |  client send(data) / sendall(data)",
+            "         |   \"你好ab\\n\"                                 |  (lost on the wire)",
+            "   1.000 |-- PSH,ACK seq=1 ack=1 win=4096 len=9 ------->|  (retransmission)",
+            "         |   \"你好ab\\n\"                                 |",
+            "  10.000 |                                              |  client CLOSED",
         ];
         let lines: std::vec::Vec<&str> = out.lines().collect();
         for (i, (got, want)) in lines.iter().zip(expected).enumerate() {

@@ -19,10 +19,10 @@ use super::{Entry, FrameEntry};
 use crate::phy::{DropCause, End, Fate};
 use crate::stack::{Event, EventKind};
 
-/// The width of the whole ladder, in terminal columns.
-pub const WIDTH: usize = 100;
+/// The width of the whole ladder, in terminal columns: 100 with the demo's indent of 2.
+pub const WIDTH: usize = 98;
 /// Between the two host columns.
-const ARROW: usize = 48;
+const ARROW: usize = 46;
 /// Time, a space, the bars and the arrow, two spaces: where the notes start.
 const NOTES_AT: usize = 8 + 1 + 1 + ARROW + 1 + 2;
 /// The notes' column.
@@ -546,7 +546,8 @@ impl<'n, 'o> Ladder<'n, 'o> {
 /// The arrow between the host columns, `ARROW` wide, with `label` on it. A lost frame's
 /// arrow stops short with an `X`; `both` points both ways.
 fn arrow(out: &mut String<160>, from: End, label: &str, lost: bool, both: bool) {
-    let room = ARROW - 8;
+    // The arrow's ends and at least one dash: 5 columns and a dash, 8 and a dash if lost.
+    let room = if lost { ARROW - 9 } else { ARROW - 6 };
     let (label, _) = fit(label, room);
     let mut line = String::<160>::new();
     let right = from == End::A;
