@@ -216,15 +216,24 @@ fn the_capture_holds_every_frame_the_wire_counted_even_on_a_lossy_wire() {
     rig.tb.wire.set_faults(
         Faults {
             drop_percent: 10,
-            corrupt_percent: 0,
+            corrupt_percent: 5,
         },
         18,
     );
+    let mut drawn = String::new();
     for conv in &conversations::CONVERSATIONS {
         let conv = conversations::find(conv.name).unwrap();
         rig.ladder.clear();
         let _ = conversations::play(conv, rig.tb, rig.services, &mut rig.sockets, false);
+        // Whatever the wire did, the ladder draws it, in its width.
+        rig.ladder.draw(["client", "server"], &mut drawn).unwrap();
     }
+    for line in drawn.lines() {
+        assert!(display_width(line) <= WIDTH, "{line}");
+    }
+    assert!(drawn.contains("(lost on the wire)"), "{drawn}");
+    assert!(drawn.contains("(corrupted on the wire)"), "{drawn}");
+    assert!(drawn.contains("(retransmission)"), "{drawn}");
     let (a, b) = (rig.tb.wire.stats(End::A), rig.tb.wire.stats(End::B));
     assert!(
         a.dropped_fault + b.dropped_fault > 0,
