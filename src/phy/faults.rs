@@ -31,7 +31,7 @@ impl FaultState {
 
     /// Whether this frame is the TCP segment chosen to be lost (counting it down).
     pub(crate) fn lose_this(&mut self, frame: &[u8]) -> bool {
-        if self.lose_in == 0 || super::tcp_flags(frame).is_none() {
+        if self.lose_in == 0 || super::tcp_header::tcp_flags(frame).is_none() {
             return false;
         }
         self.lose_in -= 1;

@@ -24,6 +24,7 @@
 //!
 //! Nothing in this layer knows about sockets or stacks: it moves and counts frames.
 
+mod end;
 mod faults;
 mod frame_observer;
 mod frame_queue;
@@ -45,4 +46,5 @@ pub use pcap_capture::PcapCapture;
 pub use retransmit_counter::RetransmitCounter;
 pub(crate) use tcp_header::tcp_segment;
 pub use tcp_header::{FLAG_ACK, FLAG_FIN, FLAG_SYN, TcpHeader, tcp_flags, tcp_header};
-pub use wire::{End, Wire, WirePort};
+pub use end::End;
+pub use wire::{Wire, WirePort};

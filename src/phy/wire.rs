@@ -32,30 +32,12 @@
 use smoltcp::phy::{Device, DeviceCapabilities};
 use smoltcp::time::Instant;
 
+use super::end::End;
 use super::faults::{FaultState, Faults};
 use super::frame_observer::{DropCause, Fate, FrameObserver, Reporter};
 use super::frame_queue::{
     ETHERNET_FRAME, Frame, Lane, Queue, RxToken, TxToken, WireStats, capabilities,
 };
-
-/// One end of a [`Wire`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum End {
-    /// The first host (by convention the client).
-    A,
-    /// The second host (by convention the server).
-    B,
-}
-
-impl End {
-    /// The end across the wire.
-    pub const fn other(self) -> End {
-        match self {
-            End::A => End::B,
-            End::B => End::A,
-        }
-    }
-}
 
 /// A full-duplex in-memory Ethernet link between two stacks.
 ///
