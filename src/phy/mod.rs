@@ -38,6 +38,7 @@ pub mod tap;
 mod tcp_header;
 mod wire;
 
+pub use end::End;
 pub use faults::Faults;
 pub use frame_observer::{DropCause, Fate, FrameObserver, WireFrame};
 pub use frame_queue::{ETHERNET_FRAME, Frame, WireStats};
@@ -46,5 +47,4 @@ pub use pcap_capture::PcapCapture;
 pub use retransmit_counter::RetransmitCounter;
 pub(crate) use tcp_header::tcp_segment;
 pub use tcp_header::{FLAG_ACK, FLAG_FIN, FLAG_SYN, TcpHeader, tcp_flags, tcp_header};
-pub use end::End;
 pub use wire::{Wire, WirePort};
