@@ -264,6 +264,12 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn an_entry_is_about_a_hundred_bytes() {
+        // What the module docs promise a ladder's memory to be.
+        assert!(core::mem::size_of::<Entry>() <= 112, "{}", core::mem::size_of::<Entry>());
+    }
+
+    #[test]
     fn the_log_keeps_the_last_entries_and_says_how_many_it_lost() {
         let log = LadderLog::<2>::new();
         for ms in 0..3 {
