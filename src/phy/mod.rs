@@ -5,9 +5,10 @@
 //! implements its [`Device`](smoltcp::phy::Device) trait, one frame at a time, and the
 //! program chooses the device. Every device here keeps its frames in fixed memory:
 //!
-//! * [`Wire`]: a full-duplex in-memory Ethernet cable between two stacks, with fault
-//!   injection ([`Faults`]) and counters ([`WireStats`]); the [`Testbed`](crate::testbed)
-//!   runs on it.
+//! * [`Wire`]: a full-duplex in-memory Ethernet cable between two stacks, with a link
+//!   model per direction ([`Link`]: latency, jitter, reordering, duplication, loss,
+//!   corruption, bandwidth), partitions, scripted faults ([`Rule`]) and counters
+//!   ([`WireStats`]); the [`Testbed`](crate::testbed) runs on it.
 //! * [`Loopback`]: one queue a single stack sends into and receives from.
 //! * `tap` (feature `std`, hosts only): a Linux TAP device, the real-network counterpart
 //!   of the wire, with capture and fault injection.
@@ -24,17 +25,22 @@ mod faults;
 mod frame_queue;
 #[cfg(feature = "lan9118")]
 pub mod lan9118;
+mod link;
 mod loopback;
 mod retransmit_counter;
+mod script;
 #[cfg(all(feature = "std", not(target_os = "none")))]
 pub mod tap;
 mod tcp_header;
+mod timed_queue;
 mod wire;
 
 pub use faults::Faults;
 pub use frame_queue::{ETHERNET_FRAME, Frame, WireStats};
+pub use link::{Chance, Link};
 pub use loopback::{Loopback, LoopbackPort};
 pub use retransmit_counter::RetransmitCounter;
+pub use script::{Action, FrameMatch, Nth, Payload, RULES, Rule, RuleId, Transport};
 pub(crate) use tcp_header::tcp_segment;
 pub use tcp_header::{FLAG_ACK, FLAG_FIN, FLAG_SYN, TcpHeader, tcp_flags, tcp_header};
-pub use wire::{End, Wire, WirePort};
+pub use wire::{End, Partition, SCHEDULED_PARTITIONS, Wire, WirePort};

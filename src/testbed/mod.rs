@@ -10,7 +10,8 @@
 //! 2. the program (services, clients, a test) gets its turn;
 //! 3. if that did not put anything on the wire, [`advance`](Testbed::advance) jumps the
 //!    clock to the earliest deadline either stack has (a delayed ACK, a retransmission, a
-//!    `settimeout`, TIME-WAIT...).
+//!    `settimeout`, TIME-WAIT...) or to the next frame's arrival, when the wire has a
+//!    [`Link`](crate::phy::Link) with latency: a 100 ms link costs no wall time either.
 //!
 //! So a frame is never left sitting in a queue while the clock runs (smoltcp's loopback
 //! example does that, and retransmits needlessly), and a test that waits through
@@ -116,7 +117,7 @@ impl<'a, const FRAME: usize, const DEPTH: usize> Testbed<'a, FRAME, DEPTH> {
                 self.server_polled = (self.server.activity(), self.now);
                 changed
             };
-            if !a && !b && self.wire.is_idle() {
+            if !a && !b && !self.wire.any_due_by(self.now) {
                 return anything;
             }
             anything = true;
@@ -130,20 +131,29 @@ impl<'a, const FRAME: usize, const DEPTH: usize> Testbed<'a, FRAME, DEPTH> {
             End::A => (&self.client, self.client_polled),
             End::B => (&self.server, self.server_polled),
         };
-        self.wire.waiting(end) > 0 || polled != (stack.activity(), self.now)
+        self.wire.due_by(end, self.now) || polled != (stack.activity(), self.now)
     }
 
-    /// The earliest deadline of either stack.
+    /// The earliest deadline of either stack, or the next frame due on the wire.
     fn next_deadline(&mut self) -> Option<Instant> {
-        match (self.client.poll_at(), self.server.poll_at()) {
+        let stacks = match (self.client.poll_at(), self.server.poll_at()) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (Some(t), None) | (None, Some(t)) => Some(t),
             (None, None) => None,
+        };
+        // A stack deadline in the past (or now) means "poll now": move by at least 1 ms
+        // so a busy deadline cannot spin the loop at one instant. A frame is due when
+        // it is due.
+        let stacks = stacks.map(|t| t.max(later(self.now, Duration::from_millis(1))));
+        match (stacks, self.wire.next_due()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
     }
 
-    /// Jump the clock to the earliest deadline of either stack, but not past `cap`.
-    /// Returns `false` (and leaves the clock alone) if there is no deadline before `cap`.
+    /// Jump the clock to the next deadline (a stack's, or a frame's arrival), but not
+    /// past `cap`. Returns `false` (and leaves the clock alone) if there is no deadline
+    /// before `cap`.
     fn advance_until(&mut self, cap: Option<Instant>) -> bool {
         let Some(next) = self.next_deadline() else {
             return match cap {
@@ -154,15 +164,15 @@ impl<'a, const FRAME: usize, const DEPTH: usize> Testbed<'a, FRAME, DEPTH> {
                 _ => false,
             };
         };
-        // A deadline in the past (or now) means "poll now": move by at least 1 ms so a
-        // busy deadline cannot spin the loop at one instant.
-        let next = next.max(later(self.now, Duration::from_millis(1)));
+        // Never backwards (a frame released late is due "in the past": now).
+        let next = next.max(self.now);
         self.now = cap.map_or(next, |cap| next.min(cap));
         true
     }
 
-    /// Jump the clock to the earliest deadline of either stack. Returns `false` (and
-    /// leaves the clock alone) if neither has one.
+    /// Jump the clock to the next deadline: the earliest of either stack's, or the next
+    /// frame's arrival on the wire. Returns `false` (and leaves the clock alone) if there
+    /// is none.
     pub fn advance(&mut self) -> bool {
         self.advance_until(None)
     }
