@@ -9,6 +9,8 @@
 //!   model per direction ([`Link`]: latency, jitter, reordering, duplication, loss,
 //!   corruption, bandwidth), partitions, scripted faults ([`Rule`]) and counters
 //!   ([`WireStats`]); the [`Testbed`](crate::testbed) runs on it.
+//! * [`Switch`]: a star of `N` hosts, each port with its link and cuts: the
+//!   [`Network`](crate::testbed::Network) of more than two hosts runs on it.
 //! * [`Loopback`]: one queue a single stack sends into and receives from.
 //! * `tap` (feature `std`, hosts only): a Linux TAP device, the real-network counterpart
 //!   of the wire, with capture and fault injection.
@@ -29,6 +31,7 @@ mod link;
 mod loopback;
 mod retransmit_counter;
 mod script;
+mod switch;
 #[cfg(all(feature = "std", not(target_os = "none")))]
 pub mod tap;
 mod tcp_header;
@@ -41,6 +44,7 @@ pub use link::{Chance, Link};
 pub use loopback::{Loopback, LoopbackPort};
 pub use retransmit_counter::RetransmitCounter;
 pub use script::{Action, FrameMatch, Nth, Payload, RULES, Rule, RuleId, Transport};
+pub use switch::{PortChange, SCHEDULED_CHANGES, Switch, SwitchPort};
 pub(crate) use tcp_header::tcp_segment;
 pub use tcp_header::{FLAG_ACK, FLAG_FIN, FLAG_SYN, TcpHeader, tcp_flags, tcp_header};
 pub use wire::{End, Partition, SCHEDULED_PARTITIONS, Wire, WirePort};

@@ -21,10 +21,12 @@ use smoltcp::time::{Duration, Instant};
 
 #[cfg(feature = "async")]
 mod async_testbed;
+mod network;
 mod run_error;
 
 #[cfg(feature = "async")]
 pub use async_testbed::AsyncTestbed;
+pub use network::Network;
 pub use run_error::{BUSY_TURNS, RunError, SETTLE_ROUNDS};
 
 use crate::phy::{End, Wire};
