@@ -11,7 +11,8 @@ use heapless::{Deque, Vec};
 use smoltcp::phy::{self, Checksum, ChecksumCapabilities, DeviceCapabilities, Medium};
 use smoltcp::time::{Duration, Instant};
 
-use super::link::{Direction, Fate, Rng, after};
+use super::frame_observer::{DropCause, Fate, Reporter};
+use super::link::{Direction, Passage, Rng, after};
 use super::retransmit_counter::RetransmitCounter;
 use super::script::{Action, Script};
 use super::wire::End;
@@ -151,13 +152,16 @@ impl<const FRAME: usize> Queue<'_, FRAME> {
         }
     }
 
-    /// Store a frame due at `due` (held by a rule if `held_by`), counted.
-    fn push(&mut self, frame: &[u8], due: Instant, held_by: Option<u8>) {
+    /// Store a frame due at `due` (held by a rule if `held_by`), counted; sent, or
+    /// dropped because the store is full.
+    fn push(&mut self, frame: &[u8], due: Instant, held_by: Option<u8>) -> Fate {
         if self.frames.push(frame, due, held_by) {
             self.stats.sent += 1;
+            Fate::Sent
         } else {
             self.stats.dropped_full += 1;
             log::trace!("wire: queue full, frame of {} bytes dropped", frame.len());
+            Fate::Dropped(DropCause::QueueFull)
         }
     }
 }
@@ -171,6 +175,8 @@ pub(crate) struct Sending<'t> {
     pub(crate) from: End,
     pub(crate) cut: bool,
     pub(crate) now: Instant,
+    /// Who is told what became of the frame.
+    pub(crate) report: Option<Reporter<'t>>,
 }
 
 impl Sending<'_> {
@@ -180,23 +186,47 @@ impl Sending<'_> {
         self.link.is_ideal() && self.script.is_empty() && !self.cut
     }
 
+    /// The plain path: due now.
+    #[inline]
+    fn send_plain<const FRAME: usize>(self, queue: &mut Queue<'_, FRAME>, frame: &[u8]) {
+        let fate = queue.push(frame, self.now, None);
+        if let Some(report) = self.report {
+            report.sent(fate, frame);
+        }
+    }
+
     /// The slow path: partition, script, then the link model.
     fn send<const FRAME: usize>(self, queue: &mut Queue<'_, FRAME>, frame: &mut [u8]) {
+        let report = self.report;
+        let lost = |queue: &mut Queue<'_, FRAME>, cause: DropCause, frame: &[u8]| {
+            let counter = match cause {
+                DropCause::Partition => &mut queue.stats.dropped_partition,
+                DropCause::Script => &mut queue.stats.dropped_script,
+                DropCause::Bottleneck => &mut queue.stats.dropped_queue,
+                _ => &mut queue.stats.dropped_fault,
+            };
+            *counter += 1;
+            if let Some(report) = report {
+                report.sent(Fate::Dropped(cause), frame);
+            }
+        };
         if self.cut {
-            queue.stats.dropped_partition += 1;
-            return;
+            return lost(queue, DropCause::Partition, frame);
+        }
+        if self.script.lose_this(frame) {
+            return lost(queue, DropCause::Fault, frame);
         }
         let mut extra = Duration::ZERO;
         let mut scripted_copy = false;
         if let Some(verdict) = self.script.judge(self.from, frame) {
             match verdict.action {
-                Action::Drop => {
-                    queue.stats.dropped_script += 1;
-                    return;
-                }
+                Action::Drop => return lost(queue, DropCause::Script, frame),
                 Action::Hold => {
                     queue.stats.held += 1;
-                    queue.push(frame, self.now, Some(verdict.rule));
+                    let fate = queue.push(frame, self.now, Some(verdict.rule));
+                    if let Some(report) = report {
+                        report.sent(fate, frame);
+                    }
                     return;
                 }
                 Action::Delay(by) => extra = by,
@@ -204,9 +234,9 @@ impl Sending<'_> {
             }
         }
         match self.link.send(self.rng, frame, self.now) {
-            Fate::QueueFull => queue.stats.dropped_queue += 1,
-            Fate::Lost => queue.stats.dropped_fault += 1,
-            Fate::Due {
+            Passage::QueueFull => lost(queue, DropCause::Bottleneck, frame),
+            Passage::Lost => lost(queue, DropCause::Fault, frame),
+            Passage::Due {
                 due,
                 copy,
                 corrupted,
@@ -214,11 +244,17 @@ impl Sending<'_> {
             } => {
                 queue.stats.corrupted += u64::from(corrupted);
                 queue.stats.reordered += u64::from(reordered);
-                queue.push(frame, after(due, extra), None);
                 let copy = copy.or(scripted_copy.then_some(due));
-                if let Some(copy) = copy {
-                    queue.stats.duplicated += 1;
-                    queue.push(frame, after(copy, extra), None);
+                for (at, is_copy) in [(Some(due), false), (copy, true)] {
+                    let Some(at) = at else { continue };
+                    queue.stats.duplicated += u64::from(is_copy);
+                    let mut fate = queue.push(frame, after(at, extra), None);
+                    if corrupted && fate == Fate::Sent {
+                        fate = Fate::Corrupted;
+                    }
+                    if let Some(report) = report {
+                        report.sent(fate, frame);
+                    }
                 }
             }
         }
@@ -275,13 +311,19 @@ pub(crate) fn capabilities(frame: usize, checksums: bool) -> DeviceCapabilities 
 pub struct RxToken<'w, const FRAME: usize> {
     pub(crate) queue: Queue<'w, FRAME>,
     pub(crate) now: Instant,
+    pub(crate) report: Option<Reporter<'w>>,
 }
 
 impl<const FRAME: usize> phy::RxToken for RxToken<'_, FRAME> {
     fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
         // `receive` only hands out a token when a frame is queued.
         let result = match self.queue.frames.front(self.now) {
-            Some(frame) => f(frame),
+            Some(frame) => {
+                if let Some(report) = self.report {
+                    report.delivered(frame);
+                }
+                f(frame)
+            }
             None => f(&[]),
         };
         self.queue.frames.pop_front();
@@ -302,14 +344,20 @@ impl<const FRAME: usize> phy::TxToken for TxToken<'_, FRAME> {
         if len > FRAME {
             // Cannot happen with smoltcp (it honours the MTU we report); count it anyway.
             self.queue.stats.dropped_oversize += 1;
-            return f(&mut self.scratch[..]);
+            let result = f(&mut self.scratch[..]);
+            if let Some(report) = self.sending.and_then(|s| s.report) {
+                report.sent(Fate::Dropped(DropCause::Oversize), &self.scratch[..]);
+            }
+            return result;
         }
         let buf = &mut self.scratch[..len];
         let result = f(buf);
         self.queue.watch.observe(buf);
         match self.sending {
-            None => self.queue.push(buf, Instant::ZERO, None),
-            Some(sending) if sending.is_plain() => self.queue.push(buf, sending.now, None),
+            None => {
+                self.queue.push(buf, Instant::ZERO, None);
+            }
+            Some(sending) if sending.is_plain() => sending.send_plain(&mut self.queue, buf),
             Some(sending) => sending.send(&mut self.queue, buf),
         }
         result

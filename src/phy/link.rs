@@ -275,7 +275,7 @@ pub(crate) struct Direction {
 /// What became of a frame given to a link: lost, or due at one instant (or two, when
 /// duplicated).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Fate {
+pub(crate) enum Passage {
     /// Dropped by the bottleneck's full queue.
     QueueFull,
     /// Lost on the link.
@@ -310,7 +310,7 @@ impl Direction {
     }
 
     /// Send `frame` at `now`: decide its fate, flipping a bit of it if it is corrupted.
-    pub(crate) fn send(&mut self, rng: &mut Rng, frame: &mut [u8], now: Instant) -> Fate {
+    pub(crate) fn send(&mut self, rng: &mut Rng, frame: &mut [u8], now: Instant) -> Passage {
         let link = self.link;
         let mut left = now;
         if link.bandwidth != 0 {
@@ -322,13 +322,13 @@ impl Direction {
                 .max(0) as u64;
             let waiting = u128::from(backlog) * u128::from(link.bandwidth) / 8_000_000;
             if waiting.saturating_add(frame.len() as u128) > u128::from(link.queue_bytes) {
-                return Fate::QueueFull;
+                return Passage::QueueFull;
             }
             left = after(start, link.serialization(frame.len()));
             self.busy_until = left;
         }
         if rng.roll(link.drop) {
-            return Fate::Lost;
+            return Passage::Lost;
         }
         let mut corrupted = false;
         if !frame.is_empty() && rng.roll(link.corrupt) {
@@ -344,7 +344,7 @@ impl Direction {
             due = after(due, link.reorder_delay);
         }
         let copy = duplicated.then(|| after(base, rng.upto(link.jitter)));
-        Fate::Due {
+        Passage::Due {
             due,
             copy,
             corrupted,
@@ -369,7 +369,7 @@ mod tests {
         let now = Instant::from_millis(5);
         assert_eq!(
             d.send(&mut rng, &mut [0; 60], now),
-            Fate::Due {
+            Passage::Due {
                 due: now,
                 copy: None,
                 corrupted: false,
@@ -385,7 +385,7 @@ mod tests {
         let mut rng = Rng::seeded(7);
         let (mut lo, mut hi) = (Instant::from_micros(i64::MAX), Instant::ZERO);
         for _ in 0..1000 {
-            let Fate::Due { due, .. } = d.send(&mut rng, &mut [0; 60], Instant::ZERO) else {
+            let Passage::Due { due, .. } = d.send(&mut rng, &mut [0; 60], Instant::ZERO) else {
                 panic!("no loss configured");
             };
             lo = lo.min(due);
@@ -406,8 +406,8 @@ mod tests {
         let mut rng = Rng::seeded(9);
         let (mut lost_a, mut lost_b) = (0, 0);
         for _ in 0..2000 {
-            lost_a += usize::from(a.send(&mut rng, &mut [0; 60], Instant::ZERO) == Fate::Lost);
-            lost_b += usize::from(b.send(&mut rng, &mut [0; 60], Instant::ZERO) == Fate::Lost);
+            lost_a += usize::from(a.send(&mut rng, &mut [0; 60], Instant::ZERO) == Passage::Lost);
+            lost_b += usize::from(b.send(&mut rng, &mut [0; 60], Instant::ZERO) == Passage::Lost);
         }
         for lost in [lost_a, lost_b] {
             assert!((60..=140).contains(&lost), "{lost} of 2000 at 5%");
@@ -424,19 +424,19 @@ mod tests {
         let mut dues = [Instant::ZERO; 3];
         for due in &mut dues {
             match d.send(&mut rng, &mut [0; 1000], Instant::ZERO) {
-                Fate::Due { due: at, .. } => *due = at,
+                Passage::Due { due: at, .. } => *due = at,
                 other => panic!("{other:?}"),
             }
         }
         assert_eq!(dues, [8, 16, 24].map(Instant::from_millis));
         assert_eq!(
             d.send(&mut rng, &mut [0; 1000], Instant::ZERO),
-            Fate::QueueFull
+            Passage::QueueFull
         );
         // Once the first has gone, one more fits.
         assert!(matches!(
             d.send(&mut rng, &mut [0; 1000], Instant::from_millis(8)),
-            Fate::Due { .. }
+            Passage::Due { .. }
         ));
     }
 
@@ -451,7 +451,7 @@ mod tests {
         );
         let mut rng = Rng::seeded(0);
         let fate = d.send(&mut rng, &mut [0; 1514], Instant::from_micros(i64::MAX - 1));
-        assert!(matches!(fate, Fate::Due { .. }));
+        assert!(matches!(fate, Passage::Due { .. }));
         assert_eq!(Chance::ratio(5, 0), Chance::NEVER);
         assert_eq!(Chance::percent(200), Chance::ALWAYS.max_of(100));
     }

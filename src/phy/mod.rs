@@ -17,6 +17,10 @@
 //! * `lan9118` (feature `lan9118`): the driver of the Ethernet chip on Arm's MPS2 boards,
 //!   for firmware.
 //!
+//! A wire reports every frame and its fate to an optional [`FrameObserver`]; a
+//! [`PcapCapture`] is one, writing the classic capture file through smoltcp's `PcapSink`
+//! (no `std`).
+//!
 //! Below the stack but above the bytes, two readers look at frames without trusting them:
 //! [`tcp_header`] picks the few TCP fields out of any frame, and [`RetransmitCounter`]
 //! counts the segments a stack sent again.
@@ -24,11 +28,13 @@
 //! Nothing in this layer knows about sockets or stacks: it moves and counts frames.
 
 mod faults;
+mod frame_observer;
 mod frame_queue;
 #[cfg(feature = "lan9118")]
 pub mod lan9118;
 mod link;
 mod loopback;
+mod pcap_capture;
 mod retransmit_counter;
 mod script;
 mod switch;
@@ -39,9 +45,11 @@ mod timed_queue;
 mod wire;
 
 pub use faults::Faults;
+pub use frame_observer::{DropCause, Fate, FrameObserver, WireFrame};
 pub use frame_queue::{ETHERNET_FRAME, Frame, WireStats};
 pub use link::{Chance, Link};
 pub use loopback::{Loopback, LoopbackPort};
+pub use pcap_capture::PcapCapture;
 pub use retransmit_counter::RetransmitCounter;
 pub use script::{Action, FrameMatch, Nth, Payload, RULES, Rule, RuleId, Transport};
 pub use switch::{PortChange, SCHEDULED_CHANGES, Switch, SwitchPort};

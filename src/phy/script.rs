@@ -250,6 +250,8 @@ pub(crate) struct Script {
     seen: [u32; RULES],
     hits: [u32; RULES],
     len: usize,
+    /// TCP segments to let pass before losing one (`Wire::lose_segment`); 0: none.
+    pub(crate) lose_in: u64,
 }
 
 impl Script {
@@ -259,12 +261,22 @@ impl Script {
             seen: [0; RULES],
             hits: [0; RULES],
             len: 0,
+            lose_in: 0,
         }
     }
 
     #[inline]
     pub(crate) fn is_empty(&self) -> bool {
-        self.len == 0
+        self.len == 0 && self.lose_in == 0
+    }
+
+    /// Whether this frame is the TCP segment chosen to be lost (counting it down).
+    pub(crate) fn lose_this(&mut self, frame: &[u8]) -> bool {
+        if self.lose_in == 0 || super::tcp_flags(frame).is_none() {
+            return false;
+        }
+        self.lose_in -= 1;
+        self.lose_in == 0
     }
 
     pub(crate) fn add(&mut self, rule: Rule) -> Option<RuleId> {
@@ -278,7 +290,10 @@ impl Script {
     }
 
     pub(crate) fn clear(&mut self) {
-        *self = Script::new();
+        *self = Script {
+            lose_in: self.lose_in,
+            ..Script::new()
+        };
     }
 
     pub(crate) fn hits(&self, id: RuleId) -> u32 {

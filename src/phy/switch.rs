@@ -24,7 +24,7 @@ use smoltcp::phy::{self, Device, DeviceCapabilities};
 use smoltcp::time::Instant;
 
 use super::frame_queue::{ETHERNET_FRAME, Frame, FrameQueue, WireStats, capabilities};
-use super::link::{Direction, Fate, Link, Rng};
+use super::link::{Direction, Link, Passage, Rng};
 use super::retransmit_counter::RetransmitCounter;
 use super::timed_queue::TimedQueue;
 
@@ -230,15 +230,15 @@ impl<const N: usize, const FRAME: usize, const DEPTH: usize> Switch<N, FRAME, DE
             (now, None)
         } else {
             match sender.link.send(rng, frame, now) {
-                Fate::QueueFull => {
+                Passage::QueueFull => {
                     sender.stats.dropped_queue += 1;
                     return;
                 }
-                Fate::Lost => {
+                Passage::Lost => {
                     sender.stats.dropped_fault += 1;
                     return;
                 }
-                Fate::Due {
+                Passage::Due {
                     due,
                     copy,
                     corrupted,

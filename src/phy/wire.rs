@@ -27,7 +27,10 @@
 //!   dropped, delayed, duplicated or held until [`Wire::release`].
 //!
 //! Every direction counts what happened to its frames, and the TCP segments and
-//! retransmissions that passed ([`WireStats`]). With the default [`Link::IDEAL`], no
+//! retransmissions that passed ([`WireStats`]). An optional [`FrameObserver`]
+//! ([`Wire::set_observer`]) sees every frame and its fate with the virtual time: when it
+//! is sent (or lost, and why) and when it is delivered, which on a link with latency is
+//! later; a pcap capture, a ladder diagram. With the default [`Link::IDEAL`], no
 //! partition and no rule, a frame is due the instant it is sent and takes the same short
 //! path as before the link model existed.
 //!
@@ -47,6 +50,7 @@ use smoltcp::phy::{Device, DeviceCapabilities};
 use smoltcp::time::Instant;
 
 use super::faults::Faults;
+use super::frame_observer::{DropCause, Fate, FrameObserver, Reporter};
 use super::frame_queue::{
     ETHERNET_FRAME, Frame, Lane, Queue, RxToken, Sending, TxToken, WireStats, capabilities,
 };
@@ -64,8 +68,8 @@ pub enum End {
 }
 
 impl End {
-    /// The other end.
-    pub const fn peer(self) -> End {
+    /// The end across the wire.
+    pub const fn other(self) -> End {
         match self {
             End::A => End::B,
             End::B => End::A,
@@ -139,8 +143,9 @@ impl Partitions {
 ///
 /// `FRAME` is the largest frame in bytes (Ethernet header included; [`ETHERNET_FRAME`] for
 /// the usual 1500-byte MTU) and `DEPTH` how many frames each direction holds in flight
-/// (with a slow or long link, make it hold a bandwidth-delay product and the queue).
-pub struct Wire<const FRAME: usize = ETHERNET_FRAME, const DEPTH: usize = 64> {
+/// (with a slow or long link, make it hold a bandwidth-delay product and the queue); `'o`
+/// is how long its [`FrameObserver`], if any, is lent.
+pub struct Wire<'o, const FRAME: usize = ETHERNET_FRAME, const DEPTH: usize = 64> {
     a_to_b: Lane<TimedQueue<FRAME, DEPTH>>,
     b_to_a: Lane<TimedQueue<FRAME, DEPTH>>,
     /// Where a frame is built before it is queued (or dropped).
@@ -153,15 +158,16 @@ pub struct Wire<const FRAME: usize = ETHERNET_FRAME, const DEPTH: usize = 64> {
     partitions: Partitions,
     /// The latest instant a port was used at: when injected and released frames are due.
     now: Instant,
+    observer: Option<&'o dyn FrameObserver>,
 }
 
-impl<const FRAME: usize, const DEPTH: usize> Default for Wire<FRAME, DEPTH> {
+impl<const FRAME: usize, const DEPTH: usize> Default for Wire<'_, FRAME, DEPTH> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<const FRAME: usize, const DEPTH: usize> Wire<FRAME, DEPTH> {
+impl<'o, const FRAME: usize, const DEPTH: usize> Wire<'o, FRAME, DEPTH> {
     /// An empty, ideal wire that computes and checks every checksum.
     pub const fn new() -> Self {
         Wire {
@@ -174,7 +180,21 @@ impl<const FRAME: usize, const DEPTH: usize> Wire<FRAME, DEPTH> {
             script: Script::new(),
             partitions: Partitions::new(),
             now: Instant::ZERO,
+            observer: None,
         }
+    }
+
+    /// Report every frame from now on to `observer` (or to nobody): each frame a host
+    /// transmits, with its [`Fate`], and each one a host receives
+    /// ([`Fate::Delivered`]), stamped with the time of the poll.
+    pub fn set_observer(&mut self, observer: Option<&'o dyn FrameObserver>) {
+        self.observer = observer;
+    }
+
+    /// Lose the `nth` TCP segment put on the wire from now on, either way (1: the next
+    /// one; 0: none), counted as a fault drop: one chosen loss, to watch TCP repair it.
+    pub fn lose_segment(&mut self, nth: u64) {
+        self.script.lose_in = nth;
     }
 
     /// An empty wire whose stacks neither compute nor verify IP/TCP/UDP/ICMP checksums.
@@ -281,6 +301,7 @@ impl<const FRAME: usize, const DEPTH: usize> Wire<FRAME, DEPTH> {
 
     /// The device for the host at `end`, borrowed for one poll.
     pub fn port(&mut self, end: End) -> WirePort<'_, FRAME> {
+        let observer = self.observer;
         let (rx, tx) = match end {
             End::A => (&mut self.b_to_a, &mut self.a_to_b),
             End::B => (&mut self.a_to_b, &mut self.b_to_a),
@@ -296,6 +317,7 @@ impl<const FRAME: usize, const DEPTH: usize> Wire<FRAME, DEPTH> {
             partitions: &mut self.partitions,
             now: &mut self.now,
             end,
+            observer,
         }
     }
 
@@ -319,17 +341,25 @@ impl<const FRAME: usize, const DEPTH: usize> Wire<FRAME, DEPTH> {
     pub fn inject(&mut self, to: End, frame: &[u8]) -> bool {
         let now = self.now;
         let lane = self.lane_to(to);
-        if frame.len() > FRAME {
+        let (queued, fate) = if frame.len() > FRAME {
             lane.stats.dropped_oversize += 1;
-            return false;
-        }
-        if lane.frames.insert(frame, now, None) {
+            (false, Fate::Dropped(DropCause::Oversize))
+        } else if lane.frames.insert(frame, now, None) {
             lane.stats.sent += 1;
-            true
+            (true, Fate::Sent)
         } else {
             lane.stats.dropped_full += 1;
-            false
+            (false, Fate::Dropped(DropCause::QueueFull))
+        };
+        if let Some(observer) = self.observer {
+            let report = Reporter {
+                observer,
+                at: now,
+                end: to.other(),
+            };
+            report.sent(fate, frame);
         }
+        queued
     }
 
     /// Take the next frame queued for the host at `to` off the wire (the one due first,
@@ -399,15 +429,27 @@ pub struct WirePort<'w, const FRAME: usize> {
     partitions: &'w mut Partitions,
     now: &'w mut Instant,
     end: End,
+    observer: Option<&'w dyn FrameObserver>,
 }
 
-impl<const FRAME: usize> WirePort<'_, FRAME> {
+impl<'w, const FRAME: usize> WirePort<'w, FRAME> {
+    /// The observer's view of this port at `now`.
+    fn reporter(&self, now: Instant) -> Option<Reporter<'w>> {
+        let observer = self.observer?;
+        Some(Reporter {
+            observer,
+            at: now,
+            end: self.end,
+        })
+    }
+
     /// A transmit token at `now`, with the partitions caught up.
     fn tx_at(&mut self, now: Instant) -> TxToken<'_, FRAME> {
         if now > *self.now {
             *self.now = now;
         }
         self.partitions.catch_up(now);
+        let report = self.reporter(now);
         let sending = Sending {
             link: &mut *self.link,
             rng: &mut *self.rng,
@@ -415,6 +457,7 @@ impl<const FRAME: usize> WirePort<'_, FRAME> {
             from: self.end,
             cut: self.partitions.cut[self.end.index()],
             now,
+            report,
         };
         self.tx.tx(self.scratch, Some(sending))
     }
@@ -432,9 +475,11 @@ impl<const FRAME: usize> Device for WirePort<'_, FRAME> {
 
     fn receive(&mut self, now: Instant) -> Option<(Self::RxToken<'_>, Self::TxToken<'_>)> {
         self.rx.frames.front(now)?;
+        let report = self.reporter(now);
         let rx = RxToken {
             queue: self.rx.reborrow(),
             now,
+            report,
         };
         // Split borrows: the receive side and the transmit side are different lanes.
         let WirePort {
@@ -459,6 +504,7 @@ impl<const FRAME: usize> Device for WirePort<'_, FRAME> {
             from: *end,
             cut: partitions.cut[end.index()],
             now,
+            report,
         };
         Some((rx, tx.tx(scratch, Some(sending))))
     }

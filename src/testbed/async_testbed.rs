@@ -18,7 +18,7 @@ use crate::stack::{Host, Stack, StackStorage, later};
 
 /// Two async stacks on an in-memory wire, in virtual time (see the module docs).
 pub struct AsyncTestbed<'a, const FRAME: usize = 1514, const DEPTH: usize = 64> {
-    wire: RefCell<Wire<FRAME, DEPTH>>,
+    wire: RefCell<Wire<'a, FRAME, DEPTH>>,
     /// The client host ([`Host::CLIENT`]).
     pub client: AsyncStack<'a>,
     /// The server host ([`Host::SERVER`]).

@@ -47,7 +47,7 @@ enum Turn {
 /// A client and a server stack on one wire, with a virtual clock.
 pub struct Testbed<'a, const FRAME: usize = 1514, const DEPTH: usize = 64> {
     /// The link between them.
-    pub wire: Wire<FRAME, DEPTH>,
+    pub wire: Wire<'a, FRAME, DEPTH>,
     /// The client host ([`Host::CLIENT`] by default), on end A of the wire.
     pub client: Stack<'a>,
     /// The server host ([`Host::SERVER`] by default), on end B of the wire.
@@ -70,7 +70,7 @@ impl<'a, const FRAME: usize, const DEPTH: usize> Testbed<'a, FRAME, DEPTH> {
 
     /// A pair of any two hosts on a given wire.
     pub fn with_wire<const C: usize, const CT: usize, const S: usize, const ST: usize>(
-        mut wire: Wire<FRAME, DEPTH>,
+        mut wire: Wire<'a, FRAME, DEPTH>,
         client_host: Host,
         client: &'a mut StackStorage<'a, C, CT>,
         server_host: Host,
