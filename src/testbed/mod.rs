@@ -16,6 +16,75 @@
 //! So a frame is never left sitting in a queue while the clock runs (smoltcp's loopback
 //! example does that, and retransmits needlessly), and a test that waits through
 //! TIME-WAIT's 10 seconds takes microseconds. [`run`](Testbed::run) is that loop.
+//!
+//! More than two hosts: a [`Network`] runs `N` stacks on a [`Switch`](crate::phy::Switch)
+//! the same way.
+//!
+//! # Your own protocol on a bad network
+//!
+//! The wire's [`Link`](crate::phy::Link) gives each direction latency, jitter, loss,
+//! duplication, reordering and a bandwidth limit, and [`Wire::add_rule`] loses or holds
+//! chosen frames; the program under test is whatever the `run` closure does. Here a
+//! protocol of your own, a sensor that answers `TEMP?` with `TEMP 21` over UDP, with a
+//! client that asks again every 250 ms until it hears back, on a link of 80 ms each way
+//! that loses a third of the frames:
+//!
+//! ```
+//! use sockless::phy::{Chance, End, Link, Wire};
+//! use sockless::smoltcp::time::{Duration, Instant};
+//! use sockless::smoltcp::wire::IpEndpoint;
+//! use sockless::{Host, StackStorage, Testbed, UdpBuffers, UdpSocket};
+//!
+//! let mut wire = Wire::new();
+//! wire.set_links(Link::IDEAL.latency(Duration::from_millis(80)).drop(Chance::percent(33)));
+//! wire.set_seed(7); // the same losses on every run
+//! let (mut c, mut s) = (StackStorage::<1>::new(), StackStorage::<1>::new());
+//! let mut tb: Testbed =
+//!     Testbed::with_wire(wire, Host::CLIENT, &mut c, Host::SERVER, &mut s);
+//!
+//! let (mut sb, mut cb) = (UdpBuffers::<2, 256>::new(), UdpBuffers::<2, 256>::new());
+//! let mut sensor = UdpSocket::bind(&mut tb.server, 5000, &mut sb).unwrap();
+//! let mut asker = UdpSocket::bind(&mut tb.client, 0, &mut cb).unwrap();
+//! let to = IpEndpoint::new(Host::SERVER.ipv4_addr(), 5000);
+//!
+//! // The client asks, then lets the network (and the sensor) run for 250 ms; again
+//! // until it hears back. `run_for` moves the clock even with nothing in flight.
+//! let (mut asked, mut answer) = (0, None);
+//! while answer.is_none() && asked < 40 {
+//!     // (While the server's Ethernet address is unknown, the stack keeps the
+//!     // datagrams, and a full buffer refuses one more: then it only waits.)
+//!     if asker.sendto(&mut tb.client, b"TEMP?", to).is_ok() {
+//!         asked += 1;
+//!     }
+//!     tb.run_for(Duration::from_millis(250), |client, server| {
+//!         // The sensor: answer every question.
+//!         let mut buf = [0u8; 64];
+//!         while let Ok((n, from)) = sensor.recvfrom(server, &mut buf) {
+//!             if &buf[..n] == b"TEMP?" {
+//!                 let _ = sensor.sendto(server, b"TEMP 21", from);
+//!             }
+//!         }
+//!         if let Ok((n, _)) = asker.recvfrom(client, &mut buf) {
+//!             answer.get_or_insert((buf[..n].to_vec(), client.now()));
+//!         }
+//!     })
+//!     .unwrap();
+//! }
+//!
+//! let (reply, at) = answer.unwrap();
+//! assert_eq!(reply, b"TEMP 21");
+//! // Every exchange costs a round trip of 160 ms at least, and this link lost some.
+//! assert!(at >= Instant::from_millis(160));
+//! assert!(asked > 1, "the client had to ask again");
+//! let lost = tb.wire.stats(End::A).dropped_fault + tb.wire.stats(End::B).dropped_fault;
+//! assert!(lost > 0);
+//! println!("answered at {at} after {asked} questions; {lost} frames lost");
+//! ```
+//!
+//! The client's own timer is not one the testbed knows of, so the client does not wait
+//! inside [`run`](Testbed::run) (with nothing in flight and no socket deadline, that would
+//! end in [`RunError::Stalled`]): [`run_for`](Testbed::run_for) lets a stretch of virtual
+//! time pass, jumping from one frame arrival or stack deadline to the next.
 
 use smoltcp::time::{Duration, Instant};
 
