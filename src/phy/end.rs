@@ -17,4 +17,12 @@ impl End {
             End::B => End::A,
         }
     }
+
+    /// 0 for A, 1 for B: an index into per-direction arrays.
+    pub(crate) const fn index(self) -> usize {
+        match self {
+            End::A => 0,
+            End::B => 1,
+        }
+    }
 }

@@ -48,8 +48,17 @@ pub enum DropCause {
     QueueFull,
     /// Larger than the wire's `FRAME` (the bytes reported are cut to what fits, or empty).
     Oversize,
-    /// Lost on purpose by fault injection.
+    /// Lost on purpose by fault injection: the link's chance of loss
+    /// ([`Link::drop`](super::Link::drop), [`Wire::set_faults`](super::Wire::set_faults))
+    /// or [`Wire::lose_segment`](super::Wire::lose_segment).
     Fault,
+    /// The link's bottleneck had no room: its drop-tail queue was full
+    /// ([`Link::bandwidth`](super::Link::bandwidth)).
+    Bottleneck,
+    /// Sent while the link was cut ([`Wire::cut`](super::Wire::cut)).
+    Partition,
+    /// A scripted rule dropped it ([`Wire::add_rule`](super::Wire::add_rule)).
+    Script,
 }
 
 /// One report of a frame on the wire.

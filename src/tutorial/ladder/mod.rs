@@ -266,7 +266,11 @@ pub(crate) mod tests {
     #[test]
     fn an_entry_is_about_a_hundred_bytes() {
         // What the module docs promise a ladder's memory to be.
-        assert!(core::mem::size_of::<Entry>() <= 112, "{}", core::mem::size_of::<Entry>());
+        assert!(
+            core::mem::size_of::<Entry>() <= 112,
+            "{}",
+            core::mem::size_of::<Entry>()
+        );
     }
 
     #[test]
