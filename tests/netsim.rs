@@ -108,14 +108,14 @@ impl Pair {
 }
 
 /// Send one frame from `from` at `at` straight through a wire's port.
-fn send_frame(wire: &mut Wire<1514, DEPTH>, from: End, at: Instant, byte: u8) {
+fn send_frame(wire: &mut Wire<'_, 1514, DEPTH>, from: End, at: Instant, byte: u8) {
     let mut port = wire.port(from);
     let token = port.transmit(at).expect("a wire always takes a frame");
     token.consume(60, |buf| buf.fill(byte));
 }
 
 /// The first byte of the frame the host at `to` receives at `at`, if one is due.
-fn receive_frame(wire: &mut Wire<1514, DEPTH>, to: End, at: Instant) -> Option<u8> {
+fn receive_frame(wire: &mut Wire<'_, 1514, DEPTH>, to: End, at: Instant) -> Option<u8> {
     let mut port = wire.port(to);
     let (rx, _tx) = port.receive(at)?;
     Some(rx.consume(|buf| buf[0]))

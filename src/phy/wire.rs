@@ -49,6 +49,7 @@ use heapless::Vec;
 use smoltcp::phy::{Device, DeviceCapabilities};
 use smoltcp::time::Instant;
 
+use super::end::End;
 use super::faults::Faults;
 use super::frame_observer::{DropCause, Fate, FrameObserver, Reporter};
 use super::frame_queue::{
@@ -57,32 +58,6 @@ use super::frame_queue::{
 use super::link::{Chance, Direction, Link, Rng};
 use super::script::{Rule, RuleId, Script};
 use super::timed_queue::TimedQueue;
-
-/// One end of a [`Wire`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum End {
-    /// The first host (by convention the client).
-    A,
-    /// The second host (by convention the server).
-    B,
-}
-
-impl End {
-    /// The end across the wire.
-    pub const fn other(self) -> End {
-        match self {
-            End::A => End::B,
-            End::B => End::A,
-        }
-    }
-
-    const fn index(self) -> usize {
-        match self {
-            End::A => 0,
-            End::B => 1,
-        }
-    }
-}
 
 /// A change of a wire's partition ([`Wire::partition_at`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -498,9 +473,9 @@ impl<const FRAME: usize> Device for WirePort<'_, FRAME> {
         }
         partitions.catch_up(now);
         let sending = Sending {
-            link: &mut **link,
-            rng: &mut **rng,
-            script: &mut **script,
+            link,
+            rng,
+            script,
             from: *end,
             cut: partitions.cut[end.index()],
             now,
