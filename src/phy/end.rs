@@ -1,4 +1,4 @@
-//! The two ends of a [`Wire`](super::Wire): which host sent a frame, which one receives it.
+//! The two ends of a [`Wire`](super::Wire): which host sent a frame, which receives it.
 
 /// One end of a [`Wire`](super::Wire).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,6 +18,7 @@ impl End {
         }
     }
 
+    /// 0 for A, 1 for B: an index into per-direction arrays.
     pub(crate) const fn index(self) -> usize {
         match self {
             End::A => 0,
