@@ -252,3 +252,50 @@ fn the_capture_holds_every_frame_the_wire_counted_even_on_a_lossy_wire() {
         assert!([[0x08, 0x00], [0x08, 0x06]].contains(&[frame[12], frame[13]]));
     }
 }
+
+/// On a link with latency each arrow leaves when it is sent: the handshake's three
+/// segments 50 ms apart; a link cut from the server loses its answers, and the ladder says
+/// why.
+#[test]
+fn a_slow_link_spaces_the_arrows_and_a_cut_link_loses_them() {
+    use sockless::phy::Link;
+    use sockless::smoltcp::time::Duration;
+    let mut rig = Rig::new();
+    rig.play("notice"); // ARP done
+    rig.tb
+        .wire
+        .set_links(Link::IDEAL.latency(Duration::from_millis(50)));
+    let start = rig.tb.now().total_millis();
+    assert_eq!(start, 0);
+    let ladder = rig.play("hello");
+    for (i, line) in [
+        "   0.000 |-- SYN seq=0 ",
+        "   0.050 |<-- SYN,ACK seq=0 ack=1 ",
+        "   0.100 |-- ACK seq=1 ack=1 ",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        assert!(
+            ladder[1 + i].starts_with(line),
+            "{line}\n{}",
+            ladder.join("\n")
+        );
+    }
+
+    rig.tb.wire.set_links(Link::IDEAL);
+    rig.tb.wire.cut_from(End::B);
+    rig.ladder.clear();
+    let conv = conversations::find("refused").unwrap();
+    let verdict = conversations::play(conv, rig.tb, rig.services, &mut rig.sockets, false);
+    assert!(!verdict.passed(), "a refusal through a cut link");
+    let mut text = String::new();
+    rig.ladder.draw(["client", "server"], &mut text).unwrap();
+    let lost = text.lines().find(|l| l.contains("RST,ACK")).expect(&text);
+    assert!(
+        lost.contains("|   X-- RST,ACK seq=1 ack=1 win=0 len=0 ---"),
+        "{text}"
+    );
+    assert!(lost.ends_with("|  (lost: the link is cut)"), "{text}");
+    assert!(text.contains("(retransmission)"), "the SYN again:\n{text}");
+}

@@ -187,20 +187,18 @@ impl<'n, 'o> Ladder<'n, 'o> {
             Summary::Other { ethertype } => write!(label, "ethertype {ethertype:#06x}")?,
             Summary::Neighbor { .. } => {}
         }
-        match frame.fate {
-            Fate::Dropped(DropCause::Fault) => {
-                let _ = wire_notes.push("(lost on the wire)");
-            }
-            Fate::Dropped(DropCause::QueueFull) => {
-                let _ = wire_notes.push("(lost: queue full)");
-            }
-            Fate::Dropped(_) => {
-                let _ = wire_notes.push("(lost: too large)");
-            }
-            Fate::Corrupted => {
-                let _ = wire_notes.push("(corrupted on the wire)");
-            }
-            _ => {}
+        let wire_note = match frame.fate {
+            Fate::Dropped(DropCause::Fault) => Some("(lost on the wire)"),
+            Fate::Dropped(DropCause::QueueFull) => Some("(lost: queue full)"),
+            Fate::Dropped(DropCause::Oversize) => Some("(lost: too large)"),
+            Fate::Dropped(DropCause::Bottleneck) => Some("(lost: bottleneck full)"),
+            Fate::Dropped(DropCause::Partition) => Some("(lost: the link is cut)"),
+            Fate::Dropped(DropCause::Script) => Some("(lost: a scripted rule)"),
+            Fate::Corrupted => Some("(corrupted on the wire)"),
+            _ => None,
+        };
+        if let Some(note) = wire_note {
+            let _ = wire_notes.push(note);
         }
         for note in wire_notes {
             let _ = row.notes.push(Note::try_from(note).unwrap_or_default());
