@@ -766,3 +766,41 @@ fn more_accepted_edge_streams_than_max_is_emfile_and_the_caller_waits_queued() {
     })
     .unwrap();
 }
+
+/// The async runner over a delayed link (issue 16): it jumps to the frames' arrivals.
+#[test]
+fn a_conversation_over_a_50_ms_link_takes_its_crossings_in_virtual_time() {
+    use sockless::phy::{Link, Wire};
+    let mut wire = Wire::new();
+    wire.set_links(Link::IDEAL.latency(Duration::from_millis(50)));
+    let tb: &'static AsyncTestbed<'static> = leak(AsyncTestbed::with_wire(
+        wire,
+        leak(StackStorage::<16>::new()),
+        leak(StackStorage::<16>::new()),
+    ));
+    let reply = run(tb, async {
+        let mut sk = AsyncListener::<1>::listen(&tb.server, 7, 1, pool(1)).unwrap();
+        let server = async {
+            let (mut conn, _) = sk.accept().await.unwrap();
+            let mut data = [0u8; 16];
+            let n = conn.recv(&mut data).await.unwrap();
+            conn.send_all(&data[..n]).await.unwrap();
+        };
+        let client = async {
+            let mut sk =
+                AsyncTcpStream::new(&tb.client, leak(TcpBuffers::<1024, 1024>::new())).unwrap();
+            sk.connect(at_server(7)).await.unwrap();
+            sk.send_all(b"ping").await.unwrap();
+            let mut buf = [0u8; 16];
+            let n = sk.recv(&mut buf).await.unwrap();
+            buf[..n].to_vec()
+        };
+        join(server, client).await.1
+    })
+    .unwrap();
+    assert_eq!(reply, b"ping");
+    // ARP request and reply, SYN, SYN-ACK, the data (with the ACK), the echo: six
+    // crossings of 50 ms.
+    assert!(tb.now() >= Instant::from_millis(300), "{}", tb.now());
+    assert!(tb.now() < Instant::from_millis(400), "{}", tb.now());
+}

@@ -251,7 +251,8 @@ impl<'o, const FRAME: usize, const DEPTH: usize> Wire<'o, FRAME, DEPTH> {
         self.script.add(rule)
     }
 
-    /// Remove every rule (frames they hold stay held until released).
+    /// Remove every rule (frames they hold stay held until [`release_all`](Self::release_all):
+    /// a new rule takes a cleared one's number).
     pub fn clear_rules(&mut self) {
         self.script.clear();
     }
@@ -267,6 +268,13 @@ impl<'o, const FRAME: usize, const DEPTH: usize> Wire<'o, FRAME, DEPTH> {
         let now = self.now;
         self.a_to_b.frames.release(Some(rule.0), now)
             + self.b_to_a.frames.release(Some(rule.0), now)
+    }
+
+    /// Let every held frame go, whatever rule holds it (the rules may be cleared since):
+    /// due now, in the order they were sent. Returns how many.
+    pub fn release_all(&mut self) -> usize {
+        let now = self.now;
+        self.a_to_b.frames.release(None, now) + self.b_to_a.frames.release(None, now)
     }
 
     /// Frames a rule holds.

@@ -32,7 +32,16 @@ impl<'a, const FRAME: usize, const DEPTH: usize> AsyncTestbed<'a, FRAME, DEPTH> 
         client: &'a mut StackStorage<'a, C, CT>,
         server: &'a mut StackStorage<'a, S, ST>,
     ) -> Self {
-        let mut wire = Wire::new();
+        Self::with_wire(Wire::new(), client, server)
+    }
+
+    /// The same on a wire of the caller's (a [`Link`](crate::phy::Link) with latency or
+    /// loss, scripted faults, an observer).
+    pub fn with_wire<const C: usize, const CT: usize, const S: usize, const ST: usize>(
+        mut wire: Wire<'a, FRAME, DEPTH>,
+        client: &'a mut StackStorage<'a, C, CT>,
+        server: &'a mut StackStorage<'a, S, ST>,
+    ) -> Self {
         let now = Instant::ZERO;
         let client = Stack::new(Host::CLIENT, &mut wire.port(End::A), client, now);
         let server = Stack::new(Host::SERVER, &mut wire.port(End::B), server, now);
