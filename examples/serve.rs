@@ -95,8 +95,8 @@ fn main() -> ExitCode {
             }
             "--mqtt" => mqtt = Some(cli::value(parser, flag, "an IP address")?),
             "--buffer-size" => {
-                buffer_kib = cli::value_with(parser, flag, "2, 64 or 256 (KiB)", |v| {
-                    v.parse().ok().filter(|kib| [2, 64, 256].contains(kib))
+                buffer_kib = cli::value_with(parser, flag, "2, 4, 8, 16, 32, 64 or 256 (KiB)", |v| {
+                    v.parse().ok().filter(|kib| [2, 4, 8, 16, 32, 64, 256].contains(kib))
                 })?
             }
             _ => return Ok(false),
@@ -114,6 +114,10 @@ fn main() -> ExitCode {
 
     match buffer_kib {
         2 => serve::<SMALL>(&options, config, mqtt, &mut link),
+        4 => serve::<{ 4 * 1024 }>(&options, config, mqtt, &mut link),
+        8 => serve::<{ 8 * 1024 }>(&options, config, mqtt, &mut link),
+        16 => serve::<{ 16 * 1024 }>(&options, config, mqtt, &mut link),
+        32 => serve::<{ 32 * 1024 }>(&options, config, mqtt, &mut link),
         64 => serve::<MEDIUM>(&options, config, mqtt, &mut link),
         _ => serve::<LARGE>(&options, config, mqtt, &mut link),
     }

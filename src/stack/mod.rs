@@ -16,6 +16,8 @@
 //!   activity count drivers read to know whether anything happened.
 //! * [`gate`]: what happens to a SYN before smoltcp sees it: one socket per client, a
 //!   full listener's [`Overflow`], the segments of connections in TIME-WAIT.
+//! * `sack_hint` (feature `sack-hint`): a peer's SACK blocks turned into the duplicate
+//!   ACKs smoltcp counts, so a lost segment is resent at once, not after 1 s.
 //! * [`time_wait`]: TIME-WAIT kept in a compact record, so a finished connection's
 //!   socket is free at once.
 //! * [`host`]: who the stack is on the link ([`Host`]).
@@ -33,6 +35,8 @@ mod events;
 pub mod gate;
 pub mod host;
 mod lifecycle;
+#[cfg(feature = "sack-hint")]
+pub mod sack_hint;
 pub mod storage;
 mod table;
 pub mod time_wait;
