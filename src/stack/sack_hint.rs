@@ -76,7 +76,10 @@ impl SackHint {
         self.remote != earlier.remote
             || self.local_port != earlier.local_port
             || self.ack != earlier.ack
-            || self.reach >= earlier.reach.saturating_add(SACKED_ENOUGH)
+            || earlier
+                .reach
+                .checked_add(SACKED_ENOUGH)
+                .is_some_and(|further| self.reach >= further)
     }
 }
 
@@ -249,4 +252,161 @@ fn sack_blocks(mut options: &[u8]) -> Vec<(u32, u32), 4> {
         }
     }
     blocks
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use smoltcp::wire::{EthernetAddress, Ipv4Address, TcpSeqNumber};
+
+    const PEER: Ipv4Address = Ipv4Address::new(192, 168, 69, 100);
+    const US: Ipv4Address = Ipv4Address::new(192, 168, 69, 1);
+
+    /// An Ethernet frame from the peer to us: ACK `ack`, window `window`, the SACK
+    /// blocks given (up to three) and `payload`.
+    fn segment(ack: u32, window: u16, sacks: &[(u32, u32)], payload: &[u8]) -> std::vec::Vec<u8> {
+        let mut sack_ranges = [None; 3];
+        for (slot, s) in sack_ranges.iter_mut().zip(sacks) {
+            *slot = Some(*s);
+        }
+        let tcp = TcpRepr {
+            src_port: 40000,
+            dst_port: 7,
+            control: if payload.is_empty() {
+                TcpControl::None
+            } else {
+                TcpControl::Psh
+            },
+            seq_number: TcpSeqNumber(1000),
+            ack_number: Some(TcpSeqNumber(ack as i32)),
+            window_len: window,
+            window_scale: None,
+            max_seg_size: None,
+            sack_permitted: false,
+            sack_ranges,
+            timestamp: None,
+            payload,
+        };
+        let ip = IpRepr::Ipv4(Ipv4Repr {
+            src_addr: PEER,
+            dst_addr: US,
+            next_header: IpProtocol::Tcp,
+            payload_len: tcp.buffer_len(),
+            hop_limit: 64,
+        });
+        let eth = EthernetRepr {
+            src_addr: EthernetAddress([2, 0, 0, 0, 0, 2]),
+            dst_addr: EthernetAddress([2, 0, 0, 0, 0, 1]),
+            ethertype: EthernetProtocol::Ipv4,
+        };
+        let mut frame = std::vec![0u8; eth.buffer_len() + ip.header_len() + tcp.buffer_len()];
+        let mut f = EthernetFrame::new_unchecked(&mut frame[..]);
+        eth.emit(&mut f);
+        let caps = ChecksumCapabilities::default();
+        ip.emit(f.payload_mut(), &caps);
+        let mut t = TcpPacket::new_unchecked(&mut f.payload_mut()[20..]);
+        tcp.emit(&mut t, &PEER.into(), &US.into(), &caps);
+        frame
+    }
+
+    #[test]
+    fn three_segments_sacked_beyond_the_ack_are_a_hint() {
+        let ack = 5000;
+        let frame = segment(ack, 100, &[(ack + 1460, ack + 4 * 1460)], b"");
+        let hint = SackHint::read(&frame).expect("a hint");
+        assert_eq!(hint.ack, ack);
+        assert_eq!(hint.local_port, 7);
+        assert_eq!(hint.remote, IpEndpoint::new(PEER.into(), 40000));
+        assert_eq!(hint.reach, 4 * 1460);
+        // Two segments are not yet enough (reordering, not loss, until a third).
+        let frame = segment(ack, 100, &[(ack + 1460, ack + 3 * 1460)], b"");
+        assert_eq!(SackHint::read(&frame), None);
+        // Blocks add up, whatever their order.
+        let frame = segment(ack, 100, &[(ack + 5000, ack + 6000), (ack + 100, ack + 2200)], b"");
+        assert_eq!(SackHint::read(&frame).map(|h| h.reach), Some(6000));
+    }
+
+    #[test]
+    fn no_hint_without_sack_or_from_blocks_behind_the_ack() {
+        assert_eq!(SackHint::read(&segment(5000, 100, &[], b"data")), None);
+        // A D-SACK (RFC 2883: a block at or below the ACK) and wrapped nonsense.
+        let frame = segment(5000, 100, &[(1000, 4999), (5000, 9000), (9000, 100)], b"");
+        assert_eq!(SackHint::read(&frame), None);
+        // Sequence numbers that wrap around zero are read modulo 2^32.
+        let ack = u32::MAX - 1000;
+        let frame = segment(ack, 100, &[(ack.wrapping_add(1460), ack.wrapping_add(5000))], b"");
+        assert_eq!(SackHint::read(&frame).map(|h| h.ack), Some(ack));
+    }
+
+    #[test]
+    fn the_copy_is_the_bare_ack_smoltcp_counts_as_duplicate() {
+        let ack = 5000;
+        let frame = segment(ack, 100, &[(ack + 1460, ack + 5 * 1460)], b"0123456789");
+        let mut out = [0u8; MAX_COPY];
+        for (smaller, window) in [(false, 100), (true, 99)] {
+            let len = SackHint::emit(&frame, &mut out, smaller).expect("a copy");
+            let (src, dst, tcp) = tcp_of(&out[..len]).unwrap();
+            let packet = TcpPacket::new_checked(tcp).unwrap();
+            // Checksums right: smoltcp will take it.
+            let caps = ChecksumCapabilities::default();
+            let repr = TcpRepr::parse(&packet, &src, &dst, &caps).expect("valid");
+            assert_eq!(repr.payload, b"");
+            assert_eq!(repr.control, TcpControl::None);
+            assert_eq!(repr.seq_number, TcpSeqNumber(1010));
+            assert_eq!(repr.ack_number, Some(TcpSeqNumber(ack as i32)));
+            assert_eq!(repr.window_len, window);
+            assert_eq!(repr.sack_ranges[0], Some((ack + 1460, ack + 5 * 1460)));
+            assert_eq!(&out[..12], &frame[..12], "the same Ethernet addresses");
+        }
+        // A zero window is made a unit larger instead.
+        let frame = segment(ack, 0, &[(ack + 1460, ack + 5 * 1460)], b"");
+        let len = SackHint::emit(&frame, &mut out, true).unwrap();
+        let packet = TcpPacket::new_checked(tcp_of(&out[..len]).unwrap().2).unwrap();
+        assert_eq!(packet.window_len(), 1);
+        // No room, no copy.
+        assert_eq!(SackHint::emit(&frame, &mut out[..40], false), None);
+    }
+
+    #[test]
+    fn the_same_hole_is_news_again_only_when_sacks_reach_further() {
+        let first = SackHint {
+            remote: IpEndpoint::new(PEER.into(), 40000),
+            local_port: 7,
+            ack: 5000,
+            reach: 4380,
+        };
+        let later = |reach| SackHint { reach, ..first };
+        assert!(!later(4380).is_news_after(&first));
+        assert!(!later(4380 + SACKED_ENOUGH - 1).is_news_after(&first));
+        assert!(later(4380 + SACKED_ENOUGH).is_news_after(&first));
+        assert!(SackHint { ack: 6460, ..first }.is_news_after(&first));
+        assert!(SackHint { local_port: 8, ..first }.is_news_after(&first));
+        // No overflow at the top of the range.
+        let top = SackHint { reach: u32::MAX, ..first };
+        assert!(!later(u32::MAX).is_news_after(&top));
+    }
+
+    #[test]
+    fn any_bytes_at_all_never_panic() {
+        let good = segment(5000, 100, &[(6460, 9380)], b"xy");
+        let mut out = [0u8; MAX_COPY];
+        // Every truncation, and every byte of the header changed to 0, 0xff and 0x05.
+        for cut in 0..=good.len() {
+            let _ = SackHint::read(&good[..cut]);
+            let _ = SackHint::emit(&good[..cut], &mut out, true);
+        }
+        for i in 0..good.len() {
+            for v in [0u8, 0xff, 0x05, 0x0a, 0x50] {
+                let mut f = good.clone();
+                f[i] = v;
+                let _ = SackHint::read(&f);
+                let _ = SackHint::emit(&f, &mut out, false);
+            }
+        }
+        // Options: a length running past the end, a zero length, a SACK of odd size.
+        for opts in [&[5u8, 200][..], &[5, 0], &[5, 7, 1, 2, 3, 4, 5], &[1, 1, 1], &[8]] {
+            let _ = sack_blocks(opts);
+        }
+        assert_eq!(sack_blocks(&[5, 10, 0, 0, 0, 1, 0, 0, 0, 2]).as_slice(), &[(1, 2)]);
+    }
 }
