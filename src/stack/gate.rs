@@ -153,6 +153,8 @@ pub(crate) struct GateMemory {
     reset: ([u8; sack_hint::MAX_COPY], usize),
     #[cfg(feature = "sack-hint")]
     copies: u8,
+    #[cfg(feature = "sack-hint")]
+    hints_off: bool,
 }
 
 impl GateMemory {
@@ -169,7 +171,15 @@ impl GateMemory {
             reset: ([0; sack_hint::MAX_COPY], 0),
             #[cfg(feature = "sack-hint")]
             copies: 0,
+            #[cfg(feature = "sack-hint")]
+            hints_off: false,
         }
+    }
+
+    #[cfg(feature = "sack-hint")]
+    pub(crate) fn set_sack_hints(&mut self, on: bool) {
+        self.hints_off = !on;
+        self.copies = 0;
     }
 
     /// When the stack must poll again for its held SYNs (`None`: only on a frame or a
@@ -435,6 +445,9 @@ impl Judge<'_, '_> {
     /// (see [`sack_hint`](super::sack_hint)).
     #[cfg(feature = "sack-hint")]
     fn hint(&mut self, frame: &[u8]) {
+        if self.memory.hints_off {
+            return;
+        }
         let Some(hint) = SackHint::read(frame) else {
             return;
         };

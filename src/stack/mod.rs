@@ -190,6 +190,13 @@ impl<'a> Stack<'a> {
         }
     }
 
+    /// Turn the gate's SACK hints ([`sack_hint`]) on (the default) or off: with them off,
+    /// smoltcp repairs losses on its own (for comparisons, e.g. the loss tables).
+    #[cfg(feature = "sack-hint")]
+    pub fn set_sack_hints(&mut self, on: bool) {
+        self.gate.set_sack_hints(on);
+    }
+
     /// Report lifecycle events to `observer` from now on (or to nobody).
     pub fn set_observer(&mut self, observer: Option<&'a dyn Observer>) {
         self.events.set_observer(observer);
