@@ -98,9 +98,12 @@ fn main() -> ExitCode {
             }
             "--mqtt" => mqtt = Some(cli::value(parser, flag, "an IP address")?),
             "--buffer-size" => {
-                buffer_kib = cli::value_with(parser, flag, "2, 4, 8, 16, 32, 64 or 256 (KiB)", |v| {
-                    v.parse().ok().filter(|kib| [2, 4, 8, 16, 32, 64, 256].contains(kib))
-                })?
+                buffer_kib =
+                    cli::value_with(parser, flag, "2, 4, 8, 16, 32, 64 or 256 (KiB)", |v| {
+                        v.parse()
+                            .ok()
+                            .filter(|kib| [2, 4, 8, 16, 32, 64, 256].contains(kib))
+                    })?
             }
             _ => return Ok(false),
         }

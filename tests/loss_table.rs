@@ -128,7 +128,9 @@ fn link(rtt_ms: u64, loss_per_mille: u16) -> Link {
 fn loss_and_rtt_table() {
     const BYTES: usize = 1 << 20;
     const BUF: usize = 64 * 1024;
-    println!("\n1 MiB client -> server, 64 KiB buffers each side, loss each way; KB/s, retransmitted segments, virtual s");
+    println!(
+        "\n1 MiB client -> server, 64 KiB buffers each side, loss each way; KB/s, retransmitted segments, virtual s"
+    );
     println!("                         SACK hints (default)            smoltcp alone");
     println!("  rtt   loss       KB/s   retx   virtual       KB/s   retx   virtual");
     for rtt in [1, 10, 100] {
@@ -158,7 +160,11 @@ fn smoltcp_netsim_calibration() {
     for hints in [false, true] {
         println!(
             "\nsmoltcp's netsim scenario on sockless's testbed ({}): bytes/s, 100 ms RTT",
-            if hints { "SACK hints on" } else { "SACK hints off: smoltcp alone" }
+            if hints {
+                "SACK hints on"
+            } else {
+                "SACK hints off: smoltcp alone"
+            }
         );
         print!("buf\\loss");
         for loss in losses {

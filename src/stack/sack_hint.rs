@@ -220,7 +220,11 @@ fn tcp_of(frame: &[u8]) -> Option<(IpAddress, IpAddress, &[u8])> {
                 return None;
             }
             let len = usize::from(ip.payload_len());
-            Some((ip.src_addr().into(), ip.dst_addr().into(), payload.get(40..40 + len)?))
+            Some((
+                ip.src_addr().into(),
+                ip.dst_addr().into(),
+                payload.get(40..40 + len)?,
+            ))
         }
         _ => None,
     }
@@ -322,7 +326,12 @@ mod tests {
         let frame = segment(ack, 100, &[(ack + 1460, ack + 3 * 1460)], b"");
         assert_eq!(SackHint::read(&frame), None);
         // Blocks add up, whatever their order.
-        let frame = segment(ack, 100, &[(ack + 5000, ack + 6000), (ack + 100, ack + 2200)], b"");
+        let frame = segment(
+            ack,
+            100,
+            &[(ack + 5000, ack + 6000), (ack + 100, ack + 2200)],
+            b"",
+        );
         assert_eq!(SackHint::read(&frame).map(|h| h.reach), Some(6000));
     }
 
@@ -334,7 +343,12 @@ mod tests {
         assert_eq!(SackHint::read(&frame), None);
         // Sequence numbers that wrap around zero are read modulo 2^32.
         let ack = u32::MAX - 1000;
-        let frame = segment(ack, 100, &[(ack.wrapping_add(1460), ack.wrapping_add(5000))], b"");
+        let frame = segment(
+            ack,
+            100,
+            &[(ack.wrapping_add(1460), ack.wrapping_add(5000))],
+            b"",
+        );
         assert_eq!(SackHint::read(&frame).map(|h| h.ack), Some(ack));
     }
 
@@ -380,9 +394,18 @@ mod tests {
         assert!(!later(4380 + SACKED_ENOUGH - 1).is_news_after(&first));
         assert!(later(4380 + SACKED_ENOUGH).is_news_after(&first));
         assert!(SackHint { ack: 6460, ..first }.is_news_after(&first));
-        assert!(SackHint { local_port: 8, ..first }.is_news_after(&first));
+        assert!(
+            SackHint {
+                local_port: 8,
+                ..first
+            }
+            .is_news_after(&first)
+        );
         // No overflow at the top of the range.
-        let top = SackHint { reach: u32::MAX, ..first };
+        let top = SackHint {
+            reach: u32::MAX,
+            ..first
+        };
         assert!(!later(u32::MAX).is_news_after(&top));
     }
 
@@ -404,9 +427,18 @@ mod tests {
             }
         }
         // Options: a length running past the end, a zero length, a SACK of odd size.
-        for opts in [&[5u8, 200][..], &[5, 0], &[5, 7, 1, 2, 3, 4, 5], &[1, 1, 1], &[8]] {
+        for opts in [
+            &[5u8, 200][..],
+            &[5, 0],
+            &[5, 7, 1, 2, 3, 4, 5],
+            &[1, 1, 1],
+            &[8],
+        ] {
             let _ = sack_blocks(opts);
         }
-        assert_eq!(sack_blocks(&[5, 10, 0, 0, 0, 1, 0, 0, 0, 2]).as_slice(), &[(1, 2)]);
+        assert_eq!(
+            sack_blocks(&[5, 10, 0, 0, 0, 1, 0, 0, 0, 2]).as_slice(),
+            &[(1, 2)]
+        );
     }
 }
