@@ -184,3 +184,28 @@ fn smoltcp_netsim_calibration() {
         row!(128 256 512 1024 2048 4096 8192 16384 32768);
     }
 }
+
+/// Not a table: the hints must make a difference where the table says they do (1 MiB,
+/// 64 KiB buffers, 10 ms RTT, 5% loss each way, seed 1: 105 segments resent and 2.6 s of
+/// virtual time with them, 210 and 5.5 s without). Deterministic: same seed, same run.
+#[test]
+fn sack_hints_repair_losses_that_smoltcp_alone_leaves_to_its_timer() {
+    const BUF: usize = 64 * 1024;
+    let with = transfer::<BUF>(link(10, 50), 1, 1 << 20, true);
+    let without = transfer::<BUF>(link(10, 50), 1, 1 << 20, false);
+    eprintln!(
+        "with hints: {} resent, {} ms; without: {} resent, {} ms",
+        with.retransmitted,
+        with.time.total_millis(),
+        without.retransmitted,
+        without.time.total_millis()
+    );
+    assert!(with.retransmitted > 0, "the link lost segments");
+    assert!(with.time * 3 < without.time * 2, "the hints save a third of the time");
+    assert!(with.retransmitted < without.retransmitted);
+    // A clean link: no hint, nothing resent, the same time either way.
+    let clean = transfer::<BUF>(link(10, 0), 1, 1 << 20, true);
+    let plain = transfer::<BUF>(link(10, 0), 1, 1 << 20, false);
+    assert_eq!((clean.retransmitted, plain.retransmitted), (0, 0));
+    assert_eq!(clean.time, plain.time);
+}

@@ -330,9 +330,11 @@ impl<'g, 't, D: Device + ?Sized> Device for Gate<'g, 't, D> {
         // The bare copies of the segment just read go right after it.
         #[cfg(feature = "sack-hint")]
         if judge.memory.copies > 0 {
+            // No transmit slot: the copies wait for the next call (none is lost, or
+            // smoltcp's count would not reach three).
+            let tx = self.inner.transmit(now)?;
             let first = judge.memory.copies == sack_hint::COPIES;
             judge.memory.copies -= 1;
-            let tx = self.inner.transmit(now)?;
             return Some((
                 GateRx {
                     source: Source::Copy(first),
