@@ -385,3 +385,25 @@ fn a_timeout_of_duration_max_moves_no_clock_to_the_end_of_time() {
     stream.read_exact(&mut got).unwrap();
     assert_eq!(&got, b"XON");
 }
+
+/// A blocking call over a delayed link waits for the frames' arrivals (issue 16): the
+/// client side jumps the clock to the next one, as `run` does.
+#[test]
+fn a_blocking_read_over_a_100_ms_link_takes_one_round_trip() {
+    use sockless::phy::Link;
+    let (tb, _listener, mut sk, mut conn) = connected();
+    tb.wire
+        .set_links(Link::IDEAL.latency(Duration::from_millis(100)));
+    let start = tb.now();
+    let mut side = tb.client_side(LIMIT, upper_echo(&mut conn));
+    let mut stream = ByteStream::new(&mut sk, &mut side);
+    stream.write_all(b"slow").unwrap();
+    let mut got = [0u8; 4];
+    stream.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"SLOW");
+    let took = side.now() - start;
+    assert!(
+        took >= Duration::from_millis(200) && took < Duration::from_millis(250),
+        "one round trip of 200 ms, not {took}"
+    );
+}

@@ -24,7 +24,7 @@ type Shared = &'static RefCell<Stack<'static>>;
 
 /// Two stacks on a wire, each in a `RefCell`, and a virtual clock.
 struct Net {
-    wire: &'static mut Wire,
+    wire: &'static mut Wire<'static>,
     client: Shared,
     server: Shared,
     now: Instant,
@@ -32,7 +32,7 @@ struct Net {
 
 impl Net {
     fn new() -> Net {
-        let wire: &'static mut Wire = leak(Wire::new());
+        let wire: &'static mut Wire<'static> = leak(Wire::new());
         let now = Instant::ZERO;
         let client = Stack::new(
             Host::CLIENT,

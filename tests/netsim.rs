@@ -108,14 +108,14 @@ impl Pair {
 }
 
 /// Send one frame from `from` at `at` straight through a wire's port.
-fn send_frame(wire: &mut Wire<1514, DEPTH>, from: End, at: Instant, byte: u8) {
+fn send_frame(wire: &mut Wire<'_, 1514, DEPTH>, from: End, at: Instant, byte: u8) {
     let mut port = wire.port(from);
     let token = port.transmit(at).expect("a wire always takes a frame");
     token.consume(60, |buf| buf.fill(byte));
 }
 
 /// The first byte of the frame the host at `to` receives at `at`, if one is due.
-fn receive_frame(wire: &mut Wire<1514, DEPTH>, to: End, at: Instant) -> Option<u8> {
+fn receive_frame(wire: &mut Wire<'_, 1514, DEPTH>, to: End, at: Instant) -> Option<u8> {
     let mut port = wire.port(to);
     let (rx, _tx) = port.receive(at)?;
     Some(rx.consume(|buf| buf[0]))
@@ -360,4 +360,74 @@ fn loss_and_a_full_queue_are_repaired_by_tcp() {
         data.len()
     );
     assert!(stats.dropped_queue > 0, "{stats:?}");
+}
+
+#[test]
+fn extreme_links_never_spin_the_clock_or_panic() {
+    // A link slower than time itself: its frames are never due, the wire says so, and a
+    // run stalls instead of spinning.
+    let endless = Link::IDEAL
+        .latency(Duration::MAX)
+        .jitter(Duration::MAX)
+        .bandwidth(1, u32::MAX)
+        .duplicate(Chance::ALWAYS)
+        .reorder(Chance::ALWAYS, Duration::MAX);
+    let mut wire = Box::new(Wire::<1514, DEPTH>::new());
+    wire.set_links(endless);
+    send_frame(&mut wire, End::A, Instant::from_millis(1), 1);
+    assert_eq!(wire.in_flight(), 2, "the frame and its copy");
+    assert_eq!(wire.next_due(), None, "never due");
+    assert_eq!(
+        receive_frame(&mut wire, End::B, Instant::from_micros(i64::MAX)),
+        None
+    );
+    let tb = testbed(endless, endless, 11);
+    let mut sk = TcpSocket::new(&mut tb.client, leak(TcpBuffers::<1024, 1024>::new())).unwrap();
+    sk.connect(&mut tb.client, IpEndpoint::new(Host::SERVER.ipv4_addr(), 7))
+        .unwrap();
+    let outcome = tb.run(Duration::from_secs(600), |c, _| {
+        sk.connect_status(c) != Err(ConnectError::WouldBlock)
+    });
+    // The run ends (no spinning): stalled, or the connect gave up.
+    let status = sk.connect_status(&mut tb.client);
+    assert!(
+        status.is_err(),
+        "nothing ever arrives: {outcome:?}, {status:?}"
+    );
+    assert!(tb.wire.stats(End::A).sent > 0);
+
+    // A partition schedule holds what it says, and no more.
+    let mut wire = Box::new(Wire::<1514, DEPTH>::new());
+    for i in 0..sockless::phy::SCHEDULED_PARTITIONS {
+        assert!(wire.partition_at(Instant::from_millis(i as i64), Partition::Heal));
+    }
+    assert!(!wire.partition_at(Instant::ZERO, Partition::Cut), "full");
+}
+
+#[test]
+fn a_held_frame_outlives_its_rule_and_is_released_by_release_all() {
+    use sockless::phy::{Action, FrameMatch, Rule};
+    let mut wire = Box::new(Wire::<1514, DEPTH>::new());
+    let hold = wire
+        .add_rule(Rule::new(FrameMatch::any(), Action::Hold))
+        .unwrap();
+    send_frame(&mut wire, End::A, Instant::from_millis(1), 7);
+    assert_eq!(wire.held(hold), 1);
+    wire.clear_rules();
+    // The next rule takes number 0 again; the old frame is not its to release...
+    let other = wire
+        .add_rule(Rule::new(FrameMatch::tcp(), Action::Drop))
+        .unwrap();
+    assert_eq!(wire.rule_hits(other), 0);
+    assert_eq!(
+        receive_frame(&mut wire, End::B, Instant::from_secs(10)),
+        None
+    );
+    // ... release_all is.
+    assert_eq!(wire.release_all(), 1);
+    assert_eq!(
+        receive_frame(&mut wire, End::B, Instant::from_secs(10)),
+        Some(7)
+    );
+    assert!(wire.is_idle());
 }

@@ -15,7 +15,7 @@
 
 use smoltcp::time::Instant;
 
-use super::wire::End;
+use super::end::End;
 
 /// What became of a frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

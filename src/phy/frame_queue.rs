@@ -11,11 +11,11 @@ use heapless::{Deque, Vec};
 use smoltcp::phy::{self, Checksum, ChecksumCapabilities, DeviceCapabilities, Medium};
 use smoltcp::time::{Duration, Instant};
 
+use super::end::End;
 use super::frame_observer::{DropCause, Fate, Reporter};
 use super::link::{Direction, Passage, Rng, after};
 use super::retransmit_counter::RetransmitCounter;
 use super::script::{Action, Script};
-use super::wire::End;
 
 /// The usual Ethernet frame size: a 1500-byte IP MTU plus the 14-byte Ethernet header.
 pub const ETHERNET_FRAME: usize = 1514;

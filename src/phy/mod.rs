@@ -27,6 +27,7 @@
 //!
 //! Nothing in this layer knows about sockets or stacks: it moves and counts frames.
 
+mod end;
 mod faults;
 mod frame_observer;
 mod frame_queue;
@@ -44,6 +45,7 @@ mod tcp_header;
 mod timed_queue;
 mod wire;
 
+pub use end::End;
 pub use faults::Faults;
 pub use frame_observer::{DropCause, Fate, FrameObserver, WireFrame};
 pub use frame_queue::{ETHERNET_FRAME, Frame, WireStats};
@@ -55,4 +57,4 @@ pub use script::{Action, FrameMatch, Nth, Payload, RULES, Rule, RuleId, Transpor
 pub use switch::{PortChange, SCHEDULED_CHANGES, Switch, SwitchPort};
 pub(crate) use tcp_header::tcp_segment;
 pub use tcp_header::{FLAG_ACK, FLAG_FIN, FLAG_SYN, TcpHeader, tcp_flags, tcp_header};
-pub use wire::{End, Partition, SCHEDULED_PARTITIONS, Wire, WirePort};
+pub use wire::{Partition, SCHEDULED_PARTITIONS, Wire, WirePort};

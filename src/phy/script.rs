@@ -13,7 +13,8 @@
 
 use smoltcp::time::Duration;
 
-use super::wire::End;
+use super::end::End;
+use super::tcp_header::tcp_flags;
 
 /// How many rules a wire holds.
 pub const RULES: usize = 8;
@@ -185,7 +186,7 @@ impl Nth {
         match self {
             Nth::All => true,
             Nth::Only(n) => count == n,
-            Nth::Every(n) => n != 0 && count % n == 0,
+            Nth::Every(n) => n != 0 && count.is_multiple_of(n),
             Nth::From(n) => count >= n,
         }
     }
@@ -272,7 +273,7 @@ impl Script {
 
     /// Whether this frame is the TCP segment chosen to be lost (counting it down).
     pub(crate) fn lose_this(&mut self, frame: &[u8]) -> bool {
-        if self.lose_in == 0 || super::tcp_flags(frame).is_none() {
+        if self.lose_in == 0 || tcp_flags(frame).is_none() {
             return false;
         }
         self.lose_in -= 1;
@@ -395,7 +396,7 @@ impl<'f> Segment<'f> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::phy::{FLAG_ACK, FLAG_FIN, FLAG_SYN};
+    use crate::phy::tcp_header::{FLAG_ACK, FLAG_FIN, FLAG_SYN};
 
     /// An Ethernet + IPv4 + TCP frame with these flags and payload.
     fn tcp_frame(flags: u8, src: u16, dst: u16, payload: &[u8]) -> heapless::Vec<u8, 128> {

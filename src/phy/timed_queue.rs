@@ -76,9 +76,13 @@ impl<const FRAME: usize, const DEPTH: usize> TimedQueue<FRAME, DEPTH> {
         (due != HELD).then_some(due)
     }
 
-    /// Frames due by `now`.
+    /// Frames due by `now` (a held frame, or one whose delay ran past the end of time,
+    /// never is: not even at the last instant there is).
     pub(crate) fn due_by(&self, now: Instant) -> bool {
-        self.len > 0 && self.due[self.slot(0)] <= now
+        self.len > 0 && {
+            let due = self.due[self.slot(0)];
+            due <= now && due != HELD
+        }
     }
 
     /// The frame due first, due or not (a test takes it off the wire).

@@ -49,6 +49,7 @@ use heapless::Vec;
 use smoltcp::phy::{Device, DeviceCapabilities};
 use smoltcp::time::Instant;
 
+use super::end::End;
 use super::faults::Faults;
 use super::frame_observer::{DropCause, Fate, FrameObserver, Reporter};
 use super::frame_queue::{
@@ -57,32 +58,6 @@ use super::frame_queue::{
 use super::link::{Chance, Direction, Link, Rng};
 use super::script::{Rule, RuleId, Script};
 use super::timed_queue::TimedQueue;
-
-/// One end of a [`Wire`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum End {
-    /// The first host (by convention the client).
-    A,
-    /// The second host (by convention the server).
-    B,
-}
-
-impl End {
-    /// The end across the wire.
-    pub const fn other(self) -> End {
-        match self {
-            End::A => End::B,
-            End::B => End::A,
-        }
-    }
-
-    const fn index(self) -> usize {
-        match self {
-            End::A => 0,
-            End::B => 1,
-        }
-    }
-}
 
 /// A change of a wire's partition ([`Wire::partition_at`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -276,7 +251,8 @@ impl<'o, const FRAME: usize, const DEPTH: usize> Wire<'o, FRAME, DEPTH> {
         self.script.add(rule)
     }
 
-    /// Remove every rule (frames they hold stay held until released).
+    /// Remove every rule (frames they hold stay held until [`release_all`](Self::release_all):
+    /// a new rule takes a cleared one's number).
     pub fn clear_rules(&mut self) {
         self.script.clear();
     }
@@ -292,6 +268,13 @@ impl<'o, const FRAME: usize, const DEPTH: usize> Wire<'o, FRAME, DEPTH> {
         let now = self.now;
         self.a_to_b.frames.release(Some(rule.0), now)
             + self.b_to_a.frames.release(Some(rule.0), now)
+    }
+
+    /// Let every held frame go, whatever rule holds it (the rules may be cleared since):
+    /// due now, in the order they were sent. Returns how many.
+    pub fn release_all(&mut self) -> usize {
+        let now = self.now;
+        self.a_to_b.frames.release(None, now) + self.b_to_a.frames.release(None, now)
     }
 
     /// Frames a rule holds.
@@ -498,9 +481,9 @@ impl<const FRAME: usize> Device for WirePort<'_, FRAME> {
         }
         partitions.catch_up(now);
         let sending = Sending {
-            link: &mut **link,
-            rng: &mut **rng,
-            script: &mut **script,
+            link,
+            rng,
+            script,
             from: *end,
             cut: partitions.cut[end.index()],
             now,

@@ -36,7 +36,7 @@ impl Payload {
         }
     }
 
-    /// The bytes kept (at most [`EXCERPT`]).
+    /// The bytes kept (the first 40 at most).
     pub fn excerpt(&self) -> &[u8] {
         &self.bytes[..usize::from(self.kept)]
     }

@@ -9,9 +9,15 @@
 //! and [`render`] draws them:
 //!
 //! ```text
-//!     time client                                         server  python call / TCP state
-//!    0.000 |<-- ARP: who has? / is at ---------------------->|  (address resolution)
-//!    0.000 |-- SYN seq=0 win=4096 len=0 -------------------->|  client SYN-SENT sk.connect(ip_port)
+//!     time client                                    server  python call / TCP state
+//!    0.000 |<-- ARP: who has? / is at ------------------->|  (address resolution)
+//!    0.000 |-- SYN seq=0 win=4096 len=0 ----------------->|  client SYN-SENT sk.connect(ip_port)
+//!    0.000 |<-- SYN,ACK seq=0 ack=1 win=2048 len=0 -------|  server SYN-RECEIVED
+//!    0.000 |-- ACK seq=1 ack=1 win=4096 len=0 ----------->|  client ESTABLISHED
+//!          |                                              |  server ESTABLISHED
+//!          |                                              |  server conn, addr = sk.accept()
+//!    0.000 |-- PSH,ACK seq=1 ack=1 win=4096 len=18 ------>|  client send(data) / sendall(data)
+//!          |   "请求占领地球"                             |  server data = recv(1024)
 //! ```
 //!
 //! Sequence and acknowledgement numbers are relative, as Wireshark shows them (a SYN is
@@ -25,42 +31,21 @@
 //! ring of `N`, no heap. The drawing is pure formatting into any [`core::fmt::Write`].
 
 mod display_width;
+mod entry;
 mod frame_summary;
 mod render;
 
 use core::cell::RefCell;
 
 use heapless::Deque;
-use smoltcp::time::Instant;
 
 pub use display_width::{char_width, display_width};
+pub use entry::{Entry, FrameEntry};
 pub use frame_summary::{Payload, Resolution, Segment, Summary as FrameSummary};
 pub use render::{WIDTH, render};
 
-use crate::phy::{End, Fate, FrameObserver, WireFrame};
+use crate::phy::{Fate, FrameObserver, WireFrame};
 use crate::stack::{Event, Observer};
-
-/// A frame put on the wire, summarized.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FrameEntry {
-    /// When it was sent.
-    pub at: Instant,
-    /// Which end sent it.
-    pub from: End,
-    /// What became of it.
-    pub fate: Fate,
-    /// What it is.
-    pub summary: FrameSummary,
-}
-
-/// One thing that happened: a frame or a lifecycle event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Entry {
-    /// A frame put on the wire.
-    Frame(FrameEntry),
-    /// A stack's lifecycle event.
-    Event(Event),
-}
 
 /// The last `N` frames and events of a testbed, in order: give it to the wire
 /// ([`Wire::set_observer`](crate::phy::Wire::set_observer)) and to both stacks
@@ -170,8 +155,10 @@ impl<const N: usize> Observer for LadderLog<N> {
 pub(crate) mod tests {
     use core::fmt::Write as _;
 
+    use smoltcp::time::Instant;
+
     use super::*;
-    use crate::phy::DropCause;
+    use crate::phy::{DropCause, End};
     use crate::stack::EventKind;
 
     /// A SYN from 192.168.69.2:49152 to 192.168.69.1:9999, seq 1000, window 4096, with a
@@ -274,6 +261,16 @@ pub(crate) mod tests {
         for line in lines {
             assert!(display_width(line) <= WIDTH, "{line}");
         }
+    }
+
+    #[test]
+    fn an_entry_is_about_a_hundred_bytes() {
+        // What the module docs promise a ladder's memory to be.
+        assert!(
+            core::mem::size_of::<Entry>() <= 112,
+            "{}",
+            core::mem::size_of::<Entry>()
+        );
     }
 
     #[test]

@@ -14,8 +14,8 @@ use heapless::{String, Vec};
 use smoltcp::time::Instant;
 
 use super::display_width::{display_width, fit, pad};
+use super::entry::{Entry, FrameEntry};
 use super::frame_summary::{ACK, FIN, PSH, Payload, RST, Resolution, SYN, Segment, Summary};
-use super::{Entry, FrameEntry};
 use crate::phy::{DropCause, End, Fate};
 use crate::stack::{Event, EventKind};
 
