@@ -201,7 +201,10 @@ fn sack_hints_repair_losses_that_smoltcp_alone_leaves_to_its_timer() {
         without.time.total_millis()
     );
     assert!(with.retransmitted > 0, "the link lost segments");
-    assert!(with.time * 3 < without.time * 2, "the hints save a third of the time");
+    assert!(
+        with.time * 3 < without.time * 2,
+        "the hints save a third of the time"
+    );
     assert!(with.retransmitted < without.retransmitted);
     // A clean link: no hint, nothing resent, the same time either way.
     let clean = transfer::<BUF>(link(10, 0), 1, 1 << 20, true);
