@@ -26,6 +26,7 @@ use tap_options::{TapOptions, poll_until_quiet};
 
 const POOL: usize = 4;
 /// Socket buffer sizes `--buffer-size` can choose, in bytes each way per connection.
+/// The default is `MEDIUM`: README, "Reliability", has what each size costs and buys.
 const SMALL: usize = 2048;
 const MEDIUM: usize = 64 * 1024;
 const LARGE: usize = 256 * 1024;
@@ -50,9 +51,11 @@ OPTIONS:
     --idle-timeout SECS   reset TCP connections idle this long, 0: never (default {})
     --overflow POLICY     a caller beyond a service's pool: queue (default: its SYN
                           waits, as with Linux's full backlog) or refuse (RST)
-    --buffer-size KIB     each connection's buffers, each way: 2 (default, as on a
-                          microcontroller: 81 KiB for every service), 64 or 256
-                          (for throughput on a large TAP MTU: 8 MiB in all)
+    --buffer-size KIB     each connection's buffers, each way: 64 (default: 2 MiB
+                          for every service; a window of 44 segments, so that a
+                          lost one is resent after duplicate ACKs, not after 1 s),
+                          2 (as on a microcontroller: 81 KiB in all), 4, 8, 16,
+                          32, or 256 (for throughput on a large TAP MTU: 8 MiB)
     --mqtt ADDR           publish each robot call to the MQTT broker at ADDR, port
                           1883, topic sockless/robot (minimq on sockless's
                           embedded-nal stack, beside the services)
@@ -78,7 +81,7 @@ extern "C" fn on_signal(_: libc::c_int) {
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let mut config = ServiceConfig::default();
-    let mut buffer_kib = 2;
+    let mut buffer_kib = 64;
     let mut mqtt: Option<IpAddr> = None;
     let options = TapOptions::parse_env("serve", "tap0", &Host::SERVER, help, |flag, parser| {
         match flag {
@@ -95,9 +98,12 @@ fn main() -> ExitCode {
             }
             "--mqtt" => mqtt = Some(cli::value(parser, flag, "an IP address")?),
             "--buffer-size" => {
-                buffer_kib = cli::value_with(parser, flag, "2, 64 or 256 (KiB)", |v| {
-                    v.parse().ok().filter(|kib| [2, 64, 256].contains(kib))
-                })?
+                buffer_kib =
+                    cli::value_with(parser, flag, "2, 4, 8, 16, 32, 64 or 256 (KiB)", |v| {
+                        v.parse()
+                            .ok()
+                            .filter(|kib| [2, 4, 8, 16, 32, 64, 256].contains(kib))
+                    })?
             }
             _ => return Ok(false),
         }
@@ -114,6 +120,10 @@ fn main() -> ExitCode {
 
     match buffer_kib {
         2 => serve::<SMALL>(&options, config, mqtt, &mut link),
+        4 => serve::<{ 4 * 1024 }>(&options, config, mqtt, &mut link),
+        8 => serve::<{ 8 * 1024 }>(&options, config, mqtt, &mut link),
+        16 => serve::<{ 16 * 1024 }>(&options, config, mqtt, &mut link),
+        32 => serve::<{ 32 * 1024 }>(&options, config, mqtt, &mut link),
         64 => serve::<MEDIUM>(&options, config, mqtt, &mut link),
         _ => serve::<LARGE>(&options, config, mqtt, &mut link),
     }

@@ -115,7 +115,7 @@ fn bad_usage_is_one_clear_line_and_status_2() {
         (
             "serve",
             &["--buffer-size", "3"],
-            r#"--buffer-size: "3" is not 2, 64 or 256 (KiB)"#,
+            r#"--buffer-size: "3" is not 2, 4, 8, 16, 32, 64 or 256 (KiB)"#,
         ),
         (
             "client",

@@ -41,6 +41,8 @@ use smoltcp::wire::{
     IpProtocol, TcpControl, TcpPacket, TcpRepr, TcpSeqNumber,
 };
 
+#[cfg(feature = "sack-hint")]
+use super::sack_hint::{self, SackHint};
 use super::table::{TableView, later};
 use super::time_wait::{TimeWaitTable, Verdict};
 use crate::phy::{FLAG_ACK, FLAG_FIN, FLAG_SYN, TcpHeader, tcp_flags, tcp_segment};
@@ -140,6 +142,19 @@ pub(crate) struct GateMemory {
     held: Vec<HeldSyn, HELD_SYNS>,
     queued: Vec<Attempt, 32>,
     fins: Vec<FinSeen, 16>,
+    /// The last holes hinted at ([`sack_hint`](super::sack_hint)), and the bare copy
+    /// still to offer smoltcp `copies` times.
+    #[cfg(feature = "sack-hint")]
+    hints: Vec<SackHint, 8>,
+    #[cfg(feature = "sack-hint")]
+    copy: ([u8; sack_hint::MAX_COPY], usize),
+    /// The first copy, its window a unit smaller.
+    #[cfg(feature = "sack-hint")]
+    reset: ([u8; sack_hint::MAX_COPY], usize),
+    #[cfg(feature = "sack-hint")]
+    copies: u8,
+    #[cfg(feature = "sack-hint")]
+    hints_off: bool,
 }
 
 impl GateMemory {
@@ -148,7 +163,23 @@ impl GateMemory {
             held: Vec::new(),
             queued: Vec::new(),
             fins: Vec::new(),
+            #[cfg(feature = "sack-hint")]
+            hints: Vec::new(),
+            #[cfg(feature = "sack-hint")]
+            copy: ([0; sack_hint::MAX_COPY], 0),
+            #[cfg(feature = "sack-hint")]
+            reset: ([0; sack_hint::MAX_COPY], 0),
+            #[cfg(feature = "sack-hint")]
+            copies: 0,
+            #[cfg(feature = "sack-hint")]
+            hints_off: false,
         }
+    }
+
+    #[cfg(feature = "sack-hint")]
+    pub(crate) fn set_sack_hints(&mut self, on: bool) {
+        self.hints_off = !on;
+        self.copies = 0;
     }
 
     /// When the stack must poll again for its held SYNs (`None`: only on a frame or a
@@ -296,6 +327,23 @@ impl<'g, 't, D: Device + ?Sized> Device for Gate<'g, 't, D> {
 
     fn receive(&mut self, now: Instant) -> Option<(Self::RxToken<'_>, Self::TxToken<'_>)> {
         let judge = self.judge.as_mut()?;
+        // The bare copies of the segment just read go right after it.
+        #[cfg(feature = "sack-hint")]
+        if judge.memory.copies > 0 {
+            // No transmit slot: the copies wait for the next call (none is lost, or
+            // smoltcp's count would not reach three).
+            let tx = self.inner.transmit(now)?;
+            let first = judge.memory.copies == sack_hint::COPIES;
+            judge.memory.copies -= 1;
+            return Some((
+                GateRx {
+                    source: Source::Copy(first),
+                    judge,
+                    checksum: &self.checksum,
+                },
+                tx,
+            ));
+        }
         // The SYNs held from earlier polls go first: they came first.
         if self.replay > 0 {
             self.replay -= 1;
@@ -337,10 +385,14 @@ impl<'g, 't, D: Device + ?Sized> Device for Gate<'g, 't, D> {
     }
 }
 
-/// Where a frame comes from: the device, or the gate's held SYNs.
+/// Where a frame comes from: the device, the gate's held SYNs, or (a SACK hint) the
+/// bare copy of the last segment.
 enum Source<'a, R> {
     Device(R),
     Held(&'a HeldSyn),
+    /// `true`: the first copy, with the window a unit smaller.
+    #[cfg(feature = "sack-hint")]
+    Copy(bool),
 }
 
 #[doc(hidden)]
@@ -358,6 +410,8 @@ impl<R: phy::RxToken> phy::RxToken for GateRx<'_, '_, '_, R> {
         match self.source {
             Source::Device(rx) => rx.consume(|frame| {
                 if judge.admit(frame, checksum, None) {
+                    #[cfg(feature = "sack-hint")]
+                    judge.hint(frame);
                     f(frame)
                 } else {
                     f(&[])
@@ -370,18 +424,62 @@ impl<R: phy::RxToken> phy::RxToken for GateRx<'_, '_, '_, R> {
                     f(&[])
                 }
             }
+            #[cfg(feature = "sack-hint")]
+            Source::Copy(first) => {
+                let memory = &*judge.memory;
+                let (copy, len) = if first { &memory.reset } else { &memory.copy };
+                f(copy.get(..*len).unwrap_or(&[]))
+            }
         }
     }
 
     fn meta(&self) -> smoltcp::phy::PacketMeta {
         match &self.source {
             Source::Device(rx) => rx.meta(),
-            Source::Held(_) => smoltcp::phy::PacketMeta::default(),
+            _ => smoltcp::phy::PacketMeta::default(),
         }
     }
 }
 
 impl Judge<'_, '_> {
+    /// If `frame`'s SACK blocks show a hole lost that no earlier segment showed, make
+    /// its bare copy to be offered [`COPIES`](sack_hint::COPIES) times
+    /// (see [`sack_hint`](super::sack_hint)).
+    #[cfg(feature = "sack-hint")]
+    fn hint(&mut self, frame: &[u8]) {
+        if self.memory.hints_off {
+            return;
+        }
+        let Some(hint) = SackHint::read(frame) else {
+            return;
+        };
+        let memory = &mut *self.memory;
+        let same = |h: &SackHint| {
+            (h.remote, h.local_port, h.ack) == (hint.remote, hint.local_port, hint.ack)
+        };
+        let earlier = memory.hints.iter().position(same);
+        if earlier.is_some_and(|i| !hint.is_news_after(&memory.hints[i])) {
+            return;
+        }
+        let copy = SackHint::emit(frame, &mut memory.copy.0, false);
+        let reset = SackHint::emit(frame, &mut memory.reset.0, true);
+        if let (Some(copy), Some(reset)) = (copy, reset) {
+            memory.copy.1 = copy;
+            memory.reset.1 = reset;
+            memory.copies = sack_hint::COPIES;
+            if let Some(i) = earlier {
+                memory.hints.remove(i);
+            }
+            GateMemory::remember(&mut memory.hints, hint);
+            log::debug!(
+                "gate: {} SACKs beyond {}: {} duplicate ACKs for smoltcp",
+                hint.remote,
+                hint.ack,
+                sack_hint::COPIES
+            );
+        }
+    }
+
     /// Whether `frame` goes on to smoltcp (see the module docs). `held`: the frame is a
     /// SYN the gate held, offered again.
     fn admit(

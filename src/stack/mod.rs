@@ -16,6 +16,8 @@
 //!   activity count drivers read to know whether anything happened.
 //! * [`gate`]: what happens to a SYN before smoltcp sees it: one socket per client, a
 //!   full listener's [`Overflow`], the segments of connections in TIME-WAIT.
+//! * `sack_hint` (feature `sack-hint`): a peer's SACK blocks turned into the duplicate
+//!   ACKs smoltcp counts, so a lost segment is resent at once, not after 1 s.
 //! * [`time_wait`]: TIME-WAIT kept in a compact record, so a finished connection's
 //!   socket is free at once.
 //! * [`host`]: who the stack is on the link ([`Host`]).
@@ -33,6 +35,8 @@ mod events;
 pub mod gate;
 pub mod host;
 mod lifecycle;
+#[cfg(feature = "sack-hint")]
+pub mod sack_hint;
 pub mod storage;
 mod table;
 pub mod time_wait;
@@ -184,6 +188,13 @@ impl<'a> Stack<'a> {
             watched_at: now,
             live: false,
         }
+    }
+
+    /// Turn the gate's SACK hints ([`sack_hint`]) on (the default) or off: with them off,
+    /// smoltcp repairs losses on its own (for comparisons, e.g. the loss tables).
+    #[cfg(feature = "sack-hint")]
+    pub fn set_sack_hints(&mut self, on: bool) {
+        self.gate.set_sack_hints(on);
     }
 
     /// Report lifecycle events to `observer` from now on (or to nobody).
