@@ -472,7 +472,7 @@ fn exercise(board: Board) -> Vec<String> {
     console
 }
 
-/// Log lines on the console (`INFO  ...`, `WARN  ...`: examples/firmware/board.rs).
+/// Log lines on the console (`INFO  ...`, `WARN  ...`: examples/firmware/firmware.rs).
 fn log_lines(console: &[String]) -> Vec<&String> {
     let levels = ["ERROR", "WARN ", "INFO ", "DEBUG", "TRACE"];
     console
