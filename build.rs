@@ -5,9 +5,11 @@
 //! Bare metal only; nothing for a host build.
 
 /// The board each bare-metal target builds the firmware for, and its memory map.
-const BOARDS: [(&str, &str, &str); 2] = [
+const BOARDS: [(&str, &str, &str); 4] = [
     ("thumbv7m-none-eabi", "mps2_an385", "mps2_an385.x"),
     ("thumbv7em-none-eabihf", "mps2_an386", "mps2_an385.x"),
+    ("thumbv8m.main-none-eabi", "mps2_an505", "mps2_an505.x"),
+    ("thumbv8m.main-none-eabihf", "mps3_an547", "mps3_an547.x"),
 ];
 
 fn main() {

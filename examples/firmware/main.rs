@@ -87,12 +87,20 @@ mod boards {
     pub mod mps2_an385;
     #[cfg(sockless_board = "mps2_an386")]
     pub mod mps2_an386;
+    #[cfg(sockless_board = "mps2_an505")]
+    pub mod mps2_an505;
+    #[cfg(sockless_board = "mps3_an547")]
+    pub mod mps3_an547;
 }
 
 #[cfg(sockless_board = "mps2_an385")]
 use boards::mps2_an385 as this_board;
 #[cfg(sockless_board = "mps2_an386")]
 use boards::mps2_an386 as this_board;
+#[cfg(sockless_board = "mps2_an505")]
+use boards::mps2_an505 as this_board;
+#[cfg(sockless_board = "mps3_an547")]
+use boards::mps3_an547 as this_board;
 
 /// The board this build is for.
 #[cfg(all(target_arch = "arm", target_os = "none"))]
