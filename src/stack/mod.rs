@@ -29,6 +29,8 @@
 //! a hardware counter, on a desktop the wall clock, in tests a virtual clock
 //! ([`Testbed`](crate::testbed::Testbed)).
 
+#[cfg(feature = "dhcp")]
+pub mod dhcp;
 mod events;
 pub mod gate;
 pub mod host;
@@ -45,6 +47,8 @@ use smoltcp::socket::{AnySocket, tcp, udp};
 use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr, IpEndpoint};
 
+#[cfg(feature = "dhcp")]
+pub use dhcp::{Dhcp, DhcpEvent};
 use events::Events;
 pub(crate) use events::Tracer;
 use gate::{Gate, GateMemory, Judge, MAX_PORTS, PollNotes, PortPolicy};
