@@ -155,3 +155,90 @@ fn set_ipv4(iface: &mut Interface, address: Option<Ipv4Cidr>, router: Option<Ipv
         let _ = routes.add_default_ipv4_route(router);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::phy::Loopback;
+    use crate::{Host, StackStorage};
+    use heapless::Vec;
+
+    const FALLBACK: Ipv4Cidr = Ipv4Cidr::new(Ipv4Address::new(10, 0, 2, 15), 24);
+    const GATEWAY: Ipv4Address = Ipv4Address::new(10, 0, 2, 2);
+
+    fn ipv4(stack: &mut Stack<'_>) -> Vec<Ipv4Cidr, 2> {
+        stack
+            .interface()
+            .ip_addrs()
+            .iter()
+            .filter_map(|a| match a {
+                IpCidr::Ipv4(a) => Some(*a),
+                #[allow(unreachable_patterns)]
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn without_a_server_the_fallback_comes_at_the_end_of_the_wait_and_stays() {
+        let mut nic = Loopback::<1514, 8>::default();
+        let mut storage = StackStorage::<2>::new();
+        let mut stack = Stack::new(Host::SERVER, &mut nic.port(), &mut storage, Instant::ZERO);
+        let wait = Duration::from_secs(5);
+        let mut dhcp = Dhcp::start(&mut stack, FALLBACK, Some(GATEWAY), wait).unwrap();
+        assert_eq!(ipv4(&mut stack), [], "no IPv4 address while asking");
+        assert_eq!(dhcp.poll_at(), Some(Instant::ZERO + wait));
+        // Its own DISCOVERs come back on the loopback: never a lease.
+        for ms in (0..5000).step_by(250) {
+            stack.poll(Instant::from_millis(ms), &mut nic.port());
+            assert_eq!(dhcp.poll(&mut stack), None, "at {ms} ms");
+        }
+        stack.poll(Instant::from_millis(5000), &mut nic.port());
+        assert_eq!(
+            dhcp.poll(&mut stack),
+            Some(DhcpEvent::Fallback { address: FALLBACK })
+        );
+        assert_eq!(ipv4(&mut stack), [FALLBACK]);
+        assert_eq!(dhcp.poll_at(), None);
+        let mut default_route = None;
+        stack.interface().routes_mut().update(|routes| {
+            default_route = routes.first().map(|r| r.via_router);
+        });
+        assert_eq!(default_route, Some(smoltcp::wire::IpAddress::Ipv4(GATEWAY)));
+        // Once in use, the fallback is not announced again.
+        for s in 6..20 {
+            stack.poll(Instant::from_secs(s), &mut nic.port());
+            assert_eq!(dhcp.poll(&mut stack), None);
+        }
+    }
+
+    #[test]
+    fn a_stack_without_a_free_slot_says_so() {
+        let mut nic = Loopback::<1514, 8>::default();
+        let mut storage = StackStorage::<1>::new();
+        let mut stack = Stack::new(Host::SERVER, &mut nic.port(), &mut storage, Instant::ZERO);
+        let first = Dhcp::start(&mut stack, FALLBACK, None, Duration::ZERO);
+        assert!(first.is_ok());
+        assert!(Dhcp::start(&mut stack, FALLBACK, None, Duration::ZERO).is_err());
+    }
+
+    #[test]
+    fn a_zero_wait_uses_the_fallback_at_the_first_poll_without_a_router() {
+        let mut nic = Loopback::<1514, 8>::default();
+        let mut storage = StackStorage::<2>::new();
+        let mut stack = Stack::new(Host::SERVER, &mut nic.port(), &mut storage, Instant::ZERO);
+        let mut dhcp = Dhcp::start(&mut stack, FALLBACK, None, Duration::ZERO).unwrap();
+        stack.poll(Instant::ZERO, &mut nic.port());
+        assert_eq!(
+            dhcp.poll(&mut stack),
+            Some(DhcpEvent::Fallback { address: FALLBACK })
+        );
+        assert_eq!(ipv4(&mut stack), [FALLBACK]);
+        let mut routes = 0;
+        stack
+            .interface()
+            .routes_mut()
+            .update(|r| routes = r.len());
+        assert_eq!(routes, 0);
+    }
+}
