@@ -14,7 +14,7 @@ use std::time::Instant as WallClock;
 use sockless::services::{ServiceConfig, ServiceStorage, Services};
 use sockless::smoltcp::time::Duration;
 use sockless::smoltcp::wire::IpCidr;
-use sockless::stack::{Dhcp, DhcpEvent};
+use sockless::socket::{Dhcp, DhcpEvent};
 #[path = "common/cli.rs"]
 mod cli;
 #[path = "common/mqtt.rs"]

@@ -102,14 +102,14 @@ pub fn run<B: Board + 'static>() -> ! {
         }
     };
     #[cfg(feature = "dhcp")]
-    let mut dhcp = match sockless::stack::Dhcp::start(&mut stack, ADDRESS, Some(GATEWAY), DHCP_WAIT)
-    {
-        Ok(dhcp) => dhcp,
-        Err(e) => {
-            log::error!("dhcp: {e}");
-            B::exit(false)
-        }
-    };
+    let mut dhcp =
+        match sockless::socket::Dhcp::start(&mut stack, ADDRESS, Some(GATEWAY), DHCP_WAIT) {
+            Ok(dhcp) => dhcp,
+            Err(e) => {
+                log::error!("dhcp: {e}");
+                B::exit(false)
+            }
+        };
     let control_buffers = UdpBuffers::init(CONTROL.take());
     let mut control = Control {
         socket: match UdpSocket::bind(&mut stack, CONTROL_PORT, control_buffers) {
@@ -176,8 +176,8 @@ pub fn run<B: Board + 'static>() -> ! {
 /// The address DHCP gave, or the fallback, on the console (every build: the small ones
 /// have no log lines). Written piece by piece, as `stats` is, without `core::fmt`.
 #[cfg(feature = "dhcp")]
-fn print_dhcp<B: Board>(event: sockless::stack::DhcpEvent) {
-    use sockless::stack::DhcpEvent;
+fn print_dhcp<B: Board>(event: sockless::socket::DhcpEvent) {
+    use sockless::socket::DhcpEvent;
     let mut line = heapless::String::<REPLY>::new();
     let router = match event {
         DhcpEvent::Leased {

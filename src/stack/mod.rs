@@ -29,8 +29,6 @@
 //! a hardware counter, on a desktop the wall clock, in tests a virtual clock
 //! ([`Testbed`](crate::testbed::Testbed)).
 
-#[cfg(feature = "dhcp")]
-pub mod dhcp;
 mod events;
 pub mod gate;
 pub mod host;
@@ -47,8 +45,6 @@ use smoltcp::socket::{AnySocket, tcp, udp};
 use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr, IpEndpoint};
 
-#[cfg(feature = "dhcp")]
-pub use dhcp::{Dhcp, DhcpEvent};
 use events::Events;
 pub(crate) use events::Tracer;
 use gate::{Gate, GateMemory, Judge, MAX_PORTS, PollNotes, PortPolicy};
@@ -506,6 +502,18 @@ impl<'a> Stack<'a> {
         self.table.free_index().ok_or(SocketError::NoSlot)?;
         let handle = self.sockets.add(socket);
         self.table.insert(handle, owner, port, self.now)
+    }
+
+    /// The DHCPv4 socket of `id`, if `id` is of this stack, still current, and names one.
+    #[cfg(feature = "dhcp")]
+    pub(crate) fn dhcp(
+        &mut self,
+        id: SocketId,
+    ) -> Option<&mut smoltcp::socket::dhcpv4::Socket<'a>> {
+        use smoltcp::socket::AnySocket;
+        let (slot, _) = self.table.entry(id)?;
+        let handle = slot.handle()?;
+        smoltcp::socket::dhcpv4::Socket::downcast_mut(self.sockets.get_mut::<Socket<'a>>(handle))
     }
 
     /// The TCP socket of `id` with its slot, if `id` is of this stack, still current,

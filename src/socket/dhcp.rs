@@ -15,12 +15,11 @@
 //! old address are the program's to notice (as on Linux).
 
 use smoltcp::iface::Interface;
-use smoltcp::socket::{AnySocket, Socket, dhcpv4};
+use smoltcp::socket::dhcpv4;
 use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::{IpCidr, Ipv4Address, Ipv4Cidr};
 
-use super::Stack;
-use super::table::{Owner, SocketError, SocketId};
+use crate::stack::{Owner, SocketError, SocketId, Stack};
 
 /// The DHCP client's port.
 const CLIENT_PORT: u16 = 68;
@@ -81,7 +80,7 @@ impl Dhcp {
             fallback,
             gateway,
             state: State::Waiting {
-                until: stack.now() + wait,
+                until: later(stack.now(), wait),
             },
         })
     }
@@ -91,9 +90,7 @@ impl Dhcp {
     pub fn poll(&mut self, stack: &mut Stack<'_>) -> Option<DhcpEvent> {
         let now = stack.now();
         let event = {
-            let (slot, _) = stack.table.entry(self.id)?;
-            let handle = slot.handle()?;
-            let socket = dhcpv4::Socket::downcast_mut(stack.sockets.get_mut::<Socket>(handle))?;
+            let socket = stack.dhcp(self.id)?;
             match socket.poll() {
                 Some(dhcpv4::Event::Configured(config)) => Some(DhcpEvent::Leased {
                     address: config.address,
@@ -137,6 +134,12 @@ impl Dhcp {
             _ => None,
         }
     }
+}
+
+/// `at + wait`, saturating (a wait of `u64::MAX` microseconds is "never").
+fn later(at: Instant, wait: Duration) -> Instant {
+    let wait = i64::try_from(wait.total_micros()).unwrap_or(i64::MAX);
+    Instant::from_micros(at.total_micros().saturating_add(wait))
 }
 
 /// The interface's IPv4 address and default route: `address` (or none) in place of any
@@ -213,6 +216,20 @@ mod tests {
     }
 
     #[test]
+    fn an_endless_wait_saturates_and_never_falls_back() {
+        let mut nic = Loopback::<1514, 8>::default();
+        let mut storage = StackStorage::<2>::new();
+        let start = Instant::from_secs(1000);
+        let mut stack = Stack::new(Host::SERVER, &mut nic.port(), &mut storage, start);
+        let wait = Duration::from_micros(u64::MAX);
+        let mut dhcp = Dhcp::start(&mut stack, FALLBACK, None, wait).unwrap();
+        assert_eq!(dhcp.poll_at(), Some(Instant::from_micros(i64::MAX)));
+        stack.poll(Instant::from_secs(1_000_000), &mut nic.port());
+        assert_eq!(dhcp.poll(&mut stack), None);
+        assert_eq!(ipv4(&mut stack), []);
+    }
+
+    #[test]
     fn a_stack_without_a_free_slot_says_so() {
         let mut nic = Loopback::<1514, 8>::default();
         let mut storage = StackStorage::<1>::new();
@@ -235,10 +252,7 @@ mod tests {
         );
         assert_eq!(ipv4(&mut stack), [FALLBACK]);
         let mut routes = 0;
-        stack
-            .interface()
-            .routes_mut()
-            .update(|r| routes = r.len());
+        stack.interface().routes_mut().update(|r| routes = r.len());
         assert_eq!(routes, 0);
     }
 }
