@@ -2,8 +2,9 @@
 //!
 //! `serve` runs the services on a Linux TAP device: the kernel still owns the clock, the
 //! memory and the network card. Here nothing is left of it. The same library, the same
-//! `Services`, run as the only program on an Arm MPS2 board (QEMU's `mps2-an385`,
-//! Cortex-M3, or `mps2-an386`, Cortex-M4F); frames go between smoltcp and the board's
+//! `Services`, run as the only program on an Arm MPS2/MPS3 board (QEMU's `mps2-an385`,
+//! Cortex-M3, `mps2-an386`, Cortex-M4F, `mps2-an505`, Cortex-M33, or `mps3-an547`,
+//! Cortex-M55); frames go between smoltcp and the board's
 //! LAN9118 Ethernet chip through `sockless::lan9118`, the clock is that chip's 25 MHz
 //! counter, every byte of memory is a `static` fixed at build time, the console is
 //! semihosting, and the core sleeps (`wfi`) until a frame or a 10 ms tick.
@@ -11,7 +12,9 @@
 //! ```text
 //! cargo firmware           # mps2-an385 (Cortex-M3), thumbv7m-none-eabi
 //! cargo firmware-m4        # mps2-an386 (Cortex-M4F), thumbv7em-none-eabihf
-//! cargo firmware-logs      # the same with log lines and panic messages (also -m4)
+//! cargo firmware-m33       # mps2-an505 (Cortex-M33), thumbv8m.main-none-eabi
+//! cargo firmware-m55       # mps3-an547 (Cortex-M55), thumbv8m.main-none-eabihf
+//! cargo firmware-logs      # with log lines, panic messages and DHCP (also -m4, -m33, -m55)
 //! ```
 //!
 //! **The port seam.** What the firmware needs of a board is one trait, `board.rs`'s
