@@ -134,12 +134,52 @@ const SMALL_M4F: Firmware = Firmware {
     target: "thumbv7em-none-eabihf",
 };
 
-/// `cargo firmware-logs-m4`: with log lines and panic messages, on the AN386.
+/// `cargo firmware-m33`: the same for the AN505 (Cortex-M33, Secure state).
+const SMALL_M33: Firmware = Firmware {
+    script: None,
+    build: &["firmware-build-m33"],
+    run: &["firmware-m33", "--quiet"],
+    target: "thumbv8m.main-none-eabi",
+};
+
+/// `cargo firmware-m55`: the same for the MPS3 AN547 (Cortex-M55, Secure state).
+const SMALL_M55: Firmware = Firmware {
+    script: None,
+    build: &["firmware-build-m55"],
+    run: &["firmware-m55", "--quiet"],
+    target: "thumbv8m.main-none-eabihf",
+};
+
+/// `cargo firmware-logs`: with log lines, panic messages and DHCP, on the AN385.
+const LOGS_M3: Firmware = Firmware {
+    script: None,
+    build: &["firmware-logs-build"],
+    run: &["firmware-logs", "--quiet"],
+    target: "thumbv7m-none-eabi",
+};
+
+/// `cargo firmware-logs-m4`: the same on the AN386.
 const LOGS_M4F: Firmware = Firmware {
     script: None,
     build: &["firmware-logs-build-m4"],
     run: &["firmware-logs-m4", "--quiet"],
     target: "thumbv7em-none-eabihf",
+};
+
+/// `cargo firmware-logs-m33`: the same on the AN505.
+const LOGS_M33: Firmware = Firmware {
+    script: None,
+    build: &["firmware-logs-build-m33"],
+    run: &["firmware-logs-m33", "--quiet"],
+    target: "thumbv8m.main-none-eabi",
+};
+
+/// `cargo firmware-logs-m55`: the same on the AN547.
+const LOGS_M55: Firmware = Firmware {
+    script: None,
+    build: &["firmware-logs-build-m55"],
+    run: &["firmware-logs-m55", "--quiet"],
+    target: "thumbv8m.main-none-eabihf",
 };
 
 /// The size-tuned build (scripts/cargo-size-tuned: the pinned nightly, `core` built with
@@ -472,7 +512,7 @@ fn exercise(board: Board) -> Vec<String> {
     console
 }
 
-/// Log lines on the console (`INFO  ...`, `WARN  ...`: examples/firmware/board.rs).
+/// Log lines on the console (`INFO  ...`, `WARN  ...`: examples/firmware/firmware.rs).
 fn log_lines(console: &[String]) -> Vec<&String> {
     let levels = ["ERROR", "WARN ", "INFO ", "DEBUG", "TRACE"];
     console
@@ -487,7 +527,7 @@ macro_rules! qemu_test {
     ($(#[$meta:meta])* fn $name:ident() $body:block) => {
         $(#[$meta])*
         #[test]
-        #[ignore = "needs qemu-system-arm and the thumbv7m/thumbv7em targets: cargo test \
+        #[ignore = "needs qemu-system-arm and the thumbv7m/thumbv7em/thumbv8m.main targets: cargo test \
                     --test firmware -- --include-ignored (SOCKLESS_REQUIRE_QEMU=1 makes a \
                     missing QEMU fail)"]
         fn $name() $body
@@ -517,18 +557,61 @@ qemu_test! {
 }
 
 qemu_test! {
-    fn cargo_firmware_logs_m4_on_mps2_an386_serves_every_service_and_logs() {
-        // The build for debugging: the same services, and the log lines on the console.
-        let Some(board) = LOGS_M4F.boot("mps2-an386", "logs") else {
-            return;
-        };
-        let console = exercise(board);
-        assert!(
-            log_lines(&console)
-                .iter()
-                .any(|l| l.starts_with("INFO  mps2-an386 (Cortex-M4F): 10.0.2.15/24 pool 2")),
-            "the start-up line: {console:?}"
-        );
+    fn cargo_firmware_m33_on_mps2_an505_serves_every_service() {
+        serves_every_service_without_log_lines(&SMALL_M33, "mps2-an505", "small");
+    }
+}
+
+qemu_test! {
+    fn cargo_firmware_m55_on_mps3_an547_serves_every_service() {
+        serves_every_service_without_log_lines(&SMALL_M55, "mps3-an547", "small");
+    }
+}
+
+/// Boot the build with log lines and DHCP (`cargo firmware-logs*`) on `machine`, see the
+/// address QEMU's DHCP server leases on its console, run every check, and see its log lines.
+fn serves_every_service_by_dhcp_and_logs(build: &Firmware, machine: &str, name: &str) {
+    let Some(mut board) = build.boot(machine, "logs") else {
+        return;
+    };
+    // The lease comes after `ready:` (the services listen on ports, not addresses); QEMU's
+    // user network leases the first address of its pool, its own address the router.
+    let lease = board.wait_for("dhcp: ", Duration::from_secs(30));
+    assert_eq!(
+        lease.last().map(String::as_str),
+        Some("dhcp: leased 10.0.2.15/24 from 10.0.2.2 router 10.0.2.2"),
+        "{lease:?}"
+    );
+    board.boot_lines.extend(lease);
+    let console = exercise(board);
+    let start = format!("INFO  {name}: 10.0.2.15/24 pool 2");
+    assert!(
+        log_lines(&console).iter().any(|l| l.starts_with(&start)),
+        "the start-up line {start:?}: {console:?}"
+    );
+}
+
+qemu_test! {
+    fn cargo_firmware_logs_on_mps2_an385_gets_its_address_by_dhcp() {
+        serves_every_service_by_dhcp_and_logs(&LOGS_M3, "mps2-an385", "mps2-an385 (Cortex-M3)");
+    }
+}
+
+qemu_test! {
+    fn cargo_firmware_logs_m4_on_mps2_an386_gets_its_address_by_dhcp() {
+        serves_every_service_by_dhcp_and_logs(&LOGS_M4F, "mps2-an386", "mps2-an386 (Cortex-M4F)");
+    }
+}
+
+qemu_test! {
+    fn cargo_firmware_logs_m33_on_mps2_an505_gets_its_address_by_dhcp() {
+        serves_every_service_by_dhcp_and_logs(&LOGS_M33, "mps2-an505", "mps2-an505 (Cortex-M33)");
+    }
+}
+
+qemu_test! {
+    fn cargo_firmware_logs_m55_on_mps3_an547_gets_its_address_by_dhcp() {
+        serves_every_service_by_dhcp_and_logs(&LOGS_M55, "mps3-an547", "mps3-an547 (Cortex-M55)");
     }
 }
 
@@ -558,13 +641,17 @@ fn the_build_aliases_build_what_the_run_aliases_run() {
         ("firmware-m4", "firmware-build-m4"),
         ("firmware-logs", "firmware-logs-build"),
         ("firmware-logs-m4", "firmware-logs-build-m4"),
+        ("firmware-m33", "firmware-build-m33"),
+        ("firmware-logs-m33", "firmware-logs-build-m33"),
+        ("firmware-m55", "firmware-build-m55"),
+        ("firmware-logs-m55", "firmware-logs-build-m55"),
     ] {
         let run = alias(run);
         assert!(run.starts_with("run "), "{run}");
         assert_eq!(alias(build), run.replacen("run ", "build ", 1));
     }
     // The small build is IPv4-only, without log lines, in the `firmware` profile.
-    for small in ["firmware", "firmware-m4"] {
+    for small in ["firmware", "firmware-m4", "firmware-m33", "firmware-m55"] {
         let args = alias(small);
         assert!(
             args.contains("--profile firmware --no-default-features --features lan9118,log-off"),
