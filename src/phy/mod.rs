@@ -13,6 +13,9 @@
 //!   of the wire, with capture and fault injection.
 //! * `lan9118` (feature `lan9118`): the driver of the Ethernet chip on Arm's MPS2 boards,
 //!   for firmware.
+//! * `virtio_net` (feature `virtio-net`): the virtual machines' network card, over
+//!   virtio-mmio descriptor rings in static memory (QEMU's RISC-V `virt` board).
+//! * [`mmio`]: the register access both drivers share (hardware or a test's fake).
 //!
 //! Below the stack but above the bytes, two readers look at frames without trusting them:
 //! [`tcp_header`] picks the few TCP fields out of any frame, and [`RetransmitCounter`]
@@ -25,10 +28,13 @@ mod frame_queue;
 #[cfg(feature = "lan9118")]
 pub mod lan9118;
 mod loopback;
+pub mod mmio;
 mod retransmit_counter;
 #[cfg(all(feature = "std", not(target_os = "none")))]
 pub mod tap;
 mod tcp_header;
+#[cfg(feature = "virtio-net")]
+pub mod virtio_net;
 mod wire;
 
 pub use faults::Faults;
