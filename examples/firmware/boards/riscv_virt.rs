@@ -61,10 +61,15 @@ const MIE_MEIE: usize = 1 << 11;
 /// The board (its state is all in its devices).
 pub struct ThisBoard;
 
-type Nic = VirtioNet<'static, Mmio>;
+/// Receive and transmit buffers each (1526 bytes: a full frame and virtio's header): the
+/// pools' windows of 1 KiB keep few frames in flight, and a card with no free receive
+/// buffer holds the next frame (QEMU queues it) rather than dropping it.
+const QUEUE: usize = 4;
+
+type Nic = VirtioNet<'static, Mmio, QUEUE>;
 
 /// The card's rings and buffers, and the driver, built in place at start-up (`.bss`).
-static MEMORY: Static<VirtioNetMemory> = Static::new();
+static MEMORY: Static<VirtioNetMemory<QUEUE>> = Static::new();
 static NIC: Static<Nic> = Static::new();
 
 fn read32(addr: usize) -> u32 {
