@@ -19,8 +19,8 @@
 //!
 //! * **Memory.** Two queues (receive 0, transmit 1) of `QUEUE` descriptors each, and
 //!   `QUEUE` buffers of `BUF` bytes per queue, all in one [`VirtioNetMemory`] that the
-//!   caller places (a `static`, zeroed in place by [`VirtioNetMemory::init`]) and lends to
-//!   the driver for as long as the driver lives. The device writes into it behind the
+//!   caller places (a `static`, zeroed in place by [`VirtioNetMemory::init`]) and gives to
+//!   the driver for good (`&'static mut`: the device writes it until it is reset). The device writes into it behind the
 //!   compiler's back, so the driver touches it only through raw pointers, volatile
 //!   accesses and fences; descriptor `i` of a queue always points at buffer `i`.
 //! * **Init** follows the spec's sequence: reset, ACKNOWLEDGE, DRIVER, features,
@@ -309,12 +309,16 @@ impl<const N: usize> Ring<N> {
 }
 
 /// The driver: registers `R`, queues of `QUEUE` descriptors, buffers of `BUF` bytes
-/// (the 12-byte header and a frame: 1526 for 1514-byte frames), in memory borrowed for
-/// `'a`.
-pub struct VirtioNet<'a, R: Registers, const QUEUE: usize = 8, const BUF: usize = 1526> {
+/// (the 12-byte header and a frame: 1526 for 1514-byte frames), in memory given to it for
+/// good.
+///
+/// The memory is `&'static mut`: the device writes it for as long as it runs, and only
+/// the driver's `Drop` stops it. A shorter borrow would let safe code `mem::forget` the
+/// driver and use the memory again while the device still writes into it.
+pub struct VirtioNet<R: Registers, const QUEUE: usize = 8, const BUF: usize = 1526> {
     regs: R,
     mem: NonNull<VirtioNetMemory<QUEUE, BUF>>,
-    _mem: PhantomData<&'a mut VirtioNetMemory<QUEUE, BUF>>,
+    _mem: PhantomData<&'static mut VirtioNetMemory<QUEUE, BUF>>,
     mac: EthernetAddress,
     rx: Ring<QUEUE>,
     tx: Ring<QUEUE>,
@@ -324,7 +328,7 @@ pub struct VirtioNet<'a, R: Registers, const QUEUE: usize = 8, const BUF: usize 
     stats: VirtioNetStats,
 }
 
-impl<'a, R: Registers, const QUEUE: usize, const BUF: usize> VirtioNet<'a, R, QUEUE, BUF> {
+impl<R: Registers, const QUEUE: usize, const BUF: usize> VirtioNet<R, QUEUE, BUF> {
     const CHECKS: () = {
         assert!(QUEUE > 0 && QUEUE <= 32768 && QUEUE.is_power_of_two());
         assert!(BUF >= HEADER + 60 && BUF <= u32::MAX as usize);
@@ -334,7 +338,7 @@ impl<'a, R: Registers, const QUEUE: usize, const BUF: usize> VirtioNet<'a, R, QU
     /// address used if the device has none of its own ([`mac`](Self::mac) says which).
     pub fn new(
         mut regs: R,
-        memory: &'a mut VirtioNetMemory<QUEUE, BUF>,
+        memory: &'static mut VirtioNetMemory<QUEUE, BUF>,
         mac: EthernetAddress,
     ) -> Result<Self, InitError> {
         let () = Self::CHECKS;
@@ -406,7 +410,7 @@ impl<'a, R: Registers, const QUEUE: usize, const BUF: usize> VirtioNet<'a, R, QU
     }
 
     fn rx_queue(&self) -> *mut Queue<QUEUE> {
-        // SAFETY: `mem` is the memory lent for `'a`; only a place is computed.
+        // SAFETY: `mem` is the driver's memory; only a place is computed.
         unsafe { &raw mut (*self.mem.as_ptr()).rx }
     }
 
@@ -641,14 +645,14 @@ fn start<R: Registers, const QUEUE: usize, const BUF: usize>(
     Ok(EthernetAddress(mac))
 }
 
-impl<R: Registers, const QUEUE: usize, const BUF: usize> Drop for VirtioNet<'_, R, QUEUE, BUF> {
-    /// Reset the device: it lets go of the memory before the borrow ends.
+impl<R: Registers, const QUEUE: usize, const BUF: usize> Drop for VirtioNet<R, QUEUE, BUF> {
+    /// Reset the device: it stops touching the memory.
     fn drop(&mut self) {
         self.regs.write(reg::STATUS, 0);
     }
 }
 
-impl<R: Registers, const QUEUE: usize, const BUF: usize> Device for VirtioNet<'_, R, QUEUE, BUF> {
+impl<R: Registers, const QUEUE: usize, const BUF: usize> Device for VirtioNet<R, QUEUE, BUF> {
     type RxToken<'b>
         = Rx<'b>
     where
@@ -1037,11 +1041,12 @@ mod tests {
         }
     }
 
-    type Small<'a> = VirtioNet<'a, Regs, 4, 128>;
+    type Small = VirtioNet<Regs, 4, 128>;
     type SmallMemory = VirtioNetMemory<4, 128>;
 
-    fn memory() -> Box<core::mem::MaybeUninit<SmallMemory>> {
-        Box::new_uninit()
+    /// Memory for one driver, leaked as the driver's `'static` wants (about 1.3 KB).
+    fn memory() -> &'static mut SmallMemory {
+        VirtioNetMemory::init(Box::leak(Box::new_uninit()))
     }
 
     fn fake() -> (Rc<RefCell<Fake>>, Regs) {
@@ -1056,12 +1061,12 @@ mod tests {
         (0..len).map(|i| (n.wrapping_mul(31) + i) as u8).collect()
     }
 
-    fn recv(nic: &mut Small<'_>) -> Option<Vec<u8>> {
+    fn recv(nic: &mut Small) -> Option<Vec<u8>> {
         let (rx, _tx) = nic.receive(T0)?;
         Some(rx.consume(|f| f.to_vec()))
     }
 
-    fn send(nic: &mut Small<'_>, bytes: &[u8]) -> bool {
+    fn send(nic: &mut Small, bytes: &[u8]) -> bool {
         match nic.transmit(T0) {
             Some(tx) => {
                 tx.consume(bytes.len(), |b| b.copy_from_slice(bytes));
@@ -1074,8 +1079,7 @@ mod tests {
     #[test]
     fn negotiates_version_1_and_mac_only_and_offers_every_receive_buffer() {
         let (fake, regs) = fake();
-        let mut mem = memory();
-        let nic = Small::new(regs, VirtioNetMemory::init(&mut mem), FALLBACK).unwrap();
+        let nic = Small::new(regs, memory(), FALLBACK).unwrap();
         let f = fake.borrow();
         assert_eq!(f.driver_features, feature::VERSION_1 | feature::MAC);
         assert_eq!(f.status, DRIVER_READY | status::DRIVER_OK);
@@ -1100,8 +1104,7 @@ mod tests {
     fn a_device_without_a_mac_gets_the_fallback() {
         let (fake, regs) = fake();
         fake.borrow_mut().features = feature::VERSION_1;
-        let mut mem = memory();
-        let nic = Small::new(regs, VirtioNetMemory::init(&mut mem), FALLBACK).unwrap();
+        let nic = Small::new(regs, memory(), FALLBACK).unwrap();
         assert_eq!(nic.mac(), FALLBACK);
         assert_eq!(fake.borrow().driver_features, feature::VERSION_1);
     }
@@ -1153,8 +1156,7 @@ mod tests {
             // A device that does not reset is caught mid-run.
             fake.borrow_mut().status = status::DRIVER_OK;
             break_it(&mut fake.borrow_mut());
-            let mut mem = memory();
-            let got = Small::new(regs, VirtioNetMemory::init(&mut mem), FALLBACK).err();
+            let got = Small::new(regs, memory(), FALLBACK).err();
             assert_eq!(got, Some(want));
             let f = fake.borrow();
             assert_eq!(f.status & status::FAILED != 0, told, "{want:?}");
@@ -1166,12 +1168,11 @@ mod tests {
 
     #[test]
     fn a_queue_already_in_use_is_refused() {
-        let mut mem = memory();
         let (fake, regs) = fake();
         fake.borrow_mut().status = 0;
         fake.borrow_mut().queues[0].ready = 1;
         fake.borrow_mut().resets = false;
-        let err = Small::new(regs, VirtioNetMemory::init(&mut mem), FALLBACK).err();
+        let err = Small::new(regs, memory(), FALLBACK).err();
         assert_eq!(err, Some(InitError::Queue { queue: 0, max: 256 }));
     }
 
@@ -1186,16 +1187,14 @@ mod tests {
                 panic!("wrote to a bus with nothing on it");
             }
         }
-        let mut mem = memory();
-        let got = VirtioNet::new(Floating, VirtioNetMemory::init(&mut mem), FALLBACK).err();
+        let got = VirtioNet::new(Floating, memory(), FALLBACK).err();
         assert_eq!(got, Some(InitError::NotFound { magic: u32::MAX }));
     }
 
     #[test]
     fn frames_both_ways_with_a_zero_header() {
         let (fake, regs) = fake();
-        let mut mem = memory();
-        let mut nic = Small::new(regs, VirtioNetMemory::init(&mut mem), FALLBACK).unwrap();
+        let mut nic = Small::new(regs, memory(), FALLBACK).unwrap();
         assert_eq!(recv(&mut nic), None);
         assert!(fake.borrow_mut().deliver(&frame(1, 60)));
         assert_eq!(recv(&mut nic), Some(frame(1, 60)));
@@ -1216,8 +1215,7 @@ mod tests {
     #[test]
     fn rings_wrap_around_positions_and_16_bit_indices() {
         let (fake, regs) = fake();
-        let mut mem = memory();
-        let mut nic = Small::new(regs, VirtioNetMemory::init(&mut mem), FALLBACK).unwrap();
+        let mut nic = Small::new(regs, memory(), FALLBACK).unwrap();
         // 70 000 frames each way: past 65 536, so the u16 ring indices wrap too. The
         // device drains its transmit ring only every third frame and delivers in bursts
         // of up to three, so the driver meets full and partly full rings.
@@ -1251,8 +1249,7 @@ mod tests {
     #[test]
     fn a_frame_larger_than_the_buffer_is_dropped_and_the_buffer_reused() {
         let (fake, regs) = fake();
-        let mut mem = memory();
-        let mut nic = Small::new(regs, VirtioNetMemory::init(&mut mem), FALLBACK).unwrap();
+        let mut nic = Small::new(regs, memory(), FALLBACK).unwrap();
         // Ten times the queue's length: each buffer must come back to the device.
         for n in 0..40 {
             assert!(
@@ -1274,8 +1271,7 @@ mod tests {
     #[test]
     fn a_full_transmit_ring_holds_frames_in_the_device() {
         let (fake, regs) = fake();
-        let mut mem = memory();
-        let mut nic = Small::new(regs, VirtioNetMemory::init(&mut mem), FALLBACK).unwrap();
+        let mut nic = Small::new(regs, memory(), FALLBACK).unwrap();
         for n in 0..4 {
             assert!(send(&mut nic, &frame(n, 60)));
         }
@@ -1296,8 +1292,7 @@ mod tests {
     #[test]
     fn a_device_that_names_strange_descriptors_is_skipped() {
         let (fake, regs) = fake();
-        let mut mem = memory();
-        let mut nic = Small::new(regs, VirtioNetMemory::init(&mut mem), FALLBACK).unwrap();
+        let mut nic = Small::new(regs, memory(), FALLBACK).unwrap();
         // An id out of range, and one (transmit 2) the driver never lent.
         fake.borrow_mut().push_used(0, 99, 70);
         fake.borrow_mut().push_used(1, 2, 0);
@@ -1319,8 +1314,7 @@ mod tests {
     #[test]
     fn a_device_that_loses_count_turns_the_driver_off() {
         let (fake, regs) = fake();
-        let mut mem = memory();
-        let mut nic = Small::new(regs, VirtioNetMemory::init(&mut mem), FALLBACK).unwrap();
+        let mut nic = Small::new(regs, memory(), FALLBACK).unwrap();
         {
             let mut f = fake.borrow_mut();
             let used = f.queues[0].device;
@@ -1336,8 +1330,7 @@ mod tests {
     #[test]
     fn a_device_that_asks_for_a_reset_turns_the_driver_off() {
         let (fake, regs) = fake();
-        let mut mem = memory();
-        let mut nic = Small::new(regs, VirtioNetMemory::init(&mut mem), FALLBACK).unwrap();
+        let mut nic = Small::new(regs, memory(), FALLBACK).unwrap();
         assert!(fake.borrow_mut().deliver(&frame(1, 60)));
         nic.ack_interrupts();
         assert_eq!(fake.borrow().interrupt_status, 0, "acknowledged");
@@ -1355,8 +1348,7 @@ mod tests {
     #[test]
     fn a_device_that_resets_itself_goes_quiet_without_a_panic() {
         let (fake, regs) = fake();
-        let mut mem = memory();
-        let mut nic = Small::new(regs, VirtioNetMemory::init(&mut mem), FALLBACK).unwrap();
+        let mut nic = Small::new(regs, memory(), FALLBACK).unwrap();
         assert!(send(&mut nic, &frame(0, 60)));
         fake.borrow_mut().reset();
         assert!(!fake.borrow_mut().deliver(&frame(1, 60)));
@@ -1371,8 +1363,7 @@ mod tests {
     #[test]
     fn dropping_the_driver_resets_the_device() {
         let (fake, regs) = fake();
-        let mut mem = memory();
-        let nic = Small::new(regs, VirtioNetMemory::init(&mut mem), FALLBACK).unwrap();
+        let nic = Small::new(regs, memory(), FALLBACK).unwrap();
         drop(nic);
         let f = fake.borrow();
         assert_eq!(f.status, 0);
@@ -1382,8 +1373,7 @@ mod tests {
     #[test]
     fn a_device_that_wants_no_notifications_gets_none() {
         let (fake, regs) = fake();
-        let mut mem = memory();
-        let mut nic = Small::new(regs, VirtioNetMemory::init(&mut mem), FALLBACK).unwrap();
+        let mut nic = Small::new(regs, memory(), FALLBACK).unwrap();
         let used = fake.borrow().queues[1].device;
         wr16(used, USED_F_NO_NOTIFY);
         assert!(send(&mut nic, &frame(0, 60)));

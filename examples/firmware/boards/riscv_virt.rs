@@ -66,7 +66,7 @@ pub struct ThisBoard;
 /// buffer holds the next frame (QEMU queues it) rather than dropping it.
 const QUEUE: usize = 4;
 
-type Nic = VirtioNet<'static, Mmio, QUEUE>;
+type Nic = VirtioNet<Mmio, QUEUE>;
 
 /// The card's rings and buffers, and the driver, built in place at start-up (`.bss`).
 static MEMORY: Static<VirtioNetMemory<QUEUE>> = Static::new();
