@@ -137,6 +137,22 @@ const SMALL_M4F: Firmware = Firmware {
     target: "thumbv7em-none-eabihf",
 };
 
+/// `cargo firmware-m33`: the same for the AN505 (Cortex-M33, Secure state).
+const SMALL_M33: Firmware = Firmware {
+    script: None,
+    build: &["firmware-build-m33"],
+    run: &["firmware-m33", "--quiet"],
+    target: "thumbv8m.main-none-eabi",
+};
+
+/// `cargo firmware-m55`: the same for the MPS3 AN547 (Cortex-M55, Secure state).
+const SMALL_M55: Firmware = Firmware {
+    script: None,
+    build: &["firmware-build-m55"],
+    run: &["firmware-m55", "--quiet"],
+    target: "thumbv8m.main-none-eabihf",
+};
+
 /// `cargo firmware-logs-m4`: with log lines and panic messages, on the AN386.
 const LOGS_M4F: Firmware = Firmware {
     script: None,
@@ -492,7 +508,7 @@ fn exercise(board: Board) -> Vec<String> {
     console
 }
 
-/// Log lines on the console (`INFO  ...`, `WARN  ...`: examples/firmware/board.rs).
+/// Log lines on the console (`INFO  ...`, `WARN  ...`: examples/firmware/firmware.rs).
 fn log_lines(console: &[String]) -> Vec<&String> {
     let levels = ["ERROR", "WARN ", "INFO ", "DEBUG", "TRACE"];
     console
@@ -508,8 +524,8 @@ macro_rules! qemu_test {
         $(#[$meta])*
         #[test]
         #[ignore = "needs qemu-system-arm, qemu-system-riscv32 and the thumbv7m/thumbv7em/\
-                    riscv32imac targets: cargo test --test firmware -- --include-ignored \
-                    (SOCKLESS_REQUIRE_QEMU=1 makes a missing QEMU fail)"]
+                    thumbv8m.main/riscv32imac targets: cargo test --test firmware -- \
+                    --include-ignored (SOCKLESS_REQUIRE_QEMU=1 makes a missing QEMU fail)"]
         fn $name() $body
     };
 }
@@ -533,6 +549,18 @@ qemu_test! {
 qemu_test! {
     fn cargo_firmware_m4_on_mps2_an386_serves_every_service() {
         serves_every_service_without_log_lines(&SMALL_M4F, "mps2-an386", "small");
+    }
+}
+
+qemu_test! {
+    fn cargo_firmware_m33_on_mps2_an505_serves_every_service() {
+        serves_every_service_without_log_lines(&SMALL_M33, "mps2-an505", "small");
+    }
+}
+
+qemu_test! {
+    fn cargo_firmware_m55_on_mps3_an547_serves_every_service() {
+        serves_every_service_without_log_lines(&SMALL_M55, "mps3-an547", "small");
     }
 }
 
@@ -600,6 +628,10 @@ fn the_build_aliases_build_what_the_run_aliases_run() {
         ("firmware-m4", "firmware-build-m4"),
         ("firmware-logs", "firmware-logs-build"),
         ("firmware-logs-m4", "firmware-logs-build-m4"),
+        ("firmware-m33", "firmware-build-m33"),
+        ("firmware-logs-m33", "firmware-logs-build-m33"),
+        ("firmware-m55", "firmware-build-m55"),
+        ("firmware-logs-m55", "firmware-logs-build-m55"),
         ("firmware-riscv", "firmware-build-riscv"),
         ("firmware-logs-riscv", "firmware-logs-build-riscv"),
     ] {
@@ -611,6 +643,8 @@ fn the_build_aliases_build_what_the_run_aliases_run() {
     for (small, card) in [
         ("firmware", "lan9118"),
         ("firmware-m4", "lan9118"),
+        ("firmware-m33", "lan9118"),
+        ("firmware-m55", "lan9118"),
         ("firmware-riscv", "virtio-net"),
     ] {
         let args = alias(small);

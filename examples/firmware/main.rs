@@ -12,13 +12,26 @@
 //! cargo firmware           # mps2-an385 (Cortex-M3), thumbv7m-none-eabi
 //! cargo firmware-m4        # mps2-an386 (Cortex-M4F), thumbv7em-none-eabihf
 //! cargo firmware-logs      # the same with log lines and panic messages (also -m4)
+//! cargo firmware-riscv     # QEMU's RISC-V virt with virtio-net, riscv32imac-unknown-none-elf
 //! ```
+//!
+//! The RISC-V board (`boards/riscv_virt.rs`) shows the seam from the other side: another
+//! architecture (riscv-rt instead of cortex-m-rt), another kind of card (virtio-net's
+//! descriptor rings instead of the LAN9118's FIFOs), the CLINT's timer, a UART console, and
+//! the same `firmware.rs`.
+//!
+//! **The port seam.** What the firmware needs of a board is one trait, `board.rs`'s
+//! `Board`: a network card (a smoltcp `Device`), a clock, a sleep until a frame or a
+//! deadline, a console, an exit, and its memory map. Each board is a short file in
+//! `boards/` (with a `.x` memory map); `build.rs` picks it by the target. Everything else
+//! (`firmware.rs`: the stack, the services, the control port, the loop; `statics.rs`,
+//! `mem.rs`, `div.rs`) is the same on every board.
 //!
 //! `cargo firmware` is an alias (`.cargo/config.toml`) for the small build, the one held
 //! to the 40 KiB flash budget on stable Rust (`cargo firmware-size`): IPv4-only
 //! (`--no-default-features --features lan9118,log-off`; add `--features ipv6` for IPv6),
 //! cargo profile `firmware` (opt-level "z", fat LTO), no log lines (feature `log-off`), a
-//! panic prints only `PANIC` (`board.rs`), and `mem.rs` and `div.rs` replace the prebuilt,
+//! panic prints only `PANIC` (`main.rs`), and `mem.rs` and `div.rs` replace the prebuilt,
 //! speed-tuned `memcpy` family, `memcmp` and 64-bit division. `cargo firmware-logs` builds the same services with the log lines
 //! (`info` at boot; `log debug` on the control port for more) and panic messages, for
 //! debugging (bigger; profile `firmware-logs`). `cargo firmware-build` (`-m4`, `-logs`)
@@ -48,19 +61,87 @@ fn main() {
          cargo firmware-m4    # mps2-an386 (Cortex-M4F)\n\
          after `sudo apt-get install qemu-system-arm` and\n\
          `rustup target add thumbv7m-none-eabi thumbv7em-none-eabihf`\n\
+         (`cargo firmware-riscv` for QEMU's RISC-V virt: qemu-system-misc and\n\
+         riscv32imac-unknown-none-elf)\n\
          (README: \"Run it on a (virtual) board\")."
     );
     std::process::exit(2);
 }
 
-#[cfg(all(target_os = "none", not(target_arch = "arm")))]
-compile_error!("the firmware example is for Arm Cortex-M boards (MPS2): thumbv7m/thumbv7em");
+#[cfg(all(
+    target_os = "none",
+    not(any(target_arch = "arm", target_arch = "riscv32"))
+))]
+compile_error!(
+    "the firmware example is for Arm Cortex-M boards (MPS2, MPS3: thumbv7m/thumbv7em/\
+     thumbv8m.main) and QEMU's RISC-V virt (riscv32imac)"
+);
 
-#[cfg(all(target_arch = "arm", target_os = "none"))]
+// The port seam (`board.rs`) and what every board shares.
+#[cfg(target_os = "none")]
 mod board;
 #[cfg(all(target_arch = "arm", target_os = "none"))]
 mod div;
-#[cfg(all(target_arch = "arm", target_os = "none"))]
+#[cfg(target_os = "none")]
 mod firmware;
 #[cfg(all(target_arch = "arm", target_os = "none"))]
 mod mem;
+#[cfg(target_os = "none")]
+mod statics;
+
+/// The boards: one file each, and what a family shares. `build.rs` picks one by the
+/// target (`cfg(sockless_board = ...)`).
+#[cfg(target_os = "none")]
+mod boards {
+    #[cfg(target_arch = "arm")]
+    pub mod cortex;
+    #[cfg(target_arch = "arm")]
+    pub mod mps;
+    #[cfg(sockless_board = "mps2_an385")]
+    pub mod mps2_an385;
+    #[cfg(sockless_board = "mps2_an386")]
+    pub mod mps2_an386;
+    #[cfg(sockless_board = "mps2_an505")]
+    pub mod mps2_an505;
+    #[cfg(sockless_board = "mps3_an547")]
+    pub mod mps3_an547;
+    #[cfg(sockless_board = "riscv_virt")]
+    pub mod riscv_virt;
+}
+
+#[cfg(sockless_board = "mps2_an385")]
+use boards::mps2_an385 as this_board;
+#[cfg(sockless_board = "mps2_an386")]
+use boards::mps2_an386 as this_board;
+#[cfg(sockless_board = "mps2_an505")]
+use boards::mps2_an505 as this_board;
+#[cfg(sockless_board = "mps3_an547")]
+use boards::mps3_an547 as this_board;
+#[cfg(sockless_board = "riscv_virt")]
+use boards::riscv_virt as this_board;
+
+/// The board this build is for.
+#[cfg(target_os = "none")]
+type ThisBoard = this_board::ThisBoard;
+
+/// A panic, with its message and where it happened (the build with log lines).
+#[cfg(all(target_os = "none", not(feature = "log-off")))]
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+    use board::Board as _;
+    let mut line = heapless::String::<192>::new();
+    let _ = core::fmt::Write::write_fmt(&mut line, format_args!("PANIC {info}"));
+    ThisBoard::print(&line);
+    ThisBoard::exit(false)
+}
+
+/// A panic, without a word of what or where: the small build (`log-off`). Not looking at
+/// `info` lets the link drop every panic message, its source path and the formatting
+/// behind them (about 9 KB). The build with log lines says what and where.
+#[cfg(all(target_os = "none", feature = "log-off"))]
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
+    use board::Board as _;
+    ThisBoard::print("PANIC (cargo firmware-logs prints what and where)");
+    ThisBoard::exit(false)
+}

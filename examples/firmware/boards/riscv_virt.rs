@@ -130,7 +130,9 @@ impl Board for ThisBoard {
     fn start() -> (Self, &'static mut Nic, EthernetAddress) {
         paint_stack();
         let Some(slot) = find_card() else {
-            Self::print("no virtio-net card in any virtio-mmio slot (QEMU: -nic ...,model=virtio-net-device)");
+            Self::print(
+                "no virtio-net card in any virtio-mmio slot (QEMU: -device virtio-net-device,netdev=...)",
+            );
             Self::exit(false)
         };
         // SAFETY: the slot's registers; this driver is their only user from now on.
