@@ -24,7 +24,7 @@ use core::arch::asm;
 
 use smoltcp::time::Instant;
 use smoltcp::wire::EthernetAddress;
-use sockless::phy::virtio_net::{Mmio, Registers, VirtioNet, VirtioNetMemory};
+use sockless::phy::virtio_net::{InitError, Mmio, Registers, VirtioNet, VirtioNetMemory};
 
 use crate::board::{Board, NicCounters};
 use crate::statics::Static;
@@ -142,6 +142,14 @@ impl Board for ThisBoard {
         let nic = match VirtioNet::new(regs, memory, fallback) {
             Ok(nic) => NIC.take().write(nic),
             Err(e) => {
+                // A fixed line in every build (the small one has no log lines), then why.
+                Self::print(match e {
+                    InitError::Legacy { .. } => {
+                        "virtio-net: a legacy (version 1) card: run QEMU with \
+                         -global virtio-mmio.force-legacy=false"
+                    }
+                    _ => "virtio-net: the card did not start (cargo firmware-logs-riscv says why)",
+                });
                 log::error!("{e}");
                 Self::exit(false)
             }
