@@ -13,6 +13,8 @@ use std::time::Instant as WallClock;
 
 use sockless::services::{ServiceConfig, ServiceStorage, Services};
 use sockless::smoltcp::time::Duration;
+use sockless::smoltcp::wire::IpCidr;
+use sockless::socket::{Dhcp, DhcpEvent};
 #[path = "common/cli.rs"]
 mod cli;
 #[path = "common/mqtt.rs"]
@@ -29,8 +31,8 @@ const POOL: usize = 4;
 const SMALL: usize = 2048;
 const MEDIUM: usize = 64 * 1024;
 const LARGE: usize = 256 * 1024;
-/// The services' sockets, and the MQTT client's two (`--mqtt`).
-const SOCKETS: usize = ServiceStorage::<POOL, SMALL>::SOCKETS + 2;
+/// The services' sockets, the MQTT client's two (`--mqtt`) and the DHCP client's (`--dhcp`).
+const SOCKETS: usize = ServiceStorage::<POOL, SMALL>::SOCKETS + 3;
 
 fn help(tap: &TapOptions) -> String {
     format!(
@@ -53,6 +55,9 @@ OPTIONS:
     --buffer-size KIB     each connection's buffers, each way: 2 (default, as on a
                           microcontroller: 81 KiB for every service), 64 or 256
                           (for throughput on a large TAP MTU: 8 MiB in all)
+    --dhcp                ask the network's DHCP server for the IPv4 address (the
+                          IPv4 --ip is the fallback, used after {} s without a
+                          lease); the lease is printed as `dhcp: leased ...`
     --mqtt ADDR           publish each robot call to the MQTT broker at ADDR, port
                           1883, topic sockless/robot (minimq on sockless's
                           embedded-nal stack, beside the services)
@@ -66,8 +71,12 @@ Ends cleanly on SIGINT or SIGTERM with a summary of what was served.",
         ServiceConfig::default()
             .idle_timeout
             .map_or(0, |t| t.secs()),
+        DHCP_WAIT.secs(),
     )
 }
+
+/// How long `--dhcp` waits for a lease before using the fallback address.
+const DHCP_WAIT: Duration = Duration::from_secs(10);
 
 static STOP: AtomicBool = AtomicBool::new(false);
 
@@ -80,6 +89,7 @@ fn main() -> ExitCode {
     let mut config = ServiceConfig::default();
     let mut buffer_kib = 2;
     let mut mqtt: Option<IpAddr> = None;
+    let mut dhcp = false;
     let options = TapOptions::parse_env("serve", "tap0", &Host::SERVER, help, |flag, parser| {
         match flag {
             "--idle-timeout" => {
@@ -94,6 +104,7 @@ fn main() -> ExitCode {
                 })?
             }
             "--mqtt" => mqtt = Some(cli::value(parser, flag, "an IP address")?),
+            "--dhcp" => dhcp = true,
             "--buffer-size" => {
                 buffer_kib = cli::value_with(parser, flag, "2, 64 or 256 (KiB)", |v| {
                     v.parse().ok().filter(|kib| [2, 64, 256].contains(kib))
@@ -113,9 +124,9 @@ fn main() -> ExitCode {
     }
 
     match buffer_kib {
-        2 => serve::<SMALL>(&options, config, mqtt, &mut link),
-        64 => serve::<MEDIUM>(&options, config, mqtt, &mut link),
-        _ => serve::<LARGE>(&options, config, mqtt, &mut link),
+        2 => serve::<SMALL>(&options, config, mqtt, dhcp, &mut link),
+        64 => serve::<MEDIUM>(&options, config, mqtt, dhcp, &mut link),
+        _ => serve::<LARGE>(&options, config, mqtt, dhcp, &mut link),
     }
 }
 
@@ -124,6 +135,7 @@ fn serve<const BUF: usize>(
     options: &TapOptions,
     config: ServiceConfig,
     mqtt: Option<IpAddr>,
+    dhcp: bool,
     link: &mut TapLink,
 ) -> ExitCode {
     // The MQTT client's two sockets and its packet buffer (used only with --mqtt).
@@ -149,6 +161,24 @@ fn serve<const BUF: usize>(
         Ok(s) => s,
         Err(e) => {
             eprintln!("serve: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    // The IPv4 address of `--ip` (or the default) is the fallback.
+    let fallback = host.ipv4;
+    let mut dhcp = match (dhcp, fallback) {
+        (false, _) => None,
+        (true, IpCidr::Ipv4(fallback)) => {
+            match Dhcp::start(&mut stack.borrow_mut(), fallback, None, DHCP_WAIT) {
+                Ok(dhcp) => Some(dhcp),
+                Err(e) => {
+                    eprintln!("serve: dhcp: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+        (true, _) => {
+            eprintln!("serve: --dhcp needs an IPv4 --ip for its fallback");
             return ExitCode::FAILURE;
         }
     };
@@ -178,6 +208,10 @@ fn serve<const BUF: usize>(
     let started = WallClock::now();
     while !STOP.load(Ordering::SeqCst) {
         poll_until_quiet(&mut stack.borrow_mut(), link.device(), |stack| {
+            if let Some(event) = dhcp.as_mut().and_then(|d| d.poll(stack)) {
+                let _ = writeln!(std::io::stdout(), "{}", dhcp_line(event));
+                let _ = std::io::stdout().flush();
+            }
             services.poll(stack)
         });
         if let Some(publisher) = publisher.as_mut() {
@@ -218,4 +252,19 @@ fn serve<const BUF: usize>(
         );
     }
     ExitCode::SUCCESS
+}
+
+/// The console line for a change of address by DHCP (the firmware's words too).
+fn dhcp_line(event: DhcpEvent) -> String {
+    match event {
+        DhcpEvent::Leased {
+            address,
+            router,
+            server,
+        } => match router {
+            Some(router) => format!("dhcp: leased {address} from {server} router {router}"),
+            None => format!("dhcp: leased {address} from {server}"),
+        },
+        DhcpEvent::Fallback { address } => format!("dhcp: no lease, static {address}"),
+    }
 }

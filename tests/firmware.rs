@@ -153,12 +153,36 @@ const SMALL_M55: Firmware = Firmware {
     target: "thumbv8m.main-none-eabihf",
 };
 
-/// `cargo firmware-logs-m4`: with log lines and panic messages, on the AN386.
+/// `cargo firmware-logs`: with log lines, panic messages and DHCP, on the AN385.
+const LOGS_M3: Firmware = Firmware {
+    script: None,
+    build: &["firmware-logs-build"],
+    run: &["firmware-logs", "--quiet"],
+    target: "thumbv7m-none-eabi",
+};
+
+/// `cargo firmware-logs-m4`: the same on the AN386.
 const LOGS_M4F: Firmware = Firmware {
     script: None,
     build: &["firmware-logs-build-m4"],
     run: &["firmware-logs-m4", "--quiet"],
     target: "thumbv7em-none-eabihf",
+};
+
+/// `cargo firmware-logs-m33`: the same on the AN505.
+const LOGS_M33: Firmware = Firmware {
+    script: None,
+    build: &["firmware-logs-build-m33"],
+    run: &["firmware-logs-m33", "--quiet"],
+    target: "thumbv8m.main-none-eabi",
+};
+
+/// `cargo firmware-logs-m55`: the same on the AN547.
+const LOGS_M55: Firmware = Firmware {
+    script: None,
+    build: &["firmware-logs-build-m55"],
+    run: &["firmware-logs-m55", "--quiet"],
+    target: "thumbv8m.main-none-eabihf",
 };
 
 /// `cargo firmware-riscv`: the small build for QEMU's RISC-V `virt` with its virtio-net
@@ -170,7 +194,7 @@ const SMALL_RISCV: Firmware = Firmware {
     target: "riscv32imac-unknown-none-elf",
 };
 
-/// `cargo firmware-logs-riscv`: with log lines and panic messages, on `virt`.
+/// `cargo firmware-logs-riscv`: with log lines, panic messages and DHCP, on `virt`.
 const LOGS_RISCV: Firmware = Firmware {
     script: None,
     build: &["firmware-logs-build-riscv"],
@@ -564,19 +588,50 @@ qemu_test! {
     }
 }
 
+/// Boot the build with log lines and DHCP (`cargo firmware-logs*`) on `machine`, see the
+/// address QEMU's DHCP server leases on its console, run every check, and see its log lines.
+fn serves_every_service_by_dhcp_and_logs(build: &Firmware, machine: &str, name: &str) {
+    let Some(mut board) = build.boot(machine, "logs") else {
+        return;
+    };
+    // The lease comes after `ready:` (the services listen on ports, not addresses); QEMU's
+    // user network leases the first address of its pool, its own address the router.
+    let lease = board.wait_for("dhcp: ", Duration::from_secs(30));
+    assert_eq!(
+        lease.last().map(String::as_str),
+        Some("dhcp: leased 10.0.2.15/24 from 10.0.2.2 router 10.0.2.2"),
+        "{lease:?}"
+    );
+    board.boot_lines.extend(lease);
+    let console = exercise(board);
+    let start = format!("INFO  {name}: 10.0.2.15/24 pool 2");
+    assert!(
+        log_lines(&console).iter().any(|l| l.starts_with(&start)),
+        "the start-up line {start:?}: {console:?}"
+    );
+}
+
 qemu_test! {
-    fn cargo_firmware_logs_m4_on_mps2_an386_serves_every_service_and_logs() {
-        // The build for debugging: the same services, and the log lines on the console.
-        let Some(board) = LOGS_M4F.boot("mps2-an386", "logs") else {
-            return;
-        };
-        let console = exercise(board);
-        assert!(
-            log_lines(&console)
-                .iter()
-                .any(|l| l.starts_with("INFO  mps2-an386 (Cortex-M4F): 10.0.2.15/24 pool 2")),
-            "the start-up line: {console:?}"
-        );
+    fn cargo_firmware_logs_on_mps2_an385_gets_its_address_by_dhcp() {
+        serves_every_service_by_dhcp_and_logs(&LOGS_M3, "mps2-an385", "mps2-an385 (Cortex-M3)");
+    }
+}
+
+qemu_test! {
+    fn cargo_firmware_logs_m4_on_mps2_an386_gets_its_address_by_dhcp() {
+        serves_every_service_by_dhcp_and_logs(&LOGS_M4F, "mps2-an386", "mps2-an386 (Cortex-M4F)");
+    }
+}
+
+qemu_test! {
+    fn cargo_firmware_logs_m33_on_mps2_an505_gets_its_address_by_dhcp() {
+        serves_every_service_by_dhcp_and_logs(&LOGS_M33, "mps2-an505", "mps2-an505 (Cortex-M33)");
+    }
+}
+
+qemu_test! {
+    fn cargo_firmware_logs_m55_on_mps3_an547_gets_its_address_by_dhcp() {
+        serves_every_service_by_dhcp_and_logs(&LOGS_M55, "mps3-an547", "mps3-an547 (Cortex-M55)");
     }
 }
 
@@ -589,15 +644,11 @@ qemu_test! {
 }
 
 qemu_test! {
-    fn cargo_firmware_logs_riscv_on_virt_serves_every_service_and_logs() {
-        let Some(board) = LOGS_RISCV.boot("riscv-virt", "logs") else {
-            return;
-        };
-        let console = exercise(board);
-        assert!(
-            log_lines(&console).iter().any(|l| l
-                .starts_with("INFO  riscv-virt (RV32IMAC, virtio-net): 10.0.2.15/24 pool 2")),
-            "the start-up line: {console:?}"
+    fn cargo_firmware_logs_riscv_on_virt_gets_its_address_by_dhcp() {
+        serves_every_service_by_dhcp_and_logs(
+            &LOGS_RISCV,
+            "riscv-virt",
+            "riscv-virt (RV32IMAC, virtio-net)",
         );
     }
 }

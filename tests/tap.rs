@@ -747,3 +747,73 @@ tap_test! {
         assert!(summary.contains("robot     accepted 1"), "{summary}");
     }
 }
+
+tap_test! {
+    fn serve_dhcp_takes_its_address_from_dnsmasq_and_serves_on_it() {
+        let Some(ns) = Netns::create() else { return };
+        if Command::new("dnsmasq").arg("--version").output().is_err() {
+            let why = "no dnsmasq (Debian: dnsmasq-base)";
+            assert!(
+                std::env::var("SOCKLESS_REQUIRE_TAP").as_deref() != Ok("1"),
+                "{why}, and SOCKLESS_REQUIRE_TAP=1"
+            );
+            eprintln!("\n*** SKIPPED: DHCP test: {why} ***\n");
+            return;
+        }
+        // A DHCP server on the namespace's side of tap0 (no DNS, no config file, a lease
+        // file of its own), with one address to lease, .50; it names itself as the router.
+        let dir = std::env::temp_dir().join(format!(
+            "sockless-dhcp-{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::SeqCst)
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let leases = dir.join("leases");
+        let mut dnsmasq = ns
+            .cmd(&[
+                "dnsmasq",
+                "--keep-in-foreground",
+                "--conf-file=/dev/null",
+                "--no-resolv",
+                "--no-hosts",
+                "--port=0",
+                "--user=root",
+                "--interface=tap0",
+                "--bind-interfaces",
+                "--dhcp-range=192.168.69.50,192.168.69.50,255.255.255.0,1h",
+                &format!("--dhcp-leasefile={}", leases.display()),
+                &format!("--pid-file={}", dir.join("pid").display()),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("dnsmasq");
+        thread::sleep(Duration::from_millis(300));
+        let mut serve = Serve::start(&ns, &["--dhcp"]);
+        // The lease (or, after 10 s without one, the fallback) is serve's next line.
+        let mut line = String::new();
+        serve.stdout.read_line(&mut line).unwrap();
+        assert_eq!(
+            line.trim_end(),
+            "dhcp: leased 192.168.69.50/24 from 192.168.69.100 router 192.168.69.100"
+        );
+        ns.thread(|| {
+            let mut sk = tcp(at("192.168.69.50"), 7);
+            sk.write_all(b"by lease").unwrap();
+            sk.shutdown(Shutdown::Write).unwrap();
+            assert_eq!(read_to_end(&mut sk), b"by lease");
+            assert_eq!(udp_exchange(at("192.168.69.50"), 9999, b"x"), b"ok");
+            robot_session(at("192.168.69.50"));
+            // IPv6 is untouched by DHCPv4.
+            assert_eq!(udp_exchange(at(SERVER6), 9999, b"y"), b"ok");
+        });
+        let summary = serve.stop();
+        assert!(summary.contains("udp-ok    datagrams 2 answered 2"), "{summary}");
+        // The server's side of it: one lease, to serve's MAC.
+        let leased = std::fs::read_to_string(&leases).unwrap_or_default();
+        assert!(leased.contains("192.168.69.50"), "lease file: {leased:?}");
+        let _ = dnsmasq.kill();
+        let _ = dnsmasq.wait();
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

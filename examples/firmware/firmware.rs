@@ -22,8 +22,12 @@ pub const UDP: usize = 2048;
 pub const CONTROL_PORT: u16 = 4444;
 /// Longest control reply (the counters).
 const REPLY: usize = 1024;
-/// Sockets: the services' and the control port's.
-const SOCKETS: usize = ServiceStorage::<POOL, BUF, UDP>::SOCKETS + 1;
+/// Sockets: the services', the control port's and (feature `dhcp`) the DHCP client's.
+const SOCKETS: usize =
+    ServiceStorage::<POOL, BUF, UDP>::SOCKETS + 1 + cfg!(feature = "dhcp") as usize;
+/// How long to wait for a DHCP lease before using the static address.
+#[cfg(feature = "dhcp")]
+const DHCP_WAIT: Duration = Duration::from_secs(5);
 
 /// QEMU's user network: the guest's address and its gateway (the host).
 const ADDRESS: Ipv4Cidr = Ipv4Cidr::new(Ipv4Address::new(10, 0, 2, 15), 24);
@@ -97,6 +101,15 @@ pub fn run<B: Board + 'static>() -> ! {
             B::exit(false)
         }
     };
+    #[cfg(feature = "dhcp")]
+    let mut dhcp =
+        match sockless::socket::Dhcp::start(&mut stack, ADDRESS, Some(GATEWAY), DHCP_WAIT) {
+            Ok(dhcp) => dhcp,
+            Err(e) => {
+                log::error!("dhcp: {e}");
+                B::exit(false)
+            }
+        };
     let control_buffers = UdpBuffers::init(CONTROL.take());
     let mut control = Control {
         socket: match UdpSocket::bind(&mut stack, CONTROL_PORT, control_buffers) {
@@ -128,6 +141,10 @@ pub fn run<B: Board + 'static>() -> ! {
             nic,
             |nic| board.now(nic),
             |stack| {
+                #[cfg(feature = "dhcp")]
+                if let Some(event) = dhcp.poll(stack) {
+                    print_dhcp::<B>(event);
+                }
                 services.poll(stack);
                 if !control.quit {
                     control.poll::<B, POOL>(stack, &mut services);
@@ -154,6 +171,50 @@ pub fn run<B: Board + 'static>() -> ! {
     B::print(&text);
     B::print("bye");
     B::exit(true)
+}
+
+/// The address DHCP gave, or the fallback, on the console (every build: the small ones
+/// have no log lines). Written piece by piece, as `stats` is, without `core::fmt`.
+#[cfg(feature = "dhcp")]
+fn print_dhcp<B: Board>(event: sockless::socket::DhcpEvent) {
+    use sockless::socket::DhcpEvent;
+    let mut line = heapless::String::<REPLY>::new();
+    let router = match event {
+        DhcpEvent::Leased {
+            address,
+            router,
+            server,
+        } => {
+            let _ = line.push_str("dhcp: leased ");
+            push_cidr(&mut line, address);
+            let _ = line.push_str(" from ");
+            push_ipv4(&mut line, server);
+            router
+        }
+        DhcpEvent::Fallback { address } => {
+            let _ = line.push_str("dhcp: no lease, static ");
+            push_cidr(&mut line, address);
+            Some(GATEWAY)
+        }
+    };
+    if let Some(router) = router {
+        let _ = line.push_str(" router ");
+        push_ipv4(&mut line, router);
+    }
+    B::print(&line);
+}
+
+#[cfg(feature = "dhcp")]
+fn push_cidr(out: &mut heapless::String<REPLY>, cidr: Ipv4Cidr) {
+    push_ipv4(out, cidr.address());
+    field(out, "/", u64::from(cidr.prefix_len()));
+}
+
+#[cfg(feature = "dhcp")]
+fn push_ipv4(out: &mut heapless::String<REPLY>, address: Ipv4Address) {
+    for (i, octet) in address.octets().iter().enumerate() {
+        field(out, if i == 0 { "" } else { "." }, u64::from(*octet));
+    }
 }
 
 /// `label` and `n` at the end of `out`.

@@ -16,6 +16,8 @@ pub mod blocking;
 #[cfg(any(feature = "embedded-nal", feature = "edge-nal"))]
 mod buffer_reserve;
 pub mod buffers;
+#[cfg(feature = "dhcp")]
+pub mod dhcp;
 pub mod errors;
 mod net_error;
 mod tcp_listener;
@@ -26,6 +28,8 @@ pub use blocking::{Blocking, Polled, StackAccess};
 #[cfg(any(feature = "embedded-nal", feature = "edge-nal"))]
 pub(crate) use buffer_reserve::BufferReserve;
 pub use buffers::{TcpBuffers, UdpBuffers};
+#[cfg(feature = "dhcp")]
+pub use dhcp::{Dhcp, DhcpEvent};
 pub use errors::{
     AcceptError, BindError, ConnectError, Errno, ListenError, RecvError, RecvFromError,
     SendAllError, SendError, SendToError,

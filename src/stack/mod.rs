@@ -504,6 +504,18 @@ impl<'a> Stack<'a> {
         self.table.insert(handle, owner, port, self.now)
     }
 
+    /// The DHCPv4 socket of `id`, if `id` is of this stack, still current, and names one.
+    #[cfg(feature = "dhcp")]
+    pub(crate) fn dhcp(
+        &mut self,
+        id: SocketId,
+    ) -> Option<&mut smoltcp::socket::dhcpv4::Socket<'a>> {
+        use smoltcp::socket::AnySocket;
+        let (slot, _) = self.table.entry(id)?;
+        let handle = slot.handle()?;
+        smoltcp::socket::dhcpv4::Socket::downcast_mut(self.sockets.get_mut::<Socket<'a>>(handle))
+    }
+
     /// The TCP socket of `id` with its slot, if `id` is of this stack, still current,
     /// names a TCP socket and the program holds it (not a listener's).
     pub(crate) fn tcp(&mut self, id: SocketId) -> Option<TcpParts<'_, 'a>> {
