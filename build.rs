@@ -1,15 +1,17 @@
-//! The firmware example (examples/firmware) links with cortex-m-rt's `link.x`, which
-//! includes `memory.x` and `device.x`: this picks the board for the target, hands its memory
-//! map (`examples/firmware/boards/<board>.x`) to the linker as `memory.x`, points the linker
-//! at `device.x`, and tells the firmware which board it is (`cfg(sockless_board = ...)`).
+//! The firmware example (examples/firmware) links with cortex-m-rt's `link.x` (riscv-rt's
+//! on RISC-V), which includes `memory.x` (and on Arm `device.x`): this picks the board for
+//! the target, hands its memory map (`examples/firmware/boards/<board>.x`) to the linker as
+//! `memory.x`, points the linker at `device.x`, and tells the firmware which board it is
+//! (`cfg(sockless_board = ...)`).
 //! Bare metal only; nothing for a host build.
 
 /// The board each bare-metal target builds the firmware for, and its memory map.
-const BOARDS: [(&str, &str, &str); 4] = [
+const BOARDS: [(&str, &str, &str); 5] = [
     ("thumbv7m-none-eabi", "mps2_an385", "mps2_an385.x"),
     ("thumbv7em-none-eabihf", "mps2_an386", "mps2_an385.x"),
     ("thumbv8m.main-none-eabi", "mps2_an505", "mps2_an505.x"),
     ("thumbv8m.main-none-eabihf", "mps3_an547", "mps3_an547.x"),
+    ("riscv32imac-unknown-none-elf", "riscv_virt", "riscv_virt.x"),
 ];
 
 fn main() {

@@ -15,7 +15,7 @@
 //!
 //! The builds, all of the same source with every service:
 //!
-//! * **small** (`cargo firmware`, `cargo firmware-m4`, `-m33`, `-m55`: one row per board;
+//! * **small** (`cargo firmware`, `cargo firmware-m4`, `-m33`, `-m55`, `-riscv`: a row per board;
 //!   `--features ipv6` for IPv6, `--features dhcp` for DHCP, measured on the M3): stable
 //!   Rust, cargo profile `firmware` (opt-level "z", fat LTO), no log lines (feature
 //!   `log-off`), a panic says only `PANIC`. The build the budget (40 KiB flash, 48 KiB RAM)
@@ -61,38 +61,53 @@ struct Build {
     budget: bool,
 }
 
-/// A board: its core, QEMU machine, target, and the suffix of its cargo aliases.
+/// A board: its core, QEMU machine, target, the suffix of its cargo aliases, and whether
+/// its small IPv4-only build is held to the budget.
 struct Board {
     core: &'static str,
     machine: &'static str,
     target: &'static str,
     alias: &'static str,
+    held: bool,
 }
 
-const BOARDS: [Board; 4] = [
+const BOARDS: [Board; 5] = [
     Board {
         core: "M3",
         machine: "mps2-an385",
         target: "thumbv7m-none-eabi",
         alias: "",
+        held: true,
     },
     Board {
         core: "M4F",
         machine: "mps2-an386",
         target: "thumbv7em-none-eabihf",
         alias: "-m4",
+        held: true,
     },
     Board {
         core: "M33",
         machine: "mps2-an505",
         target: "thumbv8m.main-none-eabi",
         alias: "-m33",
+        held: true,
     },
     Board {
         core: "M55",
         machine: "mps3-an547",
         target: "thumbv8m.main-none-eabihf",
         alias: "-m55",
+        held: true,
+    },
+    // Reported, not held: RV32IMAC code is larger than Thumb-2 for the same source, and
+    // the virtio-net card's rings and buffers are RAM the LAN9118 keeps on the chip.
+    Board {
+        core: "RV32",
+        machine: "riscv virt",
+        target: "riscv32imac-unknown-none-elf",
+        alias: "-riscv",
+        held: false,
     },
 ];
 
@@ -123,7 +138,7 @@ fn builds() -> Vec<Build> {
                 size_tuned: false,
                 target: board.target,
                 profile: "firmware",
-                budget,
+                budget: budget && board.held,
             });
         }
     }
@@ -294,8 +309,8 @@ fn main() -> ExitCode {
         kib(RAM_BUDGET),
     );
     println!(
-        "\nsmall:      cargo firmware | firmware-m4 | firmware-m33 | firmware-m55  [--features ipv6|dhcp]\n\
-         logs+DHCP:  cargo firmware-logs | firmware-logs-m4 | firmware-logs-m33 | firmware-logs-m55\n\
+        "\nsmall:      cargo firmware | firmware-m4 | firmware-m33 | firmware-m55 | firmware-riscv  [--features ipv6|dhcp]\n\
+         logs+DHCP:  cargo firmware-logs | firmware-logs-m4 | firmware-logs-m33 | firmware-logs-m55 | firmware-logs-riscv\n\
          size-tuned: scripts/cargo-size-tuned run --example firmware --target TRIPLE \
          --no-default-features --features lan9118[,ipv6]   (pinned nightly)"
     );

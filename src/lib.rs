@@ -15,8 +15,9 @@
 //!
 //! * [`phy`]: where frames come from. An in-memory [`Wire`] joining two
 //!   stacks, a [`Loopback`], a Linux TAP device (`phy::tap`, feature
-//!   `std`) and the LAN9118 Ethernet chip of Arm's MPS2 boards (`phy::lan9118`, feature
-//!   `lan9118`), all in fixed memory.
+//!   `std`), the LAN9118 Ethernet chip of Arm's MPS2 boards (`phy::lan9118`, feature
+//!   `lan9118`) and the virtio-net card of virtual machines (`phy::virtio_net`, feature
+//!   `virtio-net`), all in fixed memory.
 //! * [`stack`]: an smoltcp `Interface` and `SocketSet` over caller storage
 //!   ([`StackStorage`]), with a socket table that tracks TCP state changes, timeouts, the
 //!   listeners' SYN gate and the lifecycle [`Trace`].

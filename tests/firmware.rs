@@ -9,8 +9,9 @@
 //! status. The console log and a pcap of the board's wire are kept in
 //! `target/firmware-test/` when a test fails.
 //!
-//! Needs `qemu-system-arm` and the thumb targets (rustup), so the tests that boot a board
-//! are `#[ignore]`d: run them with
+//! Needs `qemu-system-arm` and the thumb targets (rustup), and for the RISC-V `virt` board
+//! `qemu-system-riscv32` (Debian's `qemu-system-misc`) and `riscv32imac-unknown-none-elf`,
+//! so the tests that boot a board are `#[ignore]`d: run them with
 //!
 //! ```text
 //! cargo test --test firmware -- --include-ignored
@@ -51,15 +52,17 @@ fn manifest_dir() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Whether QEMU is there to boot a build (skips the test, or fails it under
+/// Whether QEMU for `target` is there to boot a build (skips the test, or fails it under
 /// `SOCKLESS_REQUIRE_QEMU=1`, if not).
-fn have_qemu() -> bool {
-    let found = Command::new("qemu-system-arm")
-        .arg("--version")
-        .output()
-        .is_ok();
+fn have_qemu(target: &str) -> bool {
+    let (qemu, package) = if target.starts_with("riscv32") {
+        ("qemu-system-riscv32", "qemu-system-misc")
+    } else {
+        ("qemu-system-arm", "qemu-system-arm")
+    };
+    let found = Command::new(qemu).arg("--version").output().is_ok();
     if !found {
-        skip("no qemu-system-arm (apt-get install qemu-system-arm)");
+        skip(&format!("no {qemu} (apt-get install {package})"));
     }
     found
 }
@@ -88,7 +91,7 @@ impl Firmware {
     /// Build it and boot it; `None` (after a loud message) if QEMU or the toolchain is
     /// missing.
     fn boot(&self, machine: &str, build: &str) -> Option<Board> {
-        if !have_qemu() {
+        if !have_qemu(self.target) {
             return None;
         }
         // One build and boot at a time: a `cargo run` waiting on another test's build
@@ -180,6 +183,23 @@ const LOGS_M55: Firmware = Firmware {
     build: &["firmware-logs-build-m55"],
     run: &["firmware-logs-m55", "--quiet"],
     target: "thumbv8m.main-none-eabihf",
+};
+
+/// `cargo firmware-riscv`: the small build for QEMU's RISC-V `virt` with its virtio-net
+/// card (scripts/qemu-riscv-virt).
+const SMALL_RISCV: Firmware = Firmware {
+    script: None,
+    build: &["firmware-build-riscv"],
+    run: &["firmware-riscv", "--quiet"],
+    target: "riscv32imac-unknown-none-elf",
+};
+
+/// `cargo firmware-logs-riscv`: with log lines, panic messages and DHCP, on `virt`.
+const LOGS_RISCV: Firmware = Firmware {
+    script: None,
+    build: &["firmware-logs-build-riscv"],
+    run: &["firmware-logs-riscv", "--quiet"],
+    target: "riscv32imac-unknown-none-elf",
 };
 
 /// The size-tuned build (scripts/cargo-size-tuned: the pinned nightly, `core` built with
@@ -527,9 +547,9 @@ macro_rules! qemu_test {
     ($(#[$meta:meta])* fn $name:ident() $body:block) => {
         $(#[$meta])*
         #[test]
-        #[ignore = "needs qemu-system-arm and the thumbv7m/thumbv7em/thumbv8m.main targets: cargo test \
-                    --test firmware -- --include-ignored (SOCKLESS_REQUIRE_QEMU=1 makes a \
-                    missing QEMU fail)"]
+        #[ignore = "needs qemu-system-arm, qemu-system-riscv32 and the thumbv7m/thumbv7em/\
+                    thumbv8m.main/riscv32imac targets: cargo test --test firmware -- \
+                    --include-ignored (SOCKLESS_REQUIRE_QEMU=1 makes a missing QEMU fail)"]
         fn $name() $body
     };
 }
@@ -616,6 +636,24 @@ qemu_test! {
 }
 
 qemu_test! {
+    fn cargo_firmware_riscv_on_virt_serves_every_service() {
+        // A second architecture and a second kind of card (virtio-net's descriptor rings),
+        // the same services and the same checks.
+        serves_every_service_without_log_lines(&SMALL_RISCV, "riscv-virt", "small");
+    }
+}
+
+qemu_test! {
+    fn cargo_firmware_logs_riscv_on_virt_gets_its_address_by_dhcp() {
+        serves_every_service_by_dhcp_and_logs(
+            &LOGS_RISCV,
+            "riscv-virt",
+            "riscv-virt (RV32IMAC, virtio-net)",
+        );
+    }
+}
+
+qemu_test! {
     fn size_tuned_build_on_mps2_an385_serves_every_service() {
         // The nightly build (`scripts/cargo-size-tuned`): no log lines, panics trap, and still
         // every service, the control port and the final report.
@@ -645,17 +683,23 @@ fn the_build_aliases_build_what_the_run_aliases_run() {
         ("firmware-logs-m33", "firmware-logs-build-m33"),
         ("firmware-m55", "firmware-build-m55"),
         ("firmware-logs-m55", "firmware-logs-build-m55"),
+        ("firmware-riscv", "firmware-build-riscv"),
+        ("firmware-logs-riscv", "firmware-logs-build-riscv"),
     ] {
         let run = alias(run);
         assert!(run.starts_with("run "), "{run}");
         assert_eq!(alias(build), run.replacen("run ", "build ", 1));
     }
     // The small build is IPv4-only, without log lines, in the `firmware` profile.
-    for small in ["firmware", "firmware-m4", "firmware-m33", "firmware-m55"] {
+    for (small, card) in [
+        ("firmware", "lan9118"),
+        ("firmware-m4", "lan9118"),
+        ("firmware-m33", "lan9118"),
+        ("firmware-m55", "lan9118"),
+        ("firmware-riscv", "virtio-net"),
+    ] {
         let args = alias(small);
-        assert!(
-            args.contains("--profile firmware --no-default-features --features lan9118,log-off"),
-            "{args}"
-        );
+        let want = format!("--profile firmware --no-default-features --features {card},log-off");
+        assert!(args.contains(&want), "{args}");
     }
 }

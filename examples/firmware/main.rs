@@ -15,7 +15,13 @@
 //! cargo firmware-m33       # mps2-an505 (Cortex-M33), thumbv8m.main-none-eabi
 //! cargo firmware-m55       # mps3-an547 (Cortex-M55), thumbv8m.main-none-eabihf
 //! cargo firmware-logs      # with log lines, panic messages and DHCP (also -m4, -m33, -m55)
+//! cargo firmware-riscv     # QEMU's RISC-V virt with virtio-net, riscv32imac-unknown-none-elf
 //! ```
+//!
+//! The RISC-V board (`boards/riscv_virt.rs`) shows the seam from the other side: another
+//! architecture (riscv-rt instead of cortex-m-rt), another kind of card (virtio-net's
+//! descriptor rings instead of the LAN9118's FIFOs), the CLINT's timer, a UART console, and
+//! the same `firmware.rs`.
 //!
 //! **The port seam.** What the firmware needs of a board is one trait, `board.rs`'s
 //! `Board`: a network card (a smoltcp `Device`), a clock, a sleep until a frame or a
@@ -58,33 +64,41 @@ fn main() {
          cargo firmware-m4    # mps2-an386 (Cortex-M4F)\n\
          after `sudo apt-get install qemu-system-arm` and\n\
          `rustup target add thumbv7m-none-eabi thumbv7em-none-eabihf`\n\
+         (`cargo firmware-riscv` for QEMU's RISC-V virt: qemu-system-misc and\n\
+         riscv32imac-unknown-none-elf)\n\
          (README: \"Run it on a (virtual) board\")."
     );
     std::process::exit(2);
 }
 
-#[cfg(all(target_os = "none", not(target_arch = "arm")))]
+#[cfg(all(
+    target_os = "none",
+    not(any(target_arch = "arm", target_arch = "riscv32"))
+))]
 compile_error!(
-    "the firmware example is for Arm Cortex-M boards (MPS2, MPS3): thumbv7m/thumbv7em/thumbv8m.main"
+    "the firmware example is for Arm Cortex-M boards (MPS2, MPS3: thumbv7m/thumbv7em/\
+     thumbv8m.main) and QEMU's RISC-V virt (riscv32imac)"
 );
 
 // The port seam (`board.rs`) and what every board shares.
-#[cfg(all(target_arch = "arm", target_os = "none"))]
+#[cfg(target_os = "none")]
 mod board;
 #[cfg(all(target_arch = "arm", target_os = "none"))]
 mod div;
-#[cfg(all(target_arch = "arm", target_os = "none"))]
+#[cfg(target_os = "none")]
 mod firmware;
 #[cfg(all(target_arch = "arm", target_os = "none"))]
 mod mem;
-#[cfg(all(target_arch = "arm", target_os = "none"))]
+#[cfg(target_os = "none")]
 mod statics;
 
 /// The boards: one file each, and what a family shares. `build.rs` picks one by the
 /// target (`cfg(sockless_board = ...)`).
-#[cfg(all(target_arch = "arm", target_os = "none"))]
+#[cfg(target_os = "none")]
 mod boards {
+    #[cfg(target_arch = "arm")]
     pub mod cortex;
+    #[cfg(target_arch = "arm")]
     pub mod mps;
     #[cfg(sockless_board = "mps2_an385")]
     pub mod mps2_an385;
@@ -94,6 +108,8 @@ mod boards {
     pub mod mps2_an505;
     #[cfg(sockless_board = "mps3_an547")]
     pub mod mps3_an547;
+    #[cfg(sockless_board = "riscv_virt")]
+    pub mod riscv_virt;
 }
 
 #[cfg(sockless_board = "mps2_an385")]
@@ -104,9 +120,11 @@ use boards::mps2_an386 as this_board;
 use boards::mps2_an505 as this_board;
 #[cfg(sockless_board = "mps3_an547")]
 use boards::mps3_an547 as this_board;
+#[cfg(sockless_board = "riscv_virt")]
+use boards::riscv_virt as this_board;
 
 /// The board this build is for.
-#[cfg(all(target_arch = "arm", target_os = "none"))]
+#[cfg(target_os = "none")]
 type ThisBoard = this_board::ThisBoard;
 
 /// A panic, with its message and where it happened (the build with log lines).

@@ -103,40 +103,7 @@ const TX_CMD_A_LAST: u32 = 1 << 12;
 /// Polls before a wait for the chip is declared lost.
 const SPINS: u32 = 100_000;
 
-/// 32-bit register access at byte offsets from the chip's base.
-pub trait Registers {
-    /// Read the register at `offset`.
-    fn read(&mut self, offset: usize) -> u32;
-    /// Write the register at `offset`.
-    fn write(&mut self, offset: usize, value: u32);
-}
-
-/// Memory-mapped registers at a base address (the real chip).
-pub struct Mmio {
-    base: usize,
-}
-
-impl Mmio {
-    /// Registers at `base` (`0x4020_0000` on MPS2).
-    ///
-    /// # Safety
-    /// `base` must be the address of a LAN9118's register block, mapped for volatile
-    /// 32-bit access, and nothing else may access it while this value lives.
-    pub const unsafe fn new(base: usize) -> Self {
-        Mmio { base }
-    }
-}
-
-impl Registers for Mmio {
-    fn read(&mut self, offset: usize) -> u32 {
-        // SAFETY: `new`'s contract: a mapped register block we own.
-        unsafe { core::ptr::read_volatile((self.base + offset) as *const u32) }
-    }
-    fn write(&mut self, offset: usize, value: u32) {
-        // SAFETY: as above.
-        unsafe { core::ptr::write_volatile((self.base + offset) as *mut u32, value) }
-    }
-}
+pub use super::mmio::{Mmio, Registers};
 
 /// Why [`Lan9118::new`] failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

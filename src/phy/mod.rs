@@ -16,6 +16,9 @@
 //!   of the wire, with capture and fault injection.
 //! * `lan9118` (feature `lan9118`): the driver of the Ethernet chip on Arm's MPS2 boards,
 //!   for firmware.
+//! * `virtio_net` (feature `virtio-net`): the virtual machines' network card, over
+//!   virtio-mmio descriptor rings in static memory (QEMU's RISC-V `virt` board).
+//! * [`mmio`]: the register access both drivers share (hardware or a test's fake).
 //!
 //! A wire reports every frame and its fate to an optional [`FrameObserver`]; a
 //! [`PcapCapture`] is one, writing the classic capture file through smoltcp's `PcapSink`
@@ -35,6 +38,7 @@ mod frame_queue;
 pub mod lan9118;
 mod link;
 mod loopback;
+pub mod mmio;
 mod pcap_capture;
 mod retransmit_counter;
 mod script;
@@ -43,6 +47,8 @@ mod switch;
 pub mod tap;
 mod tcp_header;
 mod timed_queue;
+#[cfg(feature = "virtio-net")]
+pub mod virtio_net;
 mod wire;
 
 pub use end::End;
