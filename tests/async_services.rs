@@ -7,13 +7,13 @@ use std::cell::Cell;
 use std::future::Future;
 
 use embassy_futures::block_on;
-use embassy_futures::join::{join, join3};
+use embassy_futures::join::join;
 use embassy_futures::select::{Either, select};
-use sockless::async_services::{TcpServer, UdpServer, echo, notice, robot, upper};
+use sockless::async_services::AsyncServices;
 use sockless::async_sockets::{AsyncTcpStream, AsyncUdpSocket};
 use sockless::services::robot_menu as menu;
 use sockless::services::{
-    ECHO_PORT, NOTICE, NOTICE_PORT, OK_PORT, ROBOT_PORT, ServiceConfig, UPPER_PORT, UdpEcho, UdpOk,
+    ECHO_PORT, NOTICE, ROBOT_PORT, ServiceConfig, ServiceStorage, UPPER_PORT,
 };
 use sockless::smoltcp::time::{Duration, Instant};
 use sockless::smoltcp::wire::{IpAddress, IpEndpoint};
@@ -26,71 +26,10 @@ use sockless::{Host, Overflow, StackStorage, TcpBuffers, UdpBuffers};
 /// Connections per TCP service (the firmware's pool).
 const POOL: usize = 2;
 
-type Tcp = TcpServer<'static, 'static, POOL>;
+type Services = AsyncServices<'static, 'static, POOL>;
 
 fn leak<T>(value: T) -> &'static mut T {
     Box::leak(Box::new(value))
-}
-
-/// Every service on the testbed's server host.
-struct Services {
-    echo: Tcp,
-    upper: Tcp,
-    notice: Tcp,
-    robot: Tcp,
-    udp_echo: UdpServer<'static, 'static, UdpEcho>,
-    udp_ok: UdpServer<'static, 'static, UdpOk>,
-}
-
-impl Services {
-    fn start(tb: &'static AsyncTestbed<'static>, config: ServiceConfig) -> &'static Services {
-        let s = &tb.server;
-        let pool = || leak([const { TcpBuffers::<1024, 1024>::new() }; POOL]);
-        let start = |name, port| TcpServer::start(name, s, port, pool(), config).unwrap();
-        leak(Services {
-            echo: start("echo", ECHO_PORT),
-            upper: start("upper", UPPER_PORT),
-            notice: start("notice", NOTICE_PORT),
-            robot: start("robot", ROBOT_PORT),
-            udp_echo: UdpServer::start(
-                "udp-echo",
-                s,
-                ECHO_PORT,
-                leak(UdpBuffers::<8, 4096>::new()),
-                UdpEcho,
-            )
-            .unwrap(),
-            udp_ok: UdpServer::start(
-                "udp-ok",
-                s,
-                OK_PORT,
-                leak(UdpBuffers::<8, 4096>::new()),
-                UdpOk,
-            )
-            .unwrap(),
-        })
-    }
-
-    /// Every service's task, as one future (never finishes).
-    async fn serve(&'static self) {
-        join3(
-            join3(
-                self.echo.serve(echo),
-                self.upper.serve(upper),
-                self.notice.serve(notice),
-            ),
-            self.robot.serve(robot),
-            join(self.udp_echo.serve(), self.udp_ok.serve()),
-        )
-        .await;
-    }
-
-    fn busy(&self) -> usize {
-        [&self.echo, &self.upper, &self.notice, &self.robot]
-            .iter()
-            .map(|s| s.busy())
-            .sum()
-    }
 }
 
 fn testbed() -> &'static AsyncTestbed<'static> {
@@ -109,7 +48,7 @@ fn run<T>(
 ) -> Result<T, RunError> {
     let program = async {
         match select(services.serve(), program).await {
-            Either::First(()) => unreachable!("the services never finish"),
+            Either::First(never) => never,
             Either::Second(done) => done,
         }
     };
@@ -121,7 +60,11 @@ fn run<T>(
 
 fn setup(config: ServiceConfig) -> (&'static AsyncTestbed<'static>, &'static Services) {
     let tb = testbed();
-    (tb, Services::start(tb, config))
+    let storage = leak(ServiceStorage::<POOL, 1024, 4096>::new());
+    (
+        tb,
+        leak(Services::start(&tb.server, storage, config).unwrap()),
+    )
 }
 
 fn server_at(ipv6: bool, port: u16) -> IpEndpoint {

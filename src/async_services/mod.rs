@@ -40,9 +40,11 @@
 //! [`Report`](crate::services::Report).
 
 mod conversations;
+mod every_service;
 mod tcp_server;
 mod udp_server;
 
 pub use conversations::{Ending, echo, notice, robot, upper};
+pub use every_service::AsyncServices;
 pub use tcp_server::TcpServer;
 pub use udp_server::UdpServer;
