@@ -67,7 +67,9 @@ pub fn sleep() {
 }
 
 #[exception]
-fn SysTick() {}
+fn SysTick() {
+    crate::interrupted();
+}
 
 /// The interrupt half of the vector table, up to the last line the firmware uses (13):
 /// 14 words instead of cortex-m-rt's generic 240 (its `device` feature; `device.x` is
@@ -86,6 +88,7 @@ unsafe fn DefaultHandler(irqn: i16) {
     if irqn == 13 {
         // Level-triggered: mask it until the main loop has drained the chip.
         NVIC::mask(EthernetIrq);
+        crate::interrupted();
     } else {
         panic!("unexpected interrupt {irqn}");
     }
