@@ -142,6 +142,23 @@ const LOGS_M4F: Firmware = Firmware {
     target: "thumbv7em-none-eabihf",
 };
 
+/// `cargo firmware-async`: the services as tasks on embassy's executor
+/// (examples/firmware_async), the same small profile, on the AN385.
+const ASYNC_M3: Firmware = Firmware {
+    script: None,
+    build: &["firmware-async-build"],
+    run: &["firmware-async", "--quiet"],
+    target: "thumbv7m-none-eabi",
+};
+
+/// `cargo firmware-async-m4`: the same on the AN386.
+const ASYNC_M4F: Firmware = Firmware {
+    script: None,
+    build: &["firmware-async-build-m4"],
+    run: &["firmware-async-m4", "--quiet"],
+    target: "thumbv7em-none-eabihf",
+};
+
 /// The size-tuned build (scripts/cargo-size-tuned: the pinned nightly, `core` built with
 /// the firmware, panics trap) on the AN385.
 const SIZE_TUNED_M3: Firmware = Firmware {
@@ -533,6 +550,19 @@ qemu_test! {
 }
 
 qemu_test! {
+    fn cargo_firmware_async_on_mps2_an385_serves_every_service() {
+        // The async build: every check of the poll-driven one, the same port contract.
+        serves_every_service_without_log_lines(&ASYNC_M3, "mps2-an385", "async");
+    }
+}
+
+qemu_test! {
+    fn cargo_firmware_async_m4_on_mps2_an386_serves_every_service() {
+        serves_every_service_without_log_lines(&ASYNC_M4F, "mps2-an386", "async");
+    }
+}
+
+qemu_test! {
     fn size_tuned_build_on_mps2_an385_serves_every_service() {
         // The nightly build (`scripts/cargo-size-tuned`): no log lines, panics trap, and still
         // every service, the control port and the final report.
@@ -558,13 +588,15 @@ fn the_build_aliases_build_what_the_run_aliases_run() {
         ("firmware-m4", "firmware-build-m4"),
         ("firmware-logs", "firmware-logs-build"),
         ("firmware-logs-m4", "firmware-logs-build-m4"),
+        ("firmware-async", "firmware-async-build"),
+        ("firmware-async-m4", "firmware-async-build-m4"),
     ] {
         let run = alias(run);
         assert!(run.starts_with("run "), "{run}");
         assert_eq!(alias(build), run.replacen("run ", "build ", 1));
     }
     // The small build is IPv4-only, without log lines, in the `firmware` profile.
-    for small in ["firmware", "firmware-m4"] {
+    for small in ["firmware", "firmware-m4", "firmware-async", "firmware-async-m4"] {
         let args = alias(small);
         assert!(
             args.contains("--profile firmware --no-default-features --features lan9118,log-off"),
