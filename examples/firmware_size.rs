@@ -1,4 +1,5 @@
-//! How big the firmware is: flash and static RAM of each build of `examples/firmware`.
+//! How big the firmware is: flash and static RAM of each build of `examples/firmware`
+//! and of the async build, `examples/firmware_async`.
 //!
 //! ```text
 //! cargo firmware-size            # = cargo run --example firmware_size --
@@ -24,6 +25,9 @@
 //!   the budget on either board, or cannot be built.
 //! * **logs** (`cargo firmware-logs`, `cargo firmware-logs-m4`): the same with the log
 //!   lines and panic messages, for debugging; not held to the budget.
+//! * **async** (`cargo firmware-async`, `cargo firmware-async-m4`; examples/firmware_async):
+//!   the same services as tasks on embassy's executor, in the small build's profile and
+//!   features; reported beside the others, not held to the budget.
 //! * **size-tuned** (`scripts/cargo-size-tuned`, a pinned nightly): the small build with
 //!   `core` compiled with the firmware and panics that trap. An extra: without that nightly
 //!   its rows say so, and nothing fails.
@@ -45,6 +49,8 @@ const RAM_BUDGET: u64 = 48 * 1024;
 
 struct Build {
     label: &'static str,
+    /// The example: `firmware` (poll-driven) or `firmware_async` (embassy's executor).
+    example: &'static str,
     /// Where it is built, under target/firmware-size/.
     dir: &'static str,
     /// `cargo ARGS` (an alias of .cargo/config.toml), or `scripts/cargo-size-tuned ARGS`.
@@ -61,9 +67,10 @@ struct Build {
 const M3: &str = "thumbv7m-none-eabi";
 const M4F: &str = "thumbv7em-none-eabihf";
 
-const BUILDS: [Build; 9] = [
+const BUILDS: [Build; 11] = [
     Build {
         label: "small, IPv4-only, M3 (mps2-an385)",
+        example: "firmware",
         dir: "small-ipv4-m3",
         args: &["firmware-build"],
         size_tuned: false,
@@ -73,6 +80,7 @@ const BUILDS: [Build; 9] = [
     },
     Build {
         label: "small, IPv4-only, M4F (mps2-an386)",
+        example: "firmware",
         dir: "small-ipv4-m4f",
         args: &["firmware-build-m4"],
         size_tuned: false,
@@ -82,6 +90,7 @@ const BUILDS: [Build; 9] = [
     },
     Build {
         label: "small, IPv4+IPv6, M3 (mps2-an385)",
+        example: "firmware",
         dir: "small-ipv6-m3",
         args: &["firmware-build", "--features", "ipv6"],
         size_tuned: false,
@@ -91,6 +100,7 @@ const BUILDS: [Build; 9] = [
     },
     Build {
         label: "small, IPv4+IPv6, M4F (mps2-an386)",
+        example: "firmware",
         dir: "small-ipv6-m4f",
         args: &["firmware-build-m4", "--features", "ipv6"],
         size_tuned: false,
@@ -100,6 +110,7 @@ const BUILDS: [Build; 9] = [
     },
     Build {
         label: "logs, IPv4-only, M3 (mps2-an385)",
+        example: "firmware",
         dir: "logs-ipv4-m3",
         args: &["firmware-logs-build"],
         size_tuned: false,
@@ -109,6 +120,7 @@ const BUILDS: [Build; 9] = [
     },
     Build {
         label: "logs, IPv4-only, M4F (mps2-an386)",
+        example: "firmware",
         dir: "logs-ipv4-m4f",
         args: &["firmware-logs-build-m4"],
         size_tuned: false,
@@ -117,7 +129,28 @@ const BUILDS: [Build; 9] = [
         budget: false,
     },
     Build {
+        label: "async, IPv4-only, M3 (mps2-an385)",
+        example: "firmware_async",
+        dir: "async-ipv4-m3",
+        args: &["firmware-async-build"],
+        size_tuned: false,
+        target: M3,
+        profile: "firmware",
+        budget: false,
+    },
+    Build {
+        label: "async, IPv4-only, M4F (mps2-an386)",
+        example: "firmware_async",
+        dir: "async-ipv4-m4f",
+        args: &["firmware-async-build-m4"],
+        size_tuned: false,
+        target: M4F,
+        profile: "firmware",
+        budget: false,
+    },
+    Build {
         label: "size-tuned, IPv4-only, M3 (mps2-an385)",
+        example: "firmware",
         dir: "tuned-ipv4-m3",
         args: &[
             "build",
@@ -136,6 +169,7 @@ const BUILDS: [Build; 9] = [
     },
     Build {
         label: "size-tuned, IPv4-only, M4F (mps2-an386)",
+        example: "firmware",
         dir: "tuned-ipv4-m4f",
         args: &[
             "build",
@@ -154,6 +188,7 @@ const BUILDS: [Build; 9] = [
     },
     Build {
         label: "size-tuned, IPv4+IPv6, M3 (mps2-an385)",
+        example: "firmware",
         dir: "tuned-ipv6-m3",
         args: &[
             "build",
@@ -200,7 +235,8 @@ fn build(root: &Path, build: &Build) -> Result<Option<Elf>, String> {
     let elf: PathBuf = dir
         .join(build.target)
         .join(build.profile)
-        .join("examples/firmware");
+        .join("examples")
+        .join(build.example);
     let bytes = std::fs::read(&elf).map_err(|e| format!("{}: {e}", elf.display()))?;
     Elf::parse(&bytes)
         .map(Some)
@@ -250,6 +286,7 @@ fn main() -> ExitCode {
     let mut over = false;
     let mut failed = false;
     let mut first = None;
+    let mut first_async = None;
     for build in &BUILDS {
         let elf = match self::build(root, build) {
             Ok(Some(elf)) => elf,
@@ -291,7 +328,11 @@ fn main() -> ExitCode {
             kib(ram),
             mark(ram, RAM_BUDGET),
         );
-        first.get_or_insert(elf);
+        if build.example == "firmware_async" {
+            first_async.get_or_insert(elf);
+        } else {
+            first.get_or_insert(elf);
+        }
     }
     println!(
         "budget (small, IPv4-only, held by --check): flash {} (vectors + text + rodata + \
@@ -302,13 +343,16 @@ fn main() -> ExitCode {
     println!(
         "\nsmall:      cargo firmware | cargo firmware-m4  [--features ipv6]   (stable)\n\
          logs:       cargo firmware-logs | cargo firmware-logs-m4            (stable)\n\
+         async:      cargo firmware-async | cargo firmware-async-m4          (stable; embassy-executor)\n\
          size-tuned: scripts/cargo-size-tuned run --example firmware --target TRIPLE \
          --no-default-features --features lan9118[,ipv6]   (pinned nightly)"
     );
-    if let Some(elf) = first {
-        println!("\nlargest statics (small, IPv4-only, M3):");
-        for (name, size) in elf.statics.iter().take(6) {
-            println!("  {size:>6} B  {name}");
+    for (elf, which) in [(first, "small"), (first_async, "async")] {
+        if let Some(elf) = elf {
+            println!("\nlargest statics ({which}, IPv4-only, M3):");
+            for (name, size) in elf.statics.iter().take(6) {
+                println!("  {size:>6} B  {name}");
+            }
         }
     }
     if failed {

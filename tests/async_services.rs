@@ -69,9 +69,9 @@ fn setup(config: ServiceConfig) -> (&'static AsyncTestbed<'static>, &'static Ser
 
 fn server_at(ipv6: bool, port: u16) -> IpEndpoint {
     let addr: IpAddress = if ipv6 {
-        Host::SERVER.ipv6_addr().into()
+        Host::SERVER.ipv6_addr()
     } else {
-        Host::SERVER.ipv4_addr().into()
+        Host::SERVER.ipv4_addr()
     };
     IpEndpoint::new(addr, port)
 }

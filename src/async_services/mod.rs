@@ -27,9 +27,10 @@
 //! its `POOL` slots is free and drives the conversations of all slots at once, each a
 //! future in a fixed array inside the task (so a task's size is fixed at build time). All
 //! the conversations of a port and its `accept` then share one waker, which matters:
-//! the listener asks to be woken by every socket of its pool, and two tasks registering
-//! on the same smoltcp socket wake each other in turn (smoltcp wakes the waker it
-//! replaces), which would keep a board from ever sleeping.
+//! the listener asks to be woken by every socket of its pool, and smoltcp keeps one waker
+//! per socket and direction, the last registered: a task waiting in `accept` would take
+//! the socket of a conversation in another task waiting in `recv`, and that one would not
+//! be woken when its data came.
 //!
 //! **The promises are the poll-driven services'**: up to `POOL` callers at once; caller
 //! `POOL + 1` waits in the backlog ([`Overflow::Queue`](crate::stack::Overflow), the

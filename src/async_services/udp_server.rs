@@ -1,6 +1,6 @@
 //! A UDP service as one task: a datagram in, the handler's reply out.
 
-use core::cell::{Cell, RefCell};
+use core::cell::Cell;
 
 use crate::async_sockets::{AsyncStack, AsyncUdpSocket, yield_now};
 use crate::services::{DATAGRAM_MAX, DatagramHandler, Report, ServiceStats};
@@ -11,8 +11,8 @@ use crate::socket::{BindError, RecvFromError, UdpBuffers};
 /// handlers and counters). Shared by reference, as a [`TcpServer`](super::TcpServer).
 pub struct UdpServer<'s, 'a, H: DatagramHandler, const TIMERS: usize = 8> {
     name: &'static str,
-    /// Used by [`serve`](Self::serve) alone.
-    socket: RefCell<(AsyncUdpSocket<'s, 'a, TIMERS>, H)>,
+    /// Taken by [`serve`](Self::serve).
+    socket: Cell<Option<(AsyncUdpSocket<'s, 'a, TIMERS>, H)>>,
     stats: Cell<ServiceStats>,
 }
 
@@ -29,7 +29,7 @@ impl<'s, 'a, H: DatagramHandler, const TIMERS: usize> UdpServer<'s, 'a, H, TIMER
         log::info!("{name}: bound to UDP port {port}");
         Ok(UdpServer {
             name,
-            socket: RefCell::new((socket, handler)),
+            socket: Cell::new(Some((socket, handler))),
             stats: Cell::new(ServiceStats::default()),
         })
     }
@@ -56,12 +56,11 @@ impl<'s, 'a, H: DatagramHandler, const TIMERS: usize> UdpServer<'s, 'a, H, TIMER
     ///
     /// Serve forever; a second call waits forever, serving nothing.
     pub async fn serve(&self) -> ! {
-        let Ok(mut socket) = self.socket.try_borrow_mut() else {
+        let Some((mut socket, mut handler)) = self.socket.take() else {
             loop {
                 core::future::pending::<()>().await;
             }
         };
-        let (socket, handler) = &mut *socket;
         let mut buf = [0u8; DATAGRAM_MAX];
         loop {
             match socket.recv_from(&mut buf).await {
