@@ -135,6 +135,22 @@ const SMALL_M4F: Firmware = Firmware {
     target: "thumbv7em-none-eabihf",
 };
 
+/// `cargo firmware-m33`: the same for the AN505 (Cortex-M33, Secure state).
+const SMALL_M33: Firmware = Firmware {
+    script: None,
+    build: &["firmware-build-m33"],
+    run: &["firmware-m33", "--quiet"],
+    target: "thumbv8m.main-none-eabi",
+};
+
+/// `cargo firmware-m55`: the same for the MPS3 AN547 (Cortex-M55, Secure state).
+const SMALL_M55: Firmware = Firmware {
+    script: None,
+    build: &["firmware-build-m55"],
+    run: &["firmware-m55", "--quiet"],
+    target: "thumbv8m.main-none-eabihf",
+};
+
 /// `cargo firmware-logs-m4`: with log lines and panic messages, on the AN386.
 const LOGS_M4F: Firmware = Firmware {
     script: None,
@@ -497,7 +513,7 @@ fn exercise(board: Board) -> Vec<String> {
     console
 }
 
-/// Log lines on the console (`INFO  ...`, `WARN  ...`: examples/firmware/board.rs).
+/// Log lines on the console (`INFO  ...`, `WARN  ...`: examples/firmware/firmware.rs).
 fn log_lines(console: &[String]) -> Vec<&String> {
     let levels = ["ERROR", "WARN ", "INFO ", "DEBUG", "TRACE"];
     console
@@ -512,7 +528,7 @@ macro_rules! qemu_test {
     ($(#[$meta:meta])* fn $name:ident() $body:block) => {
         $(#[$meta])*
         #[test]
-        #[ignore = "needs qemu-system-arm and the thumbv7m/thumbv7em targets: cargo test \
+        #[ignore = "needs qemu-system-arm and the thumbv7m/thumbv7em/thumbv8m.main targets: cargo test \
                     --test firmware -- --include-ignored (SOCKLESS_REQUIRE_QEMU=1 makes a \
                     missing QEMU fail)"]
         fn $name() $body
@@ -538,6 +554,18 @@ qemu_test! {
 qemu_test! {
     fn cargo_firmware_m4_on_mps2_an386_serves_every_service() {
         serves_every_service_without_log_lines(&SMALL_M4F, "mps2-an386", "small");
+    }
+}
+
+qemu_test! {
+    fn cargo_firmware_m33_on_mps2_an505_serves_every_service() {
+        serves_every_service_without_log_lines(&SMALL_M33, "mps2-an505", "small");
+    }
+}
+
+qemu_test! {
+    fn cargo_firmware_m55_on_mps3_an547_serves_every_service() {
+        serves_every_service_without_log_lines(&SMALL_M55, "mps3-an547", "small");
     }
 }
 
@@ -596,6 +624,10 @@ fn the_build_aliases_build_what_the_run_aliases_run() {
         ("firmware-m4", "firmware-build-m4"),
         ("firmware-logs", "firmware-logs-build"),
         ("firmware-logs-m4", "firmware-logs-build-m4"),
+        ("firmware-m33", "firmware-build-m33"),
+        ("firmware-logs-m33", "firmware-logs-build-m33"),
+        ("firmware-m55", "firmware-build-m55"),
+        ("firmware-logs-m55", "firmware-logs-build-m55"),
         ("firmware-async", "firmware-async-build"),
         ("firmware-async-m4", "firmware-async-build-m4"),
     ] {
@@ -607,6 +639,8 @@ fn the_build_aliases_build_what_the_run_aliases_run() {
     for small in [
         "firmware",
         "firmware-m4",
+        "firmware-m33",
+        "firmware-m55",
         "firmware-async",
         "firmware-async-m4",
     ] {

@@ -1,17 +1,17 @@
-//! The firmware proper: statics, start-up, the control port, the loop.
+//! The firmware proper, the same on every board: statics, start-up, the control port, the
+//! loop. What it needs of the board is `board.rs`'s [`Board`], and nothing else.
 
-use cortex_m_rt::entry;
+use core::marker::PhantomData;
+
 use smoltcp::time::Duration;
-use smoltcp::wire::{EthernetAddress, IpCidr, Ipv4Address, Ipv4Cidr};
-use sockless::phy::lan9118::{Lan9118, Lan9118Stats, Mmio};
+use smoltcp::wire::{IpCidr, Ipv4Address, Ipv4Cidr};
 use sockless::services::Count;
 use sockless::services::{ServiceConfig, ServiceStorage, Services};
 use sockless::{Host, Stack, StackStorage, UdpBuffers, UdpSocket};
 
-use crate::board::{self, Clock, Static};
+use crate::board::{Board, NicCounters};
+use crate::statics::Static;
 
-/// Where the LAN9118 sits on every MPS2 board.
-const LAN9118_BASE: usize = 0x4020_0000;
 /// Connections per TCP service.
 pub const POOL: usize = 2;
 /// Bytes of each TCP connection's receive and send buffers (the window).
@@ -29,40 +29,46 @@ const SOCKETS: usize = ServiceStorage::<POOL, BUF, UDP>::SOCKETS + 1;
 const ADDRESS: Ipv4Cidr = Ipv4Cidr::new(Ipv4Address::new(10, 0, 2, 15), 24);
 const GATEWAY: Ipv4Address = Ipv4Address::new(10, 0, 2, 2);
 
-// Every byte the firmware keeps, fixed here, built in place at start-up (`.bss`).
-static NIC: Static<Lan9118<Mmio>> = Static::new();
+// Every byte the firmware keeps, fixed here, built in place at start-up (`.bss`); the
+// network card's are the board's.
 static STACK: Static<StackStorage<'static, SOCKETS>> = Static::new();
 static SERVICES: Static<ServiceStorage<POOL, BUF, UDP>> = Static::new();
 static CONTROL: Static<UdpBuffers<2, REPLY>> = Static::new();
 
-const BOARD: &str = if cfg!(target_abi = "eabihf") {
-    "mps2-an386 (Cortex-M4F)"
-} else {
-    "mps2-an385 (Cortex-M3)"
-};
+/// `log` lines on the board's console, one line each.
+pub struct Console<B>(PhantomData<fn() -> B>);
 
-#[entry]
-fn main() -> ! {
-    // `set_logger` fails only if called twice.
-    let _ = log::set_logger(&board::CONSOLE);
-    log::set_max_level(log::LevelFilter::Info);
-    let Some(core) = cortex_m::Peripherals::take() else {
-        board::exit(false)
-    };
+impl<B: Board + 'static> Console<B> {
+    const LOGGER: &'static Self = &Console(PhantomData);
+}
 
-    // SAFETY: the LAN9118's registers on MPS2; this is their only user.
-    let regs = unsafe { Mmio::new(LAN9118_BASE) };
-    let mac = EthernetAddress([0x02, 0x00, 0x00, 0x00, 0x00, 0x15]);
-    let nic = match Lan9118::init(NIC.take(), regs, mac) {
-        Ok(nic) => nic,
-        Err(e) => {
-            log::error!("{e}");
-            board::exit(false)
+impl<B: Board> log::Log for Console<B> {
+    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+        metadata.level() <= log::max_level()
+    }
+
+    fn log(&self, record: &log::Record<'_>) {
+        if self.enabled(record.metadata()) {
+            let mut line = heapless::String::<192>::new();
+            // A line longer than the buffer is cut; the console is for people.
+            let _ = core::fmt::Write::write_fmt(
+                &mut line,
+                format_args!("{:<5} {}", record.level(), record.args()),
+            );
+            B::print(&line);
         }
-    };
-    nic.enable_rx_interrupt();
-    let mut clock = Clock::new();
-    let boot = nic.free_run();
+    }
+
+    fn flush(&self) {}
+}
+
+/// Start the board, then serve until `quit`.
+pub fn run<B: Board + 'static>() -> ! {
+    // `set_logger` fails only if called twice.
+    let _ = log::set_logger(Console::<B>::LOGGER);
+    log::set_max_level(log::LevelFilter::Info);
+    let (mut board, nic, mac) = B::start();
+    let boot = board.now(nic);
     let host = Host {
         name: "board",
         mac,
@@ -73,10 +79,11 @@ fn main() -> ! {
             smoltcp::wire::Ipv6Address::new(0xfec0, 0, 0, 0, 0, 0, 0, 0x15),
             64,
         )),
-        // Initial sequence numbers should not repeat from boot to boot.
-        random_seed: 0x5eed_b0a2 ^ u64::from(boot),
+        // Initial sequence numbers should not repeat from boot to boot (a board with a
+        // random number generator would use it here).
+        random_seed: 0x5eed_b0a2 ^ boot.total_micros() as u64,
     };
-    let mut stack = Stack::new(host, nic, StackStorage::init(STACK.take()), clock.at(boot));
+    let mut stack = Stack::new(host, nic, StackStorage::init(STACK.take()), boot);
     let _ = stack
         .interface()
         .routes_mut()
@@ -87,7 +94,7 @@ fn main() -> ! {
         Ok(services) => services,
         Err(e) => {
             log::error!("{e}");
-            board::exit(false)
+            B::exit(false)
         }
     };
     let control_buffers = UdpBuffers::init(CONTROL.take());
@@ -96,56 +103,57 @@ fn main() -> ! {
             Ok(socket) => socket,
             Err(e) => {
                 log::error!("control port: {e}");
-                board::exit(false)
+                B::exit(false)
             }
         },
         quit: false,
-        nic: nic.stats(),
+        nic: B::counters(nic),
     };
     log::info!(
-        "{BOARD}: {} pool {POOL} x {BUF} B, static {} B services + {} B sockets",
+        "{}: {} pool {POOL} x {BUF} B, static {} B services + {} B sockets",
+        B::NAME,
         ADDRESS,
         ServiceStorage::<POOL, BUF, UDP>::SIZE,
         StackStorage::<SOCKETS>::SIZE
     );
-    board::print("ready: TCP 7 6969 8888 9999, UDP 7 9999, control UDP 4444 (host: 20000 + port)");
+    B::print("ready: TCP 7 6969 8888 9999, UDP 7 9999, control UDP 4444 (host: 20000 + port)");
 
-    board::start_sleeping(core.SYST);
     // Until `quit`, then 50 ms more (busy, taking no more commands) so that its reply and
     // any last segments leave. One loop, one call of `poll_until_quiet`: each call with its
     // own closures would be another copy of it.
     let mut until = None;
     loop {
-        // Ack before draining: a frame that lands after the drain raises the line again.
-        nic.ack_interrupts();
-        control.nic = nic.stats();
+        control.nic = B::counters(nic);
         stack.poll_until_quiet(
             nic,
-            |nic| clock.at(nic.free_run()),
+            |nic| board.now(nic),
             |stack| {
                 services.poll(stack);
                 if !control.quit {
-                    control.poll(stack, &mut services);
+                    control.poll::<B, POOL>(stack, &mut services);
                 }
             },
         );
-        let now = clock.at(nic.free_run());
+        let now = board.now(nic);
         if control.quit {
             if now >= *until.get_or_insert(now + Duration::from_millis(50)) {
                 break;
             }
-        } else if stack.poll_delay(now) != Some(Duration::ZERO) {
-            board::sleep();
+        } else {
+            match stack.poll_delay(now) {
+                Some(Duration::ZERO) => {}
+                delay => board.sleep(nic, delay.map(|d| now + d)),
+            }
         }
     }
     // The run's result, the same text as `stats`: printed in every build (the small ones
     // have no log lines).
     let mut text = heapless::String::<REPLY>::new();
-    control.nic = nic.stats();
-    control.stats(&mut text, &mut stack, &mut services);
-    board::print(&text);
-    board::print("bye");
-    board::exit(true)
+    control.nic = B::counters(nic);
+    control.stats::<B, POOL>(&mut text, &mut stack, &mut services);
+    B::print(&text);
+    B::print("bye");
+    B::exit(true)
 }
 
 /// `label` and `n` at the end of `out`.
@@ -159,14 +167,14 @@ fn field(out: &mut heapless::String<REPLY>, label: &str, n: u64) {
 struct Control {
     socket: UdpSocket,
     quit: bool,
-    /// The driver's counters as of this turn (the driver is busy as the stack's device).
-    nic: Lan9118Stats,
+    /// The card's counters as of this turn (the card is busy as the stack's device).
+    nic: NicCounters,
 }
 
 impl Control {
     /// The counters: one line per service, the driver's, connections busy, uptime, and the
     /// call stack's high-water mark.
-    fn stats<const P: usize>(
+    fn stats<B: Board, const P: usize>(
         &self,
         out: &mut heapless::String<REPLY>,
         stack: &mut Stack<'_>,
@@ -190,18 +198,22 @@ impl Control {
         // Connections still open or closing (TIME-WAIT holds a socket 10 s).
         field(out, "\nbusy ", services.busy(stack) as u64);
         field(out, "\nuptime ", uptime);
-        field(out, " s\nstack used ", board::stack_used() as u64);
+        field(out, " s\nstack used ", B::stack_used() as u64);
         let _ = out.push_str(" B");
     }
 
-    fn poll<const P: usize>(&mut self, stack: &mut Stack<'_>, services: &mut Services<P>) {
+    fn poll<B: Board, const P: usize>(
+        &mut self,
+        stack: &mut Stack<'_>,
+        services: &mut Services<P>,
+    ) {
         let mut command = [0u8; 64];
         while let Ok((n, from)) = self.socket.recvfrom(stack, &mut command) {
             let mut reply = heapless::String::<REPLY>::new();
             let text = core::str::from_utf8(&command[..n]).unwrap_or("");
             let mut words = text.split_ascii_whitespace();
             match (words.next(), words.next()) {
-                (Some("stats"), None) => self.stats(&mut reply, stack, services),
+                (Some("stats"), None) => self.stats::<B, P>(&mut reply, stack, services),
                 (Some("log"), Some(level)) => match level.parse::<log::LevelFilter>() {
                     Ok(level) => {
                         log::set_max_level(level);

@@ -14,11 +14,18 @@
 //! cargo firmware-logs      # the same with log lines and panic messages (also -m4)
 //! ```
 //!
+//! **The port seam.** What the firmware needs of a board is one trait, `board.rs`'s
+//! `Board`: a network card (a smoltcp `Device`), a clock, a sleep until a frame or a
+//! deadline, a console, an exit, and its memory map. Each board is a short file in
+//! `boards/` (with a `.x` memory map); `build.rs` picks it by the target. Everything else
+//! (`firmware.rs`: the stack, the services, the control port, the loop; `statics.rs`,
+//! `mem.rs`, `div.rs`) is the same on every board.
+//!
 //! `cargo firmware` is an alias (`.cargo/config.toml`) for the small build, the one held
 //! to the 40 KiB flash budget on stable Rust (`cargo firmware-size`): IPv4-only
 //! (`--no-default-features --features lan9118,log-off`; add `--features ipv6` for IPv6),
 //! cargo profile `firmware` (opt-level "z", fat LTO), no log lines (feature `log-off`), a
-//! panic prints only `PANIC` (`board.rs`), and `mem.rs` and `div.rs` replace the prebuilt,
+//! panic prints only `PANIC` (`main.rs`), and `mem.rs` and `div.rs` replace the prebuilt,
 //! speed-tuned `memcpy` family, `memcmp` and 64-bit division. `cargo firmware-logs` builds the same services with the log lines
 //! (`info` at boot; `log debug` on the control port for more) and panic messages, for
 //! debugging (bigger; profile `firmware-logs`). `cargo firmware-build` (`-m4`, `-logs`)
@@ -54,8 +61,11 @@ fn main() {
 }
 
 #[cfg(all(target_os = "none", not(target_arch = "arm")))]
-compile_error!("the firmware example is for Arm Cortex-M boards (MPS2): thumbv7m/thumbv7em");
+compile_error!(
+    "the firmware example is for Arm Cortex-M boards (MPS2, MPS3): thumbv7m/thumbv7em/thumbv8m.main"
+);
 
+// The port seam (`board.rs`) and what every board shares.
 #[cfg(all(target_arch = "arm", target_os = "none"))]
 mod board;
 #[cfg(all(target_arch = "arm", target_os = "none"))]
@@ -64,9 +74,63 @@ mod div;
 mod firmware;
 #[cfg(all(target_arch = "arm", target_os = "none"))]
 mod mem;
+#[cfg(all(target_arch = "arm", target_os = "none"))]
+mod statics;
 
-/// What `board.rs`'s interrupt handlers call after their own work: nothing here (the loop
-/// runs after every `wfi`); the async build (examples/firmware_async) wakes its runner.
+/// The boards: one file each, and what a family shares. `build.rs` picks one by the
+/// target (`cfg(sockless_board = ...)`).
+#[cfg(all(target_arch = "arm", target_os = "none"))]
+mod boards {
+    pub mod cortex;
+    pub mod mps;
+    #[cfg(sockless_board = "mps2_an385")]
+    pub mod mps2_an385;
+    #[cfg(sockless_board = "mps2_an386")]
+    pub mod mps2_an386;
+    #[cfg(sockless_board = "mps2_an505")]
+    pub mod mps2_an505;
+    #[cfg(sockless_board = "mps3_an547")]
+    pub mod mps3_an547;
+}
+
+#[cfg(sockless_board = "mps2_an385")]
+use boards::mps2_an385 as this_board;
+#[cfg(sockless_board = "mps2_an386")]
+use boards::mps2_an386 as this_board;
+#[cfg(sockless_board = "mps2_an505")]
+use boards::mps2_an505 as this_board;
+#[cfg(sockless_board = "mps3_an547")]
+use boards::mps3_an547 as this_board;
+
+/// The board this build is for.
+#[cfg(all(target_arch = "arm", target_os = "none"))]
+type ThisBoard = this_board::ThisBoard;
+
+/// A panic, with its message and where it happened (the build with log lines).
+#[cfg(all(target_os = "none", not(feature = "log-off")))]
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+    use board::Board as _;
+    let mut line = heapless::String::<192>::new();
+    let _ = core::fmt::Write::write_fmt(&mut line, format_args!("PANIC {info}"));
+    ThisBoard::print(&line);
+    ThisBoard::exit(false)
+}
+
+/// A panic, without a word of what or where: the small build (`log-off`). Not looking at
+/// `info` lets the link drop every panic message, its source path and the formatting
+/// behind them (about 9 KB). The build with log lines says what and where.
+#[cfg(all(target_os = "none", feature = "log-off"))]
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
+    use board::Board as _;
+    ThisBoard::print("PANIC (cargo firmware-logs prints what and where)");
+    ThisBoard::exit(false)
+}
+
+/// What the interrupt handlers (`boards/cortex.rs`) call after their own work: nothing
+/// here (the loop runs after every `wfi`); the async build (examples/firmware_async) wakes
+/// its runner.
 #[cfg(all(target_arch = "arm", target_os = "none"))]
 #[inline(always)]
 fn interrupted() {}

@@ -6,10 +6,10 @@ use core::cell::Cell;
 use smoltcp::time::Duration;
 use sockless::async_services::AsyncServices;
 use sockless::async_sockets::{AsyncStack, AsyncUdpSocket};
-use sockless::phy::lan9118::Lan9118Stats;
 use sockless::services::Count;
 
-use crate::board;
+use crate::ThisBoard;
+use crate::board::{Board, NicCounters};
 
 /// Longest reply (the counters).
 pub const REPLY: usize = 1024;
@@ -27,7 +27,7 @@ pub fn stats<const P: usize>(
     out: &mut heapless::String<REPLY>,
     stack: &AsyncStack<'_>,
     services: &AsyncServices<'_, '_, P>,
-    nic: &Lan9118Stats,
+    nic: &NicCounters,
 ) {
     for report in &services.reports() {
         let _ = report.write_to(out);
@@ -41,7 +41,7 @@ pub fn stats<const P: usize>(
     field(out, " tx full ", nic.tx_full);
     field(out, "\nbusy ", services.busy() as u64);
     field(out, "\nuptime ", uptime);
-    field(out, " s\nstack used ", board::stack_used() as u64);
+    field(out, " s\nstack used ", ThisBoard::stack_used() as u64);
     let _ = out.push_str(" B");
 }
 
@@ -52,7 +52,7 @@ pub async fn serve<const P: usize>(
     mut socket: AsyncUdpSocket<'static, 'static>,
     stack: &'static AsyncStack<'static>,
     services: &'static AsyncServices<'static, 'static, P>,
-    nic: &'static Cell<Lan9118Stats>,
+    nic: &'static Cell<NicCounters>,
 ) -> ! {
     let mut command = [0u8; 64];
     loop {
@@ -97,7 +97,7 @@ pub async fn serve<const P: usize>(
     // The run's result, the same text as `stats`: printed in every build.
     let mut text = heapless::String::<REPLY>::new();
     stats(&mut text, stack, services, &nic.get());
-    board::print(&text);
-    board::print("bye");
-    board::exit(true)
+    ThisBoard::print(&text);
+    ThisBoard::print("bye");
+    ThisBoard::exit(true)
 }

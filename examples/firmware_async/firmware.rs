@@ -1,23 +1,22 @@
 //! The async firmware proper: statics, start-up, the tasks.
 
 use core::cell::Cell;
+use core::marker::PhantomData;
 
 use cortex_m::peripheral::SYST;
-use cortex_m_rt::entry;
 use embassy_executor::{Executor, SpawnError, SpawnToken, Spawner};
-use smoltcp::wire::{EthernetAddress, IpCidr, Ipv4Address, Ipv4Cidr};
+use smoltcp::wire::{IpCidr, Ipv4Address, Ipv4Cidr};
 use sockless::async_services::{AsyncServices, TcpServer, UdpServer, echo, notice, robot, upper};
 use sockless::async_sockets::{AsyncStack, AsyncUdpSocket};
-use sockless::phy::lan9118::{Lan9118, Lan9118Stats, Mmio};
 use sockless::services::{ServiceConfig, ServiceStorage, UdpEcho, UdpOk};
 use sockless::{Host, Stack, StackStorage, UdpBuffers};
 
-use crate::board::{self, Clock, Static};
+use crate::ThisBoard;
+use crate::board::{Board, NicCounters};
 use crate::control::{self, REPLY};
-use crate::wake::{self, FreeRun, INTERRUPT, Nic};
+use crate::statics::Static;
+use crate::wake::{self, INTERRUPT, Nic};
 
-/// Where the LAN9118 sits on every MPS2 board.
-const LAN9118_BASE: usize = 0x4020_0000;
 /// Connections per TCP service (as the poll-driven build).
 pub const POOL: usize = 2;
 /// Bytes of each TCP connection's receive and send buffers.
@@ -36,10 +35,9 @@ const GATEWAY: Ipv4Address = Ipv4Address::new(10, 0, 2, 2);
 type Services = AsyncServices<'static, 'static, POOL>;
 type Tcp = TcpServer<'static, 'static, POOL>;
 
-// Every byte the firmware keeps, fixed here (`.bss`); the tasks' own state is in the
-// executor's task pools, statics too.
-static NIC: Static<Lan9118<Mmio>> = Static::new();
-static NIC_STATS: Static<Cell<Lan9118Stats>> = Static::new();
+// Every byte the firmware keeps, fixed here (`.bss`; the card's are the board's); the
+// tasks' own state is in the executor's task pools, statics too.
+static NIC_COUNTERS: Static<Cell<NicCounters>> = Static::new();
 static STACK: Static<StackStorage<'static, SOCKETS>> = Static::new();
 static SHARED: Static<AsyncStack<'static>> = Static::new();
 static STORAGE: Static<ServiceStorage<POOL, BUF, UDP>> = Static::new();
@@ -47,34 +45,43 @@ static SERVICES: Static<Services> = Static::new();
 static CONTROL: Static<UdpBuffers<2, REPLY>> = Static::new();
 static EXECUTOR: Static<Executor> = Static::new();
 
-const BOARD: &str = if cfg!(target_abi = "eabihf") {
-    "mps2-an386 (Cortex-M4F)"
-} else {
-    "mps2-an385 (Cortex-M3)"
-};
+/// `log` lines on the board's console.
+struct Console;
 
-#[entry]
-fn main() -> ! {
-    let _ = log::set_logger(&board::CONSOLE);
-    log::set_max_level(log::LevelFilter::Info);
-    let Some(core) = cortex_m::Peripherals::take() else {
-        board::exit(false)
-    };
+impl log::Log for Console {
+    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+        metadata.level() <= log::max_level()
+    }
 
-    // SAFETY: the LAN9118's registers on MPS2; this is their only user (but for the
-    // read-only counter `wake::FreeRun` reads).
-    let regs = unsafe { Mmio::new(LAN9118_BASE) };
-    let mac = EthernetAddress([0x02, 0x00, 0x00, 0x00, 0x00, 0x15]);
-    let nic = match Lan9118::init(NIC.take(), regs, mac) {
-        Ok(nic) => nic,
-        Err(e) => {
-            log::error!("{e}");
-            board::exit(false)
+    fn log(&self, record: &log::Record<'_>) {
+        if self.enabled(record.metadata()) {
+            let mut line = heapless::String::<192>::new();
+            let _ = core::fmt::Write::write_fmt(
+                &mut line,
+                format_args!("{:<5} {}", record.level(), record.args()),
+            );
+            ThisBoard::print(&line);
         }
-    };
-    nic.enable_rx_interrupt();
-    let mut clock = Clock::new();
-    let boot = nic.free_run();
+    }
+
+    fn flush(&self) {}
+}
+
+/// The entry point's call (`boards/cortex.rs`): the board is `ThisBoard` (embassy's tasks
+/// cannot be generic, so this build names its board; `B` is that board).
+pub fn run<B: Board>() -> ! {
+    let _: PhantomData<B>;
+    start()
+}
+
+fn start() -> ! {
+    let _ = log::set_logger(&Console);
+    log::set_max_level(log::LevelFilter::Info);
+    let (mut board, nic, mac) = ThisBoard::start();
+    // SAFETY: the board's start-up is done with the SysTick (its periodic tick is
+    // reprogrammed by `wake::arm` from here on); nothing else touches it.
+    let syst = unsafe { cortex_m::Peripherals::steal() }.SYST;
+    let boot = board.now(nic);
     let host = Host {
         name: "board",
         mac,
@@ -84,9 +91,9 @@ fn main() -> ! {
             smoltcp::wire::Ipv6Address::new(0xfec0, 0, 0, 0, 0, 0, 0, 0x15),
             64,
         )),
-        random_seed: 0x5eed_b0a2 ^ u64::from(boot),
+        random_seed: 0x5eed_b0a2 ^ boot.total_micros() as u64,
     };
-    let mut stack = Stack::new(host, nic, StackStorage::init(STACK.take()), clock.at(boot));
+    let mut stack = Stack::new(host, nic, StackStorage::init(STACK.take()), boot);
     let _ = stack
         .interface()
         .routes_mut()
@@ -98,7 +105,7 @@ fn main() -> ! {
             Ok(services) => SERVICES.take().write(services),
             Err(e) => {
                 log::error!("{e}");
-                board::exit(false)
+                ThisBoard::exit(false)
             }
         };
     let control = match AsyncUdpSocket::bind(shared, CONTROL_PORT, UdpBuffers::init(CONTROL.take()))
@@ -106,31 +113,36 @@ fn main() -> ! {
         Ok(socket) => socket,
         Err(e) => {
             log::error!("control port: {e}");
-            board::exit(false)
+            ThisBoard::exit(false)
         }
     };
-    let nic_stats: &'static Cell<Lan9118Stats> = NIC_STATS.take().write(Cell::new(nic.stats()));
+    let counters: &'static Cell<NicCounters> = NIC_COUNTERS
+        .take()
+        .write(Cell::new(ThisBoard::counters(nic)));
     log::info!(
-        "{BOARD}: {} pool {POOL} x {BUF} B, static {} B services + {} B sockets, async",
+        "{}: {} pool {POOL} x {BUF} B, static {} B services + {} B sockets, async",
+        ThisBoard::NAME,
         ADDRESS,
         ServiceStorage::<POOL, BUF, UDP>::SIZE,
         StackStorage::<SOCKETS>::SIZE
     );
-    board::print("ready: TCP 7 6969 8888 9999, UDP 7 9999, control UDP 4444 (host: 20000 + port)");
+    ThisBoard::print(
+        "ready: TCP 7 6969 8888 9999, UDP 7 9999, control UDP 4444 (host: 20000 + port)",
+    );
 
     let nic = Nic {
         chip: nic,
-        stats: nic_stats,
+        stats: counters,
     };
     EXECUTOR.take().write(Executor::new()).run(|spawner| {
-        spawn(spawner, runner(shared, nic, clock, core.SYST));
+        spawn(spawner, runner(shared, nic, board, syst));
         spawn(spawner, echo_task(&services.echo));
         spawn(spawner, upper_task(&services.upper));
         spawn(spawner, notice_task(&services.notice));
         spawn(spawner, robot_task(&services.robot));
         spawn(spawner, udp_echo_task(&services.udp_echo));
         spawn(spawner, udp_ok_task(&services.udp_ok));
-        spawn(spawner, control_task(control, shared, services, nic_stats));
+        spawn(spawner, control_task(control, shared, services, counters));
     })
 }
 
@@ -138,7 +150,7 @@ fn main() -> ! {
 fn spawn<S>(spawner: Spawner, task: Result<SpawnToken<S>, SpawnError>) {
     match task {
         Ok(token) => spawner.spawn(token),
-        Err(_) => board::exit(false),
+        Err(_) => ThisBoard::exit(false),
     }
 }
 
@@ -148,14 +160,13 @@ fn spawn<S>(spawner: Spawner, task: Result<SpawnToken<S>, SpawnError>) {
 async fn runner(
     stack: &'static AsyncStack<'static>,
     mut nic: Nic<'static>,
-    mut clock: Clock,
+    mut board: ThisBoard,
     mut syst: SYST,
 ) -> ! {
-    let free_run = FreeRun;
     stack
-        .run(
+        .run_on(
             &mut nic,
-            || clock.at(free_run.read()),
+            |nic| board.now(nic.chip),
             |deadline| {
                 wake::arm(&mut syst, stack.now(), deadline);
                 INTERRUPT.wait()
@@ -199,7 +210,7 @@ async fn control_task(
     socket: AsyncUdpSocket<'static, 'static>,
     stack: &'static AsyncStack<'static>,
     services: &'static Services,
-    nic: &'static Cell<Lan9118Stats>,
+    nic: &'static Cell<NicCounters>,
 ) -> ! {
     control::serve(socket, stack, services, nic).await
 }

@@ -13,8 +13,10 @@
 //! cargo firmware-async-m4      # mps2-an386 (Cortex-M4F), thumbv7em-none-eabihf
 //! ```
 //!
-//! The board's code is the poll-driven build's (`examples/firmware/board.rs`, `div.rs`,
-//! `mem.rs`, included as modules): console, clock, statics, panics, interrupt table.
+//! It sits on the poll-driven build's port seam (`examples/firmware/board.rs` and
+//! `boards/`, included as modules): the board starts the card and gives the clock, the
+//! console, the exit and the interrupt table; only the sleeping is this build's own
+//! (`wake.rs`), since here the executor sleeps.
 //! The host reaches it exactly as the poll-driven build (QEMU's user network, 127.0.0.1 at
 //! 20000 + port; `stats`, `log LEVEL`, `quit` on UDP 24444), and tests/firmware.rs runs
 //! the same checks on both. `cargo firmware-size` reports its flash and static RAM beside
@@ -36,7 +38,8 @@ fn main() {
 #[cfg(all(target_os = "none", not(target_arch = "arm")))]
 compile_error!("the async firmware is for Arm Cortex-M boards (MPS2): thumbv7m/thumbv7em");
 
-// The poll-driven build's board code, as it is (its sleep loop is not used here).
+// The poll-driven build's port seam (`board.rs`), its boards and what they share, as
+// they are (their sleeping loop is not used here: the executor sleeps).
 #[cfg(all(target_arch = "arm", target_os = "none"))]
 #[allow(dead_code)]
 #[path = "../firmware/board.rs"]
@@ -47,6 +50,39 @@ mod div;
 #[cfg(all(target_arch = "arm", target_os = "none"))]
 #[path = "../firmware/mem.rs"]
 mod mem;
+#[cfg(all(target_arch = "arm", target_os = "none"))]
+#[path = "../firmware/statics.rs"]
+mod statics;
+
+/// The boards, as in examples/firmware: `build.rs` picks one by the target.
+#[cfg(all(target_arch = "arm", target_os = "none"))]
+#[allow(dead_code)]
+#[path = "../firmware/boards"]
+mod boards {
+    pub mod cortex;
+    pub mod mps;
+    #[cfg(sockless_board = "mps2_an385")]
+    pub mod mps2_an385;
+    #[cfg(sockless_board = "mps2_an386")]
+    pub mod mps2_an386;
+    #[cfg(sockless_board = "mps2_an505")]
+    pub mod mps2_an505;
+    #[cfg(sockless_board = "mps3_an547")]
+    pub mod mps3_an547;
+}
+
+#[cfg(sockless_board = "mps2_an385")]
+use boards::mps2_an385 as this_board;
+#[cfg(sockless_board = "mps2_an386")]
+use boards::mps2_an386 as this_board;
+#[cfg(sockless_board = "mps2_an505")]
+use boards::mps2_an505 as this_board;
+#[cfg(sockless_board = "mps3_an547")]
+use boards::mps3_an547 as this_board;
+
+/// The board this build is for.
+#[cfg(all(target_arch = "arm", target_os = "none"))]
+type ThisBoard = this_board::ThisBoard;
 
 #[cfg(all(target_arch = "arm", target_os = "none"))]
 mod control;
@@ -55,8 +91,29 @@ mod firmware;
 #[cfg(all(target_arch = "arm", target_os = "none"))]
 mod wake;
 
-/// What `board.rs`'s interrupt handlers call: wake the stack's runner.
+/// What the interrupt handlers (`boards/cortex.rs`) call: wake the stack's runner.
 #[cfg(all(target_arch = "arm", target_os = "none"))]
 fn interrupted() {
     wake::INTERRUPT.raise();
+}
+
+/// A panic, with its message and where it happened (a build with log lines).
+#[cfg(all(target_os = "none", not(feature = "log-off")))]
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+    use board::Board as _;
+    let mut line = heapless::String::<192>::new();
+    let _ = core::fmt::Write::write_fmt(&mut line, format_args!("PANIC {info}"));
+    ThisBoard::print(&line);
+    ThisBoard::exit(false)
+}
+
+/// A panic, without a word of what or where (`log-off`: the message and its formatting
+/// stay out of flash, as in the poll-driven build).
+#[cfg(all(target_os = "none", feature = "log-off"))]
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
+    use board::Board as _;
+    ThisBoard::print("PANIC");
+    ThisBoard::exit(false)
 }

@@ -4,8 +4,8 @@
 //! The executor sleeps (`wfe`) whenever no task is ready. The runner's wait is ready
 //! when [`INTERRUPT`] was raised since it last looked: by the LAN9118's line (its handler
 //! in `board.rs` masks the line; the wait unmasks it again) or by the SysTick, which
-//! [`arm`] sets to fire at the stack's next deadline (at most 0.67 s away: its 24-bit
-//! counter at 25 MHz). The interrupt handlers only set a flag and wake the waker left
+//! [`arm`] sets to fire at the stack's next deadline (at most 2^24 core cycles away: 0.67 s
+//! at 25 MHz). The interrupt handlers only set a flag and wake the waker left
 //! there, inside a critical section: nothing else is shared with them.
 
 use core::cell::{Cell, RefCell};
@@ -18,9 +18,11 @@ use cortex_m::peripheral::syst::SystClkSource;
 use cortex_m::peripheral::{NVIC, SYST};
 use smoltcp::phy::{Device, DeviceCapabilities};
 use smoltcp::time::Instant;
-use sockless::phy::lan9118::{Lan9118, Lan9118Stats, Mmio};
+use sockless::phy::lan9118::{Lan9118, Mmio};
 
-use crate::board::EthernetIrq;
+use crate::ThisBoard;
+use crate::board::{Board, NicCounters};
+use crate::boards::cortex::Line;
 
 /// Raised by the interrupt handlers, awaited by the runner.
 pub struct Signal {
@@ -56,24 +58,23 @@ impl Signal {
             }
             // SAFETY: the line's handler masks it again before anything else runs; no
             // critical section depends on it being masked.
-            unsafe { NVIC::unmask(EthernetIrq) };
+            unsafe { NVIC::unmask(Line(ThisBoard::CARD_LINE)) };
             Poll::Pending
         })
     }
 }
 
-/// The SysTick counts the core clock of QEMU's MPS2 boards.
-const SYSCLK_PER_US: u64 = 25;
 /// The SysTick's longest period (its counter is 24 bits).
 const MAX_TICKS: u64 = 0x00ff_ffff;
 
-/// Fire the SysTick at `deadline` (or within 0.67 s if none or later), `now` being the
-/// stack's time; a deadline already passed fires at once.
+/// Fire the SysTick at `deadline` (or as late as it can, 0.5 s or so, if none or later),
+/// `now` being the stack's time; a deadline already passed fires at once.
 pub fn arm(syst: &mut SYST, now: Instant, deadline: Option<Instant>) {
+    let per_us = u64::from(ThisBoard::CORE_HZ / 1_000_000);
     let ticks = match deadline {
         Some(at) => {
             let us = at.total_micros().saturating_sub(now.total_micros()).max(0) as u64;
-            us.saturating_mul(SYSCLK_PER_US).clamp(100, MAX_TICKS)
+            us.saturating_mul(per_us).clamp(100, MAX_TICKS)
         }
         None => MAX_TICKS,
     };
@@ -85,27 +86,12 @@ pub fn arm(syst: &mut SYST, now: Instant, deadline: Option<Instant>) {
     syst.enable_counter();
 }
 
-/// The chip's 25 MHz counter, read on its own (the driver owns the chip as the stack's
-/// device while the runner reads the clock).
-pub struct FreeRun;
-
-impl FreeRun {
-    /// The LAN9118's FREE_RUN register on MPS2.
-    const ADDRESS: usize = 0x4020_0000 + 0x9c;
-
-    pub fn read(&self) -> u32 {
-        // SAFETY: a read-only counter in the chip's register block, mapped on every MPS2
-        // board; reading it has no side effect, and the driver never writes it.
-        unsafe { core::ptr::read_volatile(Self::ADDRESS as *const u32) }
-    }
-}
-
 /// The LAN9118 as the stack's device, acking its interrupt before each look at the RX
 /// FIFO (so a frame that lands after the last look raises the line again, and no wake-up
 /// is lost), and publishing the driver's counters for the control port.
 pub struct Nic<'n> {
     pub chip: &'n mut Lan9118<Mmio>,
-    pub stats: &'n Cell<Lan9118Stats>,
+    pub stats: &'n Cell<NicCounters>,
 }
 
 impl Device for Nic<'_> {
@@ -119,7 +105,7 @@ impl Device for Nic<'_> {
         Self: 'a;
 
     fn receive(&mut self, now: Instant) -> Option<(Self::RxToken<'_>, Self::TxToken<'_>)> {
-        self.stats.set(self.chip.stats());
+        self.stats.set(ThisBoard::counters(self.chip));
         self.chip.ack_interrupts();
         self.chip.receive(now)
     }
