@@ -5,14 +5,22 @@
 //! the client plays each of the tutorial's conversations in turn. For each, the demo
 //! prints the messages exchanged and the lifecycle trace, each step beside the Python call
 //! it stands for, then a verdict. It exits 0 only if every conversation got exactly the
-//! expected replies.
+//! expected replies. `--ladder` draws every frame of each conversation as a ladder diagram
+//! (the first one is drawn anyway), `--pcap FILE` writes them all to a capture file, and
+//! `--drop N` loses one chosen segment of each conversation to show TCP repairing it.
 
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant as WallClock;
 
+use sockless::phy::{End, PcapCapture};
 use sockless::services::{ServiceConfig, ServiceStorage, Services};
+use sockless::smoltcp::phy::PcapSink;
 use sockless::tutorial::chat::Dir;
 use sockless::tutorial::conversations::{self, ClientSockets, Conversation, Verdict};
+use sockless::tutorial::ladder::LadderLog;
 use sockless::{Event, StackStorage, TcpBuffers, TcpSocket, Testbed, Trace, UdpBuffers, UdpSocket};
 
 #[path = "common/cli.rs"]
@@ -31,7 +39,12 @@ OPTIONS:
     --stdin       the input('>>:') client reads its lines from stdin (one per line)
                   and the demo runs that conversation only, e.g.
                   printf 'hello\\n世界\\n' | cargo run --example demo -- --stdin
-    --no-trace    print the messages only, not the lifecycle trace
+    --no-trace    print the messages only, not the lifecycle trace (nor the first ladder)
+    --ladder      draw every conversation's frames as a ladder diagram beside the
+                  Python calls (default: the first conversation's only)
+    --pcap FILE   write every frame of the run to FILE, for Wireshark or tcpdump -r
+    --drop N      lose the Nth TCP segment of each conversation (1 = its SYN) and
+                  watch TCP retransmit it, e.g. --only hello --drop 4 --ladder
     -h, --help    print this text
 
 ENVIRONMENT:
@@ -47,6 +60,9 @@ struct Options {
     stdin: bool,
     ipv6: bool,
     no_trace: bool,
+    ladder: bool,
+    pcap: Option<PathBuf>,
+    drop: u64,
 }
 
 impl Options {
@@ -64,6 +80,17 @@ impl Options {
             "--ipv6" => &mut self.ipv6,
             "--stdin" => &mut self.stdin,
             "--no-trace" => &mut self.no_trace,
+            "--ladder" => &mut self.ladder,
+            "--pcap" => {
+                self.pcap = Some(parser.value()?.into());
+                return Ok(true);
+            }
+            "--drop" => {
+                self.drop = cli::value_with(parser, flag, "a segment number (1 or more)", |v| {
+                    v.parse().ok().filter(|n| *n > 0)
+                })?;
+                return Ok(true);
+            }
             _ => return Ok(false),
         };
         *switch = true;
@@ -85,16 +112,31 @@ fn main() -> ExitCode {
     }
     let wall = WallClock::now();
 
-    // All memory, fixed here: socket tables, service buffers, client buffers, the trace.
+    // All memory, fixed here: socket tables, service buffers, client buffers, the trace,
+    // the ladder's log.
     let trace = Trace::<1024>::new();
+    let ladder = LadderLog::<1024>::new();
+    let capture = match &options.pcap {
+        None => None,
+        Some(path) => match File::create(path) {
+            Ok(file) => Some(PcapCapture::new(FileSink::new(file))),
+            Err(e) => {
+                eprintln!("demo: --pcap: cannot create {}: {e}", path.display());
+                return ExitCode::from(2);
+            }
+        },
+    };
+    let wire_observers = (&ladder, capture.as_ref());
+    let stack_observers = (&trace, &ladder);
     let mut service_storage = Box::new(ServiceStorage::<4, 2048>::new());
     let mut tcp_buffers = TcpBuffers::<4096, 4096>::new();
     let mut udp_buffers = UdpBuffers::<4, 2048>::new();
     let mut client_storage = StackStorage::<2>::new();
     let mut server_storage = StackStorage::<{ ServiceStorage::<4, 2048>::SOCKETS }>::new();
     let mut tb: Testbed = Testbed::new(&mut client_storage, &mut server_storage);
-    tb.client.set_observer(Some(&trace));
-    tb.server.set_observer(Some(&trace));
+    tb.client.set_observer(Some(&stack_observers));
+    tb.server.set_observer(Some(&stack_observers));
+    tb.wire.set_observer(Some(&wire_observers));
 
     println!("sockless demo: the socket tutorial's programs on smoltcp, no OS sockets, no heap");
     println!(
@@ -136,8 +178,21 @@ fn main() -> ExitCode {
     let mut passed = 0;
     for (i, conv) in chosen.iter().enumerate() {
         trace.clear();
+        ladder.clear();
+        tb.wire.lose_segment(options.drop);
         let verdict = conversations::play(conv, &mut tb, &mut services, &mut sockets, options.ipv6);
         print_conversation(i + 1, chosen.len(), conv, &verdict, &trace, with_trace);
+        if options.ladder || (with_trace && i == 0) {
+            println!(
+                "  ladder (every frame on the wire, relative numbers as Wireshark shows them):"
+            );
+            let names = [tb.client.host().name, tb.server.host().name];
+            let mut text = String::new();
+            let _ = ladder.draw(names, &mut text);
+            for line in text.lines() {
+                println!("  {line}");
+            }
+        }
         if verdict.passed() {
             passed += 1;
         }
@@ -147,8 +202,8 @@ fn main() -> ExitCode {
     for report in services.reports() {
         println!("  {report}");
     }
-    let wire = tb.wire.stats(sockless::phy::End::A);
-    let back = tb.wire.stats(sockless::phy::End::B);
+    let wire = tb.wire.stats(End::A);
+    let back = tb.wire.stats(End::B);
     println!(
         "  wire      client->server {} frames, server->client {} frames, dropped {}, corrupted {}, TCP retransmissions {}",
         wire.sent,
@@ -164,6 +219,16 @@ fn main() -> ExitCode {
         StackStorage::<2>::SIZE,
         std::mem::size_of::<TcpBuffers<4096, 4096>>() + std::mem::size_of::<UdpBuffers<4, 2048>>()
     );
+    if let (Some(capture), Some(path)) = (&capture, &options.pcap) {
+        let frames = capture.frames();
+        match capture.with_sink(FileSink::finish).unwrap_or(Ok(())) {
+            Ok(()) => println!("  capture   {frames} frames in {}", path.display()),
+            Err(e) => {
+                eprintln!("demo: --pcap: writing {}: {e}", path.display());
+                return ExitCode::FAILURE;
+            }
+        }
+    }
     let failed = chosen.len() - passed;
     println!(
         "\nsummary: {} conversations, {passed} passed, {failed} failed; virtual time {:.3} s, wall time {:.1} ms",
@@ -247,4 +312,37 @@ fn print_trace<const N: usize>(trace: &Trace<N>) {
 fn print_event(event: &Event) {
     let line = event.to_string();
     println!("    {line:<60} {}", event.kind.python());
+}
+
+/// A pcap file being written: smoltcp's `PcapSink` has no errors, so the first one is
+/// kept (and the rest of the capture skipped) until [`finish`](Self::finish) reports it.
+struct FileSink {
+    file: BufWriter<File>,
+    error: Option<std::io::Error>,
+}
+
+impl FileSink {
+    fn new(file: File) -> Self {
+        FileSink {
+            file: BufWriter::new(file),
+            error: None,
+        }
+    }
+
+    fn finish(&mut self) -> std::io::Result<()> {
+        match self.error.take() {
+            Some(e) => Err(e),
+            None => self.file.flush(),
+        }
+    }
+}
+
+impl PcapSink for FileSink {
+    fn write(&mut self, data: &[u8]) {
+        if self.error.is_none()
+            && let Err(e) = self.file.write_all(data)
+        {
+            self.error = Some(e);
+        }
+    }
 }

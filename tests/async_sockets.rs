@@ -560,3 +560,209 @@ fn an_edge_client_socket_whose_peer_never_closes_comes_back_after_the_fin_timeou
     })
     .unwrap();
 }
+
+#[test]
+fn settimeout_zero_is_non_blocking_as_in_python() {
+    // Python: sk.settimeout(0) is sk.setblocking(False): accept, recv, recvfrom raise
+    // BlockingIOError (EAGAIN) at once; gettimeout() is 0.0.
+    use sockless::socket::{RecvFromError, SendError};
+    let tb = testbed();
+    run(tb, async {
+        let mut listener = AsyncListener::<1>::listen(&tb.server, 7, 1, pool(1)).unwrap();
+        listener.set_timeout(Some(Duration::ZERO));
+        let start = tb.now();
+        assert_eq!(listener.accept().await.err(), Some(AcceptError::WouldBlock));
+        assert_eq!(tb.now(), start);
+
+        let mut udp =
+            AsyncUdpSocket::bind(&tb.server, 9, leak(UdpBuffers::<4, 1024>::new())).unwrap();
+        udp.set_timeout(Some(Duration::ZERO));
+        let mut buf = [0u8; 8];
+        assert_eq!(
+            udp.recv_from(&mut buf).await.err(),
+            Some(RecvFromError::WouldBlock)
+        );
+
+        listener.set_timeout(None);
+        let mut sk =
+            AsyncTcpStream::new(&tb.client, leak(TcpBuffers::<1024, 1024>::new())).unwrap();
+        let (connected, accepted) = join(sk.connect(at_server(7)), listener.accept()).await;
+        connected.unwrap();
+        let (mut conn, _) = accepted.unwrap();
+        sk.set_timeout(Some(Duration::ZERO));
+        assert_eq!(
+            sk.with(|s, stack| s.timeout(stack)).unwrap(),
+            Some(Duration::ZERO),
+            "gettimeout() is 0.0"
+        );
+        let start = tb.now();
+        assert_eq!(sk.recv(&mut buf).await, Err(RecvError::WouldBlock));
+        assert_eq!(tb.now(), start);
+        // Non-blocking send: what fits is queued, then BlockingIOError.
+        let big = [7u8; 4096];
+        assert_eq!(sk.send(&big).await, Ok(1024));
+        assert_eq!(sk.send(&big).await, Err(SendError::WouldBlock));
+        // Data there: returned at once, as Python's non-blocking recv.
+        conn.send_all(b"hi").await.unwrap();
+        sleep(tb, Duration::from_millis(5)).await;
+        assert_eq!(sk.recv(&mut buf).await, Ok(2));
+    })
+    .unwrap();
+}
+
+#[cfg(feature = "edge-nal")]
+#[test]
+fn an_edge_stream_dropped_while_the_stack_is_busy_is_closed_at_the_next_chance() {
+    use edge_nal::{TcpAccept as _, TcpBind as _, TcpConnect as _};
+    use embedded_io_async::Read as _;
+    use sockless::async_sockets::EdgeTcp;
+    let tb = testbed();
+    let client: EdgeTcp<'_, 'static, 1024, 1024, 2> = EdgeTcp::new(&tb.client, pool(1));
+    let server: EdgeTcp<'_, 'static, 1024, 1024, 2> = EdgeTcp::new(&tb.server, pool(2));
+    let addr = std::net::SocketAddr::from((Host::SERVER.ipv4_addr(), 7));
+    run(tb, async {
+        let acceptor = server
+            .bind(std::net::SocketAddr::from(([0, 0, 0, 0], 7)))
+            .await
+            .unwrap();
+        for _ in 0..3 {
+            let (sk, accepted) = join(client.connect(addr), acceptor.accept()).await;
+            let (sk, (_, mut conn)) = (sk.unwrap(), accepted.unwrap());
+            // Both dropped from inside a borrow of their stacks (an observer's code,
+            // say): neither can close then.
+            tb.client.with(|_| drop(sk)).unwrap();
+            let mut buf = [0u8; 4];
+            // The next chance: the client's next call. Its FIN then reaches the server.
+            let again = select(client.connect(addr), sleep(tb, Duration::from_millis(1))).await;
+            drop(again);
+            assert_eq!(conn.read(&mut buf).await.unwrap(), 0, "the FIN came");
+            tb.server.with(|_| drop(conn)).unwrap();
+            // The server's next call closes its end: the client's socket comes back.
+            let waited = select(acceptor.accept(), sleep(tb, Duration::from_secs(1))).await;
+            assert!(matches!(waited, Either::Second(())));
+            drop(waited);
+        }
+    })
+    .unwrap();
+}
+
+/// Python on 127.0.0.1 (Linux), through edge-nal's traits: the errno after a refused
+/// connect, a reset, and a peer that closed, and the embedded-io kinds they map to.
+#[cfg(feature = "edge-nal")]
+#[test]
+fn edge_streams_report_refused_reset_and_broken_pipe_as_linux() {
+    use edge_nal::{TcpAccept as _, TcpBind as _, TcpConnect as _, TcpShutdown as _};
+    use embedded_io_async::{Error as _, ErrorKind, Read as _, Write as _};
+    use sockless::async_sockets::EdgeTcp;
+    use sockless::socket::{Errno, NetError};
+    let tb = testbed();
+    let client: EdgeTcp<'_, 'static, 1024, 1024, 2> = EdgeTcp::new(&tb.client, pool(2));
+    let server: EdgeTcp<'_, 'static, 1024, 1024, 2> = EdgeTcp::new(&tb.server, pool(2));
+    let addr = |port| std::net::SocketAddr::from((Host::SERVER.ipv4_addr(), port));
+    let mut seen = Vec::new();
+    run(tb, async {
+        // connect to a closed port: ConnectionRefusedError.
+        let err = client.connect(addr(9)).await.err().unwrap();
+        seen.push(("connect to a closed port", err, err.kind()));
+        let acceptor = server
+            .bind(std::net::SocketAddr::from(([0, 0, 0, 0], 7)))
+            .await
+            .unwrap();
+        // The peer resets: recv is ConnectionResetError, then b'', then send EPIPE.
+        let (sk, accepted) = join(client.connect(addr(7)), acceptor.accept()).await;
+        let (mut sk, (_, mut conn)) = (sk.unwrap(), accepted.unwrap());
+        conn.abort().await.unwrap();
+        let mut buf = [0u8; 8];
+        let err = sk.read(&mut buf).await.err().unwrap();
+        seen.push(("recv after RST", err, err.kind()));
+        assert_eq!(sk.read(&mut buf).await.ok(), Some(0), "then b''");
+        let err = sk.write(b"x").await.err().unwrap();
+        seen.push(("send after RST", err, err.kind()));
+        drop((sk, conn));
+        // The peer closed: recv b'', the first send goes, the next is EPIPE.
+        let (sk, accepted) = join(client.connect(addr(7)), acceptor.accept()).await;
+        let (mut sk, (_, conn)) = (sk.unwrap(), accepted.unwrap());
+        drop(conn);
+        assert_eq!(sk.read(&mut buf).await.ok(), Some(0));
+        assert_eq!(sk.write(b"x").await.ok(), Some(1));
+        sleep(tb, Duration::from_millis(10)).await;
+        let err = sk.write(b"x").await.err().unwrap();
+        seen.push(("send after the peer closed", err, err.kind()));
+        assert_eq!(sk.read(&mut buf).await.ok(), Some(0), "recv still b''");
+    })
+    .unwrap();
+    let want = [
+        (
+            "connect to a closed port",
+            NetError::Errno(Errno::ECONNREFUSED),
+            ErrorKind::ConnectionRefused,
+        ),
+        (
+            "recv after RST",
+            NetError::Errno(Errno::ECONNRESET),
+            ErrorKind::ConnectionReset,
+        ),
+        (
+            "send after RST",
+            NetError::Errno(Errno::EPIPE),
+            ErrorKind::BrokenPipe,
+        ),
+        (
+            "send after the peer closed",
+            NetError::Errno(Errno::EPIPE),
+            ErrorKind::BrokenPipe,
+        ),
+    ];
+    assert_eq!(seen, want);
+}
+
+#[cfg(feature = "edge-nal")]
+#[test]
+fn more_accepted_edge_streams_than_max_is_emfile_and_the_caller_waits_queued() {
+    use edge_nal::{TcpAccept as _, TcpBind as _, TcpConnect as _};
+    use sockless::async_sockets::{EdgeTcp, MAX_EDGE_ACCEPTED};
+    use sockless::socket::{Errno, NetError};
+    let tb: &'static AsyncTestbed<'static> = leak(AsyncTestbed::new(
+        leak(StackStorage::<40>::new()),
+        leak(StackStorage::<40>::new()),
+    ));
+    let clients: [EdgeTcp<'_, 'static, 256, 256, 2>; 2] = [
+        EdgeTcp::new(
+            &tb.client,
+            Vec::leak((0..9).map(|_| TcpBuffers::new()).collect()),
+        ),
+        EdgeTcp::new(
+            &tb.client,
+            Vec::leak((0..9).map(|_| TcpBuffers::new()).collect()),
+        ),
+    ];
+    let server: EdgeTcp<'_, 'static, 256, 256, 20> = EdgeTcp::new(
+        &tb.server,
+        Vec::leak((0..20).map(|_| TcpBuffers::new()).collect()),
+    );
+    let addr = std::net::SocketAddr::from((Host::SERVER.ipv4_addr(), 7));
+    run(tb, async {
+        let acceptor = server
+            .bind(std::net::SocketAddr::from(([0, 0, 0, 0], 7)))
+            .await
+            .unwrap();
+        let mut sks = Vec::new();
+        for i in 0..=MAX_EDGE_ACCEPTED {
+            sks.push(clients[i % 2].connect(addr).await.unwrap());
+        }
+        let mut conns = Vec::new();
+        for _ in 0..MAX_EDGE_ACCEPTED {
+            conns.push(acceptor.accept().await.unwrap().1);
+        }
+        assert_eq!(
+            acceptor.accept().await.err(),
+            Some(NetError::Errno(Errno::EMFILE))
+        );
+        drop(conns.pop());
+        assert!(
+            acceptor.accept().await.is_ok(),
+            "the queued caller, once one closed"
+        );
+    })
+    .unwrap();
+}

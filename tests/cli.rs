@@ -73,6 +73,9 @@ fn every_example_explains_every_option_in_one_column() {
                 "--ipv6",
                 "--stdin",
                 "--no-trace",
+                "--ladder",
+                "--pcap FILE",
+                "--drop N",
                 "RUST_LOG",
             ],
         ),
@@ -124,6 +127,11 @@ fn bad_usage_is_one_clear_line_and_status_2() {
             "demo",
             &["--only", "nope"],
             r#"--only: "nope" is not a conversation (see --list)"#,
+        ),
+        (
+            "demo",
+            &["--drop", "0"],
+            r#"--drop: "0" is not a segment number (1 or more)"#,
         ),
         (
             "demo",
@@ -186,4 +194,63 @@ fn tutorial_async_plays_every_program() {
             .unwrap_or_else(|| panic!("missing {line:?} in:\n{text}"));
         rest = &rest[at + line.len()..];
     }
+}
+
+/// `demo --pcap FILE`: one capture of the whole run, whose records are exactly the frames
+/// the wire counted (the summary's `wire` line); with `--drop` and `--ladder`, the lost
+/// segment and its retransmission are drawn; the run still ends with its summary.
+#[test]
+fn demo_writes_a_capture_of_every_frame_and_draws_the_retransmission() {
+    let pcap = std::env::temp_dir().join(format!("sockless-demo-{}.pcap", std::process::id()));
+    let path = pcap.to_str().unwrap();
+    let out = run_example(
+        "demo",
+        &[
+            "--only", "hello", "--only", "refused", "--drop", "4", "--ladder", "--pcap", path,
+        ],
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    let last = text.lines().last().unwrap_or("");
+    assert!(
+        last.starts_with("summary: 2 conversations, 2 passed, 0 failed;"),
+        "{text}"
+    );
+    assert!(
+        text.contains("len=11 ---X   |  client send(data) / sendall(data)"),
+        "{text}"
+    );
+    assert!(text.contains("(retransmission)"), "{text}");
+    assert!(
+        text.contains("<-- RST,ACK seq=1 ack=1 win=0 len=0"),
+        "{text}"
+    );
+    // "wire      client->server 8 frames, server->client 7 frames, dropped 1, ..."
+    let wire = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("wire "))
+        .unwrap();
+    let numbers: Vec<u64> = wire
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    let (a, b, dropped) = (numbers[0], numbers[1], numbers[2]);
+    // The 4th segment of hello is lost; refused has only two.
+    assert_eq!(dropped, 1, "{wire}");
+    let file = std::fs::read(&pcap).unwrap();
+    let _ = std::fs::remove_file(&pcap);
+    assert_eq!(file[..4], 0xa1b2_c3d4u32.to_ne_bytes(), "pcap magic");
+    let mut records = 0;
+    let mut at = 24;
+    while at < file.len() {
+        let len = u32::from_ne_bytes(file[at + 12..at + 16].try_into().unwrap()) as usize;
+        at += 16 + len;
+        records += 1;
+    }
+    assert_eq!(at, file.len(), "the last record is whole");
+    assert_eq!(records, a + b + dropped, "{wire}");
+    assert!(
+        text.contains(&format!("capture   {records} frames in {path}")),
+        "{text}"
+    );
 }

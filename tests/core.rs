@@ -339,11 +339,14 @@ fn connect_to_closed_port_is_refused() {
         "refused at once, not after a timeout"
     );
     assert!(trace.events().any(|e| e.kind == EventKind::Refused));
+    // Python on Linux: after connect raised ConnectionRefusedError, recv is
+    // OSError ENOTCONN and send BrokenPipeError.
     assert_eq!(
         sk.recv(&mut tb.client, &mut [0u8; 8]),
-        Err(RecvError::Reset),
-        "a refused socket reads as reset"
+        Err(RecvError::NotConnected),
+        "a refused socket is not connected"
     );
+    assert_eq!(sk.send(&mut tb.client, b"x"), Err(SendError::Shutdown));
 }
 
 /// Connecting to an address where nobody answers ARP times out after `settimeout`.

@@ -138,10 +138,12 @@ fn read_returns_zero_at_end_of_stream_and_write_after_reset_fails() {
     assert_eq!(err, NetError::Errno(Errno::ECONNRESET));
     assert_eq!(err.kind(), ErrorKind::ConnectionReset);
     assert!(stream.write_ready().unwrap(), "a write would fail at once");
-    assert_eq!(
-        stream.write(b"x").unwrap_err().kind(),
-        ErrorKind::ConnectionReset
-    );
+    // Python on Linux: the reset is reported once (SO_ERROR cleared), then recv is b''
+    // and send BrokenPipeError.
+    let err = stream.write(b"x").unwrap_err();
+    assert_eq!(err, NetError::Errno(Errno::EPIPE));
+    assert_eq!(err.kind(), ErrorKind::BrokenPipe);
+    assert_eq!(stream.read(&mut buf).unwrap(), 0);
 }
 
 #[test]
@@ -384,4 +386,30 @@ fn a_timeout_of_duration_max_moves_no_clock_to_the_end_of_time() {
     let mut got = [0u8; 3];
     stream.read_exact(&mut got).unwrap();
     assert_eq!(&got, b"XON");
+}
+
+#[test]
+fn settimeout_zero_makes_read_and_write_non_blocking_as_in_python() {
+    // Python: sk.settimeout(0); sk.recv(8) raises BlockingIOError (EAGAIN) at once.
+    let (tb, _listener, mut sk, _conn) = connected();
+    sk.set_timeout(&mut tb.client, Some(Duration::ZERO));
+    assert_eq!(sk.timeout(&mut tb.client), Some(Duration::ZERO));
+    let start = tb.now();
+    let mut side = tb.client_side(LIMIT, |_| {});
+    let mut stream = ByteStream::new(&mut sk, &mut side);
+    let mut buf = [0u8; 8];
+    assert_eq!(
+        stream.read(&mut buf).unwrap_err(),
+        NetError::Errno(Errno::EAGAIN)
+    );
+    // A write queues what fits, then EAGAIN; flush does not wait either.
+    let big = [1u8; 4096];
+    let n = stream.write(&big).unwrap();
+    assert!(n > 0 && n < big.len());
+    assert_eq!(
+        stream.write(&big).unwrap_err(),
+        NetError::Errno(Errno::EAGAIN)
+    );
+    assert_eq!(stream.flush().unwrap_err(), NetError::Errno(Errno::EAGAIN));
+    assert_eq!(side.now(), start);
 }

@@ -24,7 +24,7 @@ type Shared = &'static RefCell<Stack<'static>>;
 
 /// Two stacks on a wire, each in a `RefCell`, and a virtual clock.
 struct Net {
-    wire: &'static mut Wire,
+    wire: &'static mut Wire<'static>,
     client: Shared,
     server: Shared,
     now: Instant,
@@ -32,7 +32,7 @@ struct Net {
 
 impl Net {
     fn new() -> Net {
-        let wire: &'static mut Wire = leak(Wire::new());
+        let wire: &'static mut Wire<'static> = leak(Wire::new());
         let now = Instant::ZERO;
         let client = Stack::new(
             Host::CLIENT,
@@ -945,4 +945,231 @@ fn a_closed_socket_whose_peer_never_closes_comes_back_after_linux_fin_timeout() 
     client.close(sk).unwrap();
     server.close(conn).unwrap();
     server.close(lsk).unwrap();
+}
+
+#[test]
+fn udp_connect_keeps_the_datagrams_already_queued_from_anyone_as_linux() {
+    // Python on 127.0.0.1: x and y send to u; u.connect(x); u receives both queued
+    // datagrams (y's too); afterwards y's are dropped and x's received.
+    let mut net = Net::new();
+    let mut client: Udp = NalUdpStack::new(net.client, udp_buffers(2));
+    let mut server: Udp = NalUdpStack::new(net.server, udp_buffers(1));
+    let mut u = server.socket().unwrap();
+    server.bind(&mut u, 9999).unwrap();
+    let (mut x, mut y) = (client.socket().unwrap(), client.socket().unwrap());
+    client.bind(&mut x, 1001).unwrap();
+    client.bind(&mut y, 1002).unwrap();
+    let at = |port| SocketAddr::new(IpAddr::from(Host::CLIENT.ipv4_addr()), port);
+    // The receive queue (1024 bytes) wraps: y's 500 bytes go after 418 bytes of
+    // padding, which the filter must count as queued before the connect.
+    client
+        .send_to(&mut x, server_addr(9999), &[b'x'; 600])
+        .unwrap();
+    client
+        .send_to(&mut x, server_addr(9999), b"from-x")
+        .unwrap();
+    net.step();
+    let mut big = [0u8; 1024];
+    assert_eq!(ready(server.receive(&mut u, &mut big)).unwrap().0, 600);
+    client
+        .send_to(&mut y, server_addr(9999), &[b'y'; 500])
+        .unwrap();
+    for _ in 0..5 {
+        net.step();
+    }
+    server.connect(&mut u, at(1001)).unwrap();
+    let mut got = Vec::new();
+    client
+        .send_to(&mut y, server_addr(9999), b"y-after")
+        .unwrap();
+    client
+        .send_to(&mut x, server_addr(9999), b"x-after")
+        .unwrap();
+    for _ in 0..5 {
+        net.step();
+    }
+    while let Some((n, from)) = ready(server.receive(&mut u, &mut big)) {
+        got.push((big[..n.min(8)].to_vec(), from.port()));
+    }
+    assert_eq!(
+        got,
+        [
+            (b"from-x".to_vec(), 1001),
+            (vec![b'y'; 8], 1002),
+            (b"x-after".to_vec(), 1001)
+        ]
+    );
+}
+
+#[test]
+fn any_number_of_closes_on_a_busy_stack_are_all_done_later_none_leaked() {
+    // Six connections closed while the stack is borrowed elsewhere: each FIN goes at the
+    // next call that gets the stack (a fixed list of four used to drop the fifth).
+    let mut net = Net::new();
+    let (mut client, mut server) = tcp_stacks(&net, 6, 9);
+    let mut l7 = listening(&mut server, 7);
+    let mut l8 = listening(&mut server, 8);
+    let mut pairs = Vec::new();
+    for i in 0..6 {
+        let (lsk, port) = if i % 2 == 0 {
+            (&mut l7, 7)
+        } else {
+            (&mut l8, 8)
+        };
+        let mut sk = client.socket().unwrap();
+        net.until(100, || ready(client.connect(&mut sk, server_addr(port))));
+        let (conn, _) = net.until(100, || ready(server.accept(lsk)));
+        pairs.push((sk, conn));
+    }
+    let mut conns = Vec::new();
+    {
+        let _held = net.client.borrow_mut();
+        for (sk, conn) in pairs {
+            assert_eq!(client.close(sk), Err(NetError::Busy));
+            conns.push(conn);
+        }
+    }
+    // The next call that gets the stack does every deferred close.
+    assert_eq!(
+        client.socket().unwrap_err(),
+        NetError::Errno(Errno::ENOBUFS),
+        "all six sockets closing, none free yet"
+    );
+    let mut buf = [0u8; 4];
+    for conn in conns.iter_mut() {
+        let end = net.until(100, || failed(server.receive(conn, &mut buf)));
+        assert_eq!(end, NetError::EndOfStream);
+    }
+    for conn in conns {
+        server.close(conn).unwrap();
+    }
+    // Once their connections are over, all six sockets come back.
+    for _ in 0..50 {
+        net.step();
+    }
+    let again: Vec<_> = (0..6).map(|_| client.socket().unwrap()).collect();
+    assert_eq!(again.len(), 6);
+}
+
+#[test]
+fn accepted_handles_are_bounded_emfile_beyond_and_all_busy_closes_are_done_later() {
+    use sockless::ecosystem::MAX_ACCEPTED;
+    let mut net = Net::new();
+    let mut server: Tcp = NalTcpStack::new(net.server, tcp_buffers(1 + 5 * 4));
+    let mut clients: [Tcp; 2] = [
+        NalTcpStack::new(net.client, tcp_buffers(9)),
+        NalTcpStack::new(net.client, tcp_buffers(9)),
+    ];
+    let mut listeners: Vec<_> = (7..12).map(|p| listening(&mut server, p)).collect();
+    let total = MAX_ACCEPTED + 1;
+    let mut sks = Vec::new();
+    for i in 0..total {
+        let client = &mut clients[i % 2];
+        let mut sk = client.socket().unwrap();
+        let port = 7 + (i % 5) as u16;
+        net.until(100, || ready(client.connect(&mut sk, server_addr(port))));
+        sks.push((i % 2, sk));
+    }
+    let mut conns = Vec::new();
+    for i in 0..MAX_ACCEPTED {
+        let lsk = &mut listeners[i % 5];
+        conns.push(net.until(100, || ready(server.accept(lsk))).0);
+    }
+    // One more than MAX_ACCEPTED: EMFILE (Linux: out of descriptors), left queued.
+    let last = &mut listeners[MAX_ACCEPTED % 5];
+    assert_eq!(
+        failed(server.accept(last)),
+        Some(NetError::Errno(Errno::EMFILE))
+    );
+    {
+        let _held = net.server.borrow_mut();
+        for conn in conns {
+            assert_eq!(server.close(conn), Err(NetError::Busy));
+        }
+    }
+    // The next call does all sixteen closes, and the queued caller is accepted.
+    let (_conn, _) = net.until(100, || ready(server.accept(last)));
+    let mut buf = [0u8; 4];
+    for (c, sk) in sks.iter_mut().take(MAX_ACCEPTED) {
+        let end = net.until(100, || failed(clients[*c].receive(sk, &mut buf)));
+        assert_eq!(end, NetError::EndOfStream);
+    }
+}
+
+#[test]
+fn refused_reset_and_broken_pipe_keep_their_errnos_through_the_trait_as_linux() {
+    // Python on 127.0.0.1: connect to a closed port ECONNREFUSED; recv after an RST
+    // ECONNRESET, then b''; send after the peer closed: the first goes, the next EPIPE.
+    // embedded-nal's kinds are only PipeClosed and Other; the errno stays in the error.
+    let mut net = Net::new();
+    let (mut client, mut server) = tcp_stacks(&net, 2, 5);
+    let mut sk = client.socket().unwrap();
+    let err = net.until(100, || failed(client.connect(&mut sk, server_addr(9))));
+    assert_eq!(
+        (err, err.kind()),
+        (NetError::Errno(Errno::ECONNREFUSED), TcpErrorKind::Other)
+    );
+    client.close(sk).unwrap();
+    let mut lsk = listening(&mut server, 7);
+    let (mut sk, mut conn, _) = connected(&mut net, &mut client, &mut server, &mut lsk);
+    conn.socket().unwrap().abort(&mut net.server.borrow_mut());
+    let mut buf = [0u8; 4];
+    let err = net.until(100, || failed(client.receive(&mut sk, &mut buf)));
+    assert_eq!(
+        (err, err.kind()),
+        (NetError::Errno(Errno::ECONNRESET), TcpErrorKind::PipeClosed)
+    );
+    assert_eq!(
+        failed(client.receive(&mut sk, &mut buf)),
+        Some(NetError::EndOfStream)
+    );
+    let err = failed(client.send(&mut sk, b"x")).unwrap();
+    assert_eq!(
+        (err, err.kind()),
+        (NetError::Errno(Errno::EPIPE), TcpErrorKind::PipeClosed)
+    );
+    client.close(sk).unwrap();
+    server.close(conn).unwrap();
+    let (mut sk, conn, _) = connected(&mut net, &mut client, &mut server, &mut lsk);
+    server.close(conn).unwrap();
+    let end = net.until(100, || failed(client.receive(&mut sk, &mut buf)));
+    assert_eq!(end, NetError::EndOfStream);
+    assert_eq!(client.send(&mut sk, b"x").ok(), Some(1));
+    for _ in 0..5 {
+        net.step();
+    }
+    let err = failed(client.send(&mut sk, b"x")).unwrap();
+    assert_eq!(
+        (err, err.kind()),
+        (NetError::Errno(Errno::EPIPE), TcpErrorKind::PipeClosed)
+    );
+}
+
+#[test]
+fn udp_a_socket_closed_right_after_send_to_still_sends_the_datagram() {
+    // Python: sk.sendto(b'ok', addr); sk.close(): the datagram goes (the kernel had it).
+    let mut net = Net::new();
+    let mut client: Udp = NalUdpStack::new(net.client, udp_buffers(1));
+    let mut server: Udp = NalUdpStack::new(net.server, udp_buffers(1));
+    let mut srv = server.socket().unwrap();
+    server.bind(&mut srv, 9999).unwrap();
+    let mut sk = client.socket().unwrap();
+    client
+        .send_to(&mut sk, server_addr(9999), b"last words")
+        .unwrap();
+    let port = sk.socket().local_port();
+    client.close(sk).unwrap();
+    // Until it is out, the only buffers are busy with it: no socket (no loss), and its
+    // port stays taken.
+    assert_eq!(
+        client.socket().unwrap_err(),
+        NetError::Errno(Errno::ENOBUFS)
+    );
+    let mut buf = [0u8; 32];
+    let (n, _) = net.until(50, || ready(server.receive(&mut srv, &mut buf)));
+    assert_eq!(&buf[..n], b"last words");
+    // Then the socket comes back unbound, and the port is free.
+    let mut again = client.socket().unwrap();
+    assert_eq!(again.socket().local_port(), 0);
+    client.bind(&mut again, port).unwrap();
 }

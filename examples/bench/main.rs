@@ -24,10 +24,12 @@ use std::time::Instant as WallClock;
 mod cli;
 mod in_process;
 mod kernel;
+mod raw_smoltcp;
 mod report;
 mod tap;
 
 use in_process::Rig;
+use raw_smoltcp::RawRig;
 use report::Figure;
 
 /// Frame size on the in-memory wire: a 64 KiB jumbo frame.
@@ -55,7 +57,8 @@ OPTIONS:
 
 ENVIRONMENT:
     BENCH_PROFILE   pingpong, udp, bulk or churn: run only that sockless workload
-                    and exit, for profiling (callgrind, perf record)
+                    and exit, for profiling (callgrind, perf record); raw-pingpong,
+                    raw-udp, raw-bulk, raw-churn: the same on raw smoltcp
     BENCH_ROUNDS    round trips of sockless's ping-pong and UDP workloads, half as
                     many for the kernel's (default 50000, 5000 with --quick)";
 
@@ -96,6 +99,18 @@ fn repeat(reps: usize, mut f: impl FnMut() -> f64) -> f64 {
     median((0..reps).map(|_| f()).collect())
 }
 
+/// Two workloads' medians of `reps` runs each, run in turn (one warm-up run each first).
+fn alternate(reps: usize, mut f: impl FnMut() -> f64, mut g: impl FnMut() -> f64) -> (f64, f64) {
+    f();
+    g();
+    let (mut fs, mut gs) = (Vec::new(), Vec::new());
+    for _ in 0..reps {
+        fs.push(f());
+        gs.push(g());
+    }
+    (median(fs), median(gs))
+}
+
 /// `count` calls of `once` (given the call's number), per second of wall time.
 fn per_second(count: usize, mut once: impl FnMut(usize)) -> f64 {
     let start = WallClock::now();
@@ -130,6 +145,9 @@ fn run(options: Options) -> ExitCode {
     let mut rig = Rig::new();
     let mut sk = rig.socket();
     rig.connect(&mut sk);
+    let mut raw = RawRig::new();
+    let raw_sk = raw.socket();
+    raw.connect(raw_sk);
 
     let rounds = std::env::var("BENCH_ROUNDS")
         .ok()
@@ -138,18 +156,37 @@ fn run(options: Options) -> ExitCode {
     let bytes = (64 << 20) / scale;
     let cycles = 20_000 / scale;
     if let Ok(profile) = std::env::var("BENCH_PROFILE") {
-        profile_one(&profile, &mut rig, sk, reps, rounds, bytes, cycles);
+        if let Some(profile) = profile.strip_prefix("raw-") {
+            profile_raw(profile, &mut raw, raw_sk, reps, rounds, bytes, cycles);
+        } else {
+            profile_one(&profile, &mut rig, sk, reps, rounds, bytes, cycles);
+        }
         return ExitCode::SUCCESS;
     }
+    // sockless and raw smoltcp run in turn, rep by rep (`alternate`), so that a machine
+    // that slows down for a while slows both alike.
+    let (sockless, raw_figure) = alternate(
+        reps,
+        || in_process::pingpong(&mut rig, &mut sk, rounds),
+        || raw_smoltcp::pingpong(&mut raw, raw_sk, rounds),
+    );
     let pingpong = Figure {
-        sockless: repeat(reps, || in_process::pingpong(&mut rig, &mut sk, rounds)),
+        sockless,
+        raw: raw_figure,
         kernel: kernel::best(reps, || kernel::pingpong(kernel_tcp, rounds / 2)),
     };
     sk.close(&mut rig.tb.client);
     in_process::settle_closed(&mut rig, &mut sk);
+    raw_smoltcp::settle_closed(&mut raw, raw_sk);
 
+    let (sockless, raw_figure) = alternate(
+        reps,
+        || in_process::bulk(&mut rig, &mut sk, bytes),
+        || raw_smoltcp::bulk(&mut raw, raw_sk, bytes),
+    );
     let bulk = Figure {
-        sockless: repeat(reps, || in_process::bulk(&mut rig, &mut sk, bytes)),
+        sockless,
+        raw: raw_figure,
         kernel: kernel::best(reps, || {
             kernel::client_push(([127, 0, 0, 1], kernel_tcp).into(), bytes)
         }),
@@ -157,14 +194,29 @@ fn run(options: Options) -> ExitCode {
 
     let mut churners = vec![sk];
     churners.extend((0..3).map(|_| rig.socket()));
+    let mut raw_churners = vec![raw_sk];
+    raw_churners.extend((0..3).map(|_| raw.socket()));
+    let (sockless, raw_figure) = alternate(
+        reps,
+        || in_process::churn(&mut rig, &mut churners, cycles),
+        || raw_smoltcp::churn(&mut raw, &raw_churners, cycles),
+    );
     let churn = Figure {
-        sockless: repeat(reps, || in_process::churn(&mut rig, &mut churners, cycles)),
+        sockless,
+        raw: raw_figure,
         kernel: kernel::best(reps, || kernel::churn(kernel_tcp, cycles / 4)),
     };
 
     let mut udp = rig.udp_socket();
+    let raw_udp = raw.udp_socket();
+    let (sockless, raw_figure) = alternate(
+        reps,
+        || in_process::udp(&mut rig, &mut udp, rounds),
+        || raw_smoltcp::udp(&mut raw, raw_udp, rounds),
+    );
     let udp = Figure {
-        sockless: repeat(reps, || in_process::udp(&mut rig, &mut udp, rounds)),
+        sockless,
+        raw: raw_figure,
         kernel: kernel::best(reps, || kernel::udp(kernel_udp_port, rounds / 2)),
     };
 
@@ -225,5 +277,44 @@ fn profile_one(
             }
         }
         _ => eprintln!("bench: BENCH_PROFILE={profile:?}: pingpong, udp, bulk or churn"),
+    }
+}
+
+/// `BENCH_PROFILE=raw-...`: the same workload on raw smoltcp (`raw_smoltcp.rs`), to set
+/// its instruction count beside sockless's.
+fn profile_raw(
+    profile: &str,
+    raw: &mut RawRig,
+    sk: sockless::smoltcp::iface::SocketHandle,
+    reps: usize,
+    rounds: usize,
+    bytes: usize,
+    cycles: usize,
+) {
+    match profile {
+        "pingpong" => {
+            raw_smoltcp::pingpong(raw, sk, rounds);
+        }
+        "udp" => {
+            let udp = raw.udp_socket();
+            raw_smoltcp::udp(raw, udp, rounds);
+        }
+        "bulk" | "churn" => {
+            raw_smoltcp::settle_closed(raw, sk);
+            let mut churners = vec![sk];
+            churners.extend((0..3).map(|_| raw.socket()));
+            for _ in 0..reps {
+                if profile == "bulk" {
+                    let mb = raw_smoltcp::bulk(raw, churners[0], bytes);
+                    eprintln!("raw bulk: {mb:.0} MB/s");
+                } else {
+                    let per_second = raw_smoltcp::churn(raw, &churners, cycles);
+                    eprintln!("raw churn: {per_second:.0} connections/s");
+                }
+            }
+        }
+        _ => eprintln!(
+            "bench: BENCH_PROFILE=raw-{profile:?}: raw-pingpong, raw-udp, raw-bulk or raw-churn"
+        ),
     }
 }

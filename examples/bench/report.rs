@@ -3,15 +3,23 @@
 
 use crate::{BUF, DEPTH, FRAME, POOL};
 
-/// One workload's figures: sockless and the kernel, in the workload's unit.
+/// One workload's figures: sockless, raw smoltcp and the kernel, in the workload's unit.
 pub struct Figure {
     pub sockless: f64,
+    /// The same workload directly on smoltcp (`raw_smoltcp.rs`).
+    pub raw: f64,
     pub kernel: f64,
 }
 
 impl Figure {
+    /// sockless / kernel.
     fn ratio(&self) -> f64 {
         self.sockless / self.kernel
+    }
+
+    /// sockless / raw smoltcp: what the facade costs (1.0: nothing).
+    fn raw_ratio(&self) -> f64 {
+        self.sockless / self.raw
     }
 }
 
@@ -38,9 +46,11 @@ pub fn json(figures: &Figures, tap: Option<&TapFigure>, reps: usize) -> String {
     let mut json = String::from("{");
     for ((key, _, _), f) in WORKLOADS.iter().zip(figures) {
         json += &format!(
-            "\"{key}_ratio\": {:.3}, \"{key}_sockless\": {:.1}, \"{key}_kernel\": {:.1}, ",
+            "\"{key}_ratio\": {:.3}, \"{key}_raw_ratio\": {:.3}, \"{key}_sockless\": {:.1}, \"{key}_raw\": {:.1}, \"{key}_kernel\": {:.1}, ",
             f.ratio(),
+            f.raw_ratio(),
             f.sockless,
+            f.raw,
             f.kernel
         );
     }
@@ -73,19 +83,28 @@ pub fn print_table(figures: &Figures, tap: Option<&TapFigure>, reps: usize) {
         "kernel: std::net on 127.0.0.1 against an echo server thread, the better of unpinned \
          and all threads on one core"
     );
-    println!("each figure: median of {reps} runs after a warm-up run; ratio = sockless / kernel\n");
     println!(
-        "{:<18} {:>12} {:>12}  {:<14} {:>6}",
-        "", "sockless", "kernel", "unit", "ratio"
+        "raw smoltcp: the same workloads written directly on smoltcp (same wire, sockets and \
+         buffers), run in turn with sockless"
+    );
+    println!(
+        "each figure: median of {reps} runs after a warm-up run; ratios: sockless / kernel, \
+         sockless / raw smoltcp\n"
+    );
+    println!(
+        "{:<18} {:>11} {:>11} {:>11}  {:<14} {:>9} {:>7}",
+        "", "sockless", "raw", "kernel", "unit", "/kernel", "/raw"
     );
     for ((_, name, unit), f) in WORKLOADS.iter().zip(figures) {
         println!(
-            "{:<18} {:>12.0} {:>12.0}  {:<14} {:>6.2}",
+            "{:<18} {:>11.0} {:>11.0} {:>11.0}  {:<14} {:>9.2} {:>7.2}",
             name,
             f.sockless,
+            f.raw,
             f.kernel,
             unit,
-            f.ratio()
+            f.ratio(),
+            f.raw_ratio()
         );
     }
     if let Some(TapFigure {
@@ -95,10 +114,11 @@ pub fn print_table(figures: &Figures, tap: Option<&TapFigure>, reps: usize) {
     }) = tap
     {
         println!(
-            "{:<18} {:>12.0} {:>12.0}  {:<14} {:>6.2}   = {:.2} Gbit/s each way (TAP MTU {mtu}, \
+            "{:<18} {:>11.0} {:>11} {:>11.0}  {:<14} {:>9.2}   = {:.2} Gbit/s each way (TAP MTU {mtu}, \
              serve --buffer-size 256; kernel: its own echo server in the same namespace)",
             "TAP echo 256 MiB",
             sockless,
+            "",
             kernel,
             "MB/s each way",
             sockless / kernel,

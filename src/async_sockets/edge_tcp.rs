@@ -16,6 +16,11 @@
 //! * Several tasks may `accept` on one acceptor: smoltcp keeps one waker per socket, so
 //!   the task that gets a connection wakes the other waiting ones, which look again.
 //!
+//! * At most [`MAX_EDGE_ACCEPTED`] accepted streams live at once: `accept` is `EMFILE`
+//!   beyond, as Linux out of descriptors, the caller left queued. A stream dropped
+//!   inside a borrow of the stack (an observer's code) cannot close then: its close is
+//!   done at the next `connect`, `bind`, `accept` or stream drop of the same `EdgeTcp`.
+//!
 //! Streams are embedded-io-async's `Read`/`Write`, edge-nal's `Readable`, `TcpSplit`
 //! (sockless's async halves) and `TcpShutdown`; errors are [`NetError`].
 
@@ -34,12 +39,18 @@ use super::tcp::{
     send_on,
 };
 use crate::socket::{BufferReserve, Errno, Listener, NetError, Shutdown, TcpBuffers, TcpSocket};
+use crate::stack::Stack;
 
 /// How many client sockets an [`EdgeTcp`] keeps (open or free for reuse).
 pub const MAX_EDGE_CLIENTS: usize = 16;
 
 /// How many tasks may wait in `accept` on one [`EdgeAcceptor`] at once.
 pub const MAX_ACCEPTORS: usize = 4;
+
+/// How many accepted streams an [`EdgeTcp`] hands out at once; `accept` is `EMFILE`
+/// beyond (Linux: no descriptor left), the connection staying queued. It bounds what a
+/// stream dropped on a busy stack leaves to close later.
+pub const MAX_EDGE_ACCEPTED: usize = 16;
 
 /// edge-nal's TCP factories on an [`AsyncStack`] (see the module docs): sockets on
 /// buffers of `RX` + `TX` bytes, listeners with pools of `POOL`.
@@ -59,6 +70,27 @@ struct Reserve<'a, const RX: usize, const TX: usize> {
     unused: BufferReserve<'a, RX, TX>,
     free: Vec<TcpSocket, MAX_EDGE_CLIENTS>,
     clients: usize,
+    /// Accepted streams not yet dropped.
+    accepted: usize,
+    /// Streams dropped while the stack was busy, to close at the next chance (they fit:
+    /// at most `MAX_EDGE_CLIENTS` clients and `MAX_EDGE_ACCEPTED` accepted exist).
+    closing_clients: Vec<TcpSocket, MAX_EDGE_CLIENTS>,
+    closing_accepted: Vec<TcpSocket, MAX_EDGE_ACCEPTED>,
+}
+
+impl<const RX: usize, const TX: usize> Reserve<'_, RX, TX> {
+    /// Close the streams dropped while the stack was busy.
+    fn settle(&mut self, stack: &mut Stack<'_>) {
+        while let Some(mut socket) = self.closing_clients.pop() {
+            socket.close_to_reuse(stack);
+            // Room: every client socket made fits the free list.
+            let _ = self.free.push(socket);
+        }
+        while let Some(mut socket) = self.closing_accepted.pop() {
+            socket.close(stack);
+            self.accepted = self.accepted.saturating_sub(1);
+        }
+    }
 }
 
 impl<'s, 'a, const RX: usize, const TX: usize, const POOL: usize, const TIMERS: usize>
@@ -72,6 +104,9 @@ impl<'s, 'a, const RX: usize, const TX: usize, const POOL: usize, const TIMERS: 
                 unused: BufferReserve::new(buffers),
                 free: Vec::new(),
                 clients: 0,
+                accepted: 0,
+                closing_clients: Vec::new(),
+                closing_accepted: Vec::new(),
             }),
         }
     }
@@ -82,6 +117,7 @@ impl<'s, 'a, const RX: usize, const TX: usize, const POOL: usize, const TIMERS: 
         let reserve = &mut *reserve;
         self.stack
             .with(|s| {
+                reserve.settle(s);
                 let reusable = reserve
                     .free
                     .iter()
@@ -108,7 +144,10 @@ impl<'s, 'a, const RX: usize, const TX: usize, const POOL: usize, const TIMERS: 
     fn listen(&self, port: u16) -> Result<Listener<POOL>, NetError> {
         let mut reserve = self.reserve.try_borrow_mut().map_err(|_| NetError::Busy)?;
         self.stack
-            .with(|s| reserve.unused.listener(s, port, POOL, true))
+            .with(|s| {
+                reserve.settle(s);
+                reserve.unused.listener(s, port, POOL, true)
+            })
             .ok_or(NetError::Busy)?
     }
 }
@@ -132,24 +171,39 @@ impl<const RX: usize, const TX: usize, const POOL: usize, const TIMERS: usize> D
     for EdgeStream<'_, '_, '_, RX, TX, POOL, TIMERS>
 {
     /// `close()`: FIN after the queued data; a client's socket is kept for the next
-    /// `connect`, an accepted one goes back to its pool.
+    /// `connect`, an accepted one goes back to its pool. On a busy stack (dropped inside
+    /// a borrow of it), the close is done at the next chance: the next `connect`,
+    /// `bind`, `accept` or stream drop of this `EdgeTcp`.
     fn drop(&mut self) {
         let socket = &mut self.socket;
         let client = self.client;
+        let Ok(mut reserve) = self.edge.reserve.try_borrow_mut() else {
+            // Only this module borrows it, never around a drop.
+            return;
+        };
         // A client's closing connection gets the orphan idle timeout (a peer that never
         // sends its FIN cannot keep the socket from the next `connect`).
-        let _ = self.edge.stack.with(|s| {
+        let closed = self.edge.stack.with(|s| {
+            reserve.settle(s);
             if client {
                 socket.close_to_reuse(s)
             } else {
                 socket.close(s)
             }
         });
-        if self.client
-            && let Ok(mut reserve) = self.edge.reserve.try_borrow_mut()
-        {
-            // Room: every client socket made fits the free list.
-            let _ = reserve.free.push(socket.duplicate());
+        // Room in each list: see `Reserve`.
+        let socket = socket.duplicate();
+        match (client, closed.is_some()) {
+            (true, true) => {
+                let _ = reserve.free.push(socket);
+            }
+            (true, false) => {
+                let _ = reserve.closing_clients.push(socket);
+            }
+            (false, true) => reserve.accepted = reserve.accepted.saturating_sub(1),
+            (false, false) => {
+                let _ = reserve.closing_accepted.push(socket);
+            }
         }
     }
 }
@@ -343,12 +397,23 @@ impl<'e, 's, 'a, const RX: usize, const TX: usize, const POOL: usize, const TIME
             let Ok(mut listener) = self.listener.try_borrow_mut() else {
                 return busy(cx);
             };
+            let Ok(mut reserve) = self.edge.reserve.try_borrow_mut() else {
+                return busy(cx);
+            };
+            if stack.with(|s| reserve.settle(s)).is_none() {
+                return busy(cx);
+            }
+            if reserve.accepted >= MAX_EDGE_ACCEPTED {
+                // Linux: EMFILE, the connection stays queued for a later accept.
+                return Poll::Ready(Err(NetError::from(Errno::EMFILE)));
+            }
             let Some(listener) = listener.as_mut() else {
                 return Poll::Ready(Err(NetError::from(Errno::EBADF)));
             };
             let step = stack.with(|s| match listener.accept(s) {
                 Ok(conn) => {
                     let peer = conn.peer_addr(s);
+                    reserve.accepted += 1;
                     Poll::Ready(Ok((conn, peer)))
                 }
                 Err(_) => {

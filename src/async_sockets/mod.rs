@@ -30,7 +30,9 @@
 //! crates.
 //!
 //! With the feature `edge-nal`, [`EdgeTcp`] is edge-nal's `TcpConnect` and `TcpBind`
-//! (its acceptor `TcpAccept`), the factories async protocol crates take.
+//! (its acceptor `TcpAccept`), and [`EdgeUdp`] is its `UdpBind` and `UdpConnect` (a
+//! socket that receives, sends, splits and is readable), the factories async protocol
+//! crates take.
 //!
 //! **Timeouts** are Python's `settimeout`: on a listener for `accept`, on a stream for
 //! `connect`, `recv`, `send` and `close`, on a UDP socket for `recv_from` and `send_to`.
@@ -38,6 +40,8 @@
 mod async_stack;
 #[cfg(feature = "edge-nal")]
 mod edge_tcp;
+#[cfg(feature = "edge-nal")]
+mod edge_udp;
 #[cfg(feature = "embedded-io-async")]
 mod io_traits;
 mod tcp;
@@ -45,6 +49,12 @@ mod udp;
 
 pub use async_stack::{AsyncStack, yield_now};
 #[cfg(feature = "edge-nal")]
-pub use edge_tcp::{EdgeAcceptor, EdgeStream, EdgeTcp, MAX_ACCEPTORS, MAX_EDGE_CLIENTS};
+pub use edge_tcp::{
+    EdgeAcceptor, EdgeStream, EdgeTcp, MAX_ACCEPTORS, MAX_EDGE_ACCEPTED, MAX_EDGE_CLIENTS,
+};
+#[cfg(feature = "edge-nal")]
+pub use edge_udp::{
+    EdgeUdp, EdgeUdpMulticast, EdgeUdpReceive, EdgeUdpSend, EdgeUdpSocket, MAX_EDGE_UDP_SOCKETS,
+};
 pub use tcp::{AsyncListener, AsyncReadHalf, AsyncTcpStream, AsyncWriteHalf};
 pub use udp::AsyncUdpSocket;

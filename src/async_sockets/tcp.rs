@@ -15,6 +15,11 @@ use crate::socket::{
 };
 use crate::stack::{SocketError, later};
 
+/// Python's `settimeout(0)`: non-blocking, a verb that would wait returns `WouldBlock`.
+pub(super) fn non_blocking(timeout: Option<Duration>) -> bool {
+    timeout == Some(Duration::ZERO)
+}
+
 /// A deadline `timeout` after `start` (none without a timeout).
 fn deadline(start: Instant, timeout: Option<Duration>) -> Option<Instant> {
     timeout.map(|t| later(start, t))
@@ -47,9 +52,10 @@ impl<'s, 'a, const POOL: usize, const TIMERS: usize> AsyncListener<'s, 'a, POOL,
     }
 
     /// Python: `sk.settimeout(t)` on the listening socket: `accept` gives up with
-    /// `TimedOut` after `t` without a connection (`None`: it waits forever).
+    /// `TimedOut` after `t` without a connection (`None`: it waits forever; zero:
+    /// non-blocking, `WouldBlock` at once, as Python's `BlockingIOError`).
     pub fn set_timeout(&mut self, timeout: Option<Duration>) {
-        self.timeout = timeout.filter(|t| *t != Duration::ZERO);
+        self.timeout = timeout;
     }
 
     /// The listener, for what the async facade does not wrap (overflow, counts).
@@ -76,6 +82,7 @@ impl<'s, 'a, const POOL: usize, const TIMERS: usize> AsyncListener<'s, 'a, POOL,
                         let peer = conn.peer_addr(s);
                         Poll::Ready(Ok((conn, peer)))
                     }
+                    Err(_) if non_blocking(timeout) => Poll::Ready(Err(AcceptError::WouldBlock)),
                     Err(_) if until.is_some_and(|t| s.now() >= t) => {
                         Poll::Ready(Err(AcceptError::TimedOut))
                     }
@@ -174,7 +181,8 @@ impl<'s, 'a, const TIMERS: usize> AsyncTcpStream<'s, 'a, TIMERS> {
     }
 
     /// Python: `sk.settimeout(t)` (see [`TcpSocket::set_timeout`]); `recv`, `send`,
-    /// `send_all` and `close` give up after `t` too.
+    /// `send_all` and `close` give up after `t` too. Zero is non-blocking: a verb that
+    /// would wait returns `WouldBlock` at once (`connect`: once the SYN is sent).
     pub fn set_timeout(&mut self, timeout: Option<Duration>) {
         let socket = &mut self.socket;
         let _ = self.stack.with(|s| socket.set_timeout(s, timeout));
@@ -418,6 +426,9 @@ pub(super) async fn connect_on<const TIMERS: usize>(
         .ok_or(ConnectError::WouldBlock)??;
     poll_fn(|cx| {
         match stack.with(|s| match socket.connect_status(s) {
+            Err(ConnectError::WouldBlock) if non_blocking(socket.timeout(s)) => {
+                Poll::Ready(Err(ConnectError::WouldBlock))
+            }
             Err(ConnectError::WouldBlock) => {
                 // A state change (SYN-ACK, RST, the connect timeout's abort) wakes it.
                 socket.register_waker(s, cx.waker(), false);
@@ -440,6 +451,9 @@ pub(super) async fn recv_on<const TIMERS: usize>(
     let mut until: Option<Option<Instant>> = None;
     poll_fn(|cx| {
         let step = stack.with(|s| match socket.recv(s, buf) {
+            Err(RecvError::WouldBlock) if non_blocking(socket.timeout(s)) => {
+                Poll::Ready(Err(RecvError::WouldBlock))
+            }
             Err(RecvError::WouldBlock) => {
                 socket.register_waker(s, cx.waker(), false);
                 // The timeout is the socket's own (`recv` returns `TimedOut` then);
@@ -467,6 +481,9 @@ pub(super) async fn send_on<const TIMERS: usize>(
         let step = stack.with(|s| {
             let until = *until.get_or_insert_with(|| deadline(s.now(), socket.timeout(s)));
             match socket.send(s, data) {
+                Err(SendError::WouldBlock) if non_blocking(socket.timeout(s)) => {
+                    Poll::Ready(Err(SendError::WouldBlock))
+                }
                 Err(SendError::WouldBlock) if until.is_some_and(|t| s.now() >= t) => {
                     Poll::Ready(Err(SendError::TimedOut))
                 }
@@ -498,6 +515,9 @@ pub(super) async fn flush_on<const TIMERS: usize>(
                     RecvError::TimedOut => SendError::TimedOut,
                     _ => SendError::Reset,
                 }));
+            }
+            if non_blocking(socket.timeout(s)) {
+                return Poll::Ready(Err(SendError::WouldBlock));
             }
             if until.is_some_and(|t| s.now() >= t) {
                 return Poll::Ready(Err(SendError::TimedOut));

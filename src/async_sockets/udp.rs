@@ -40,9 +40,10 @@ impl<'s, 'a, const TIMERS: usize> AsyncUdpSocket<'s, 'a, TIMERS> {
     }
 
     /// Python: `sk.settimeout(t)`: `recv_from` gives up after `t` (`WouldBlock`, which
-    /// is Python's `socket.timeout` here), and so does `send_to` waiting for room.
+    /// is Python's `socket.timeout` here), and so does `send_to` waiting for room. Zero
+    /// is non-blocking: `WouldBlock` at once, as Python's `BlockingIOError`.
     pub fn set_timeout(&mut self, timeout: Option<Duration>) {
-        self.timeout = timeout.filter(|t| *t != Duration::ZERO);
+        self.timeout = timeout;
     }
 
     /// Python: `data, addr = sk.recvfrom(bufsize)`: waits for a datagram.

@@ -14,7 +14,8 @@
 //!   it can make progress. The socket's [`settimeout`](TcpSocket::set_timeout) bounds the
 //!   wait: `read` fails with `ETIMEDOUT` after that long without data, `write` and
 //!   `flush` after that long without room or without the peer's ACK, as Python's
-//!   `socket.timeout`. Without a timeout they wait as long as the network can move; a
+//!   `socket.timeout`; a timeout of zero is Python's non-blocking mode: `EAGAIN` at
+//!   once (`BlockingIOError`). Without a timeout they wait as long as the network can move; a
 //!   virtual network with nothing left to happen is [`NetError::Stalled`].
 //!
 //! `read` returns `Ok(0)` at the end of the peer's stream (Python's `b''`); `flush`
@@ -51,6 +52,12 @@ impl<'s, 'a, N: StackAccess<'a>> ByteStream<'s, N> {
         self.socket
             .state(self.network.stack())
             .ok_or(NetError::Errno(Errno::EBADF))
+    }
+
+    /// Python's `settimeout(0)`: a call that would wait fails with `EAGAIN` at once.
+    fn non_blocking(&mut self) -> bool {
+        let stack = self.network.stack();
+        self.socket.timeout(stack) == Some(smoltcp::time::Duration::ZERO)
     }
 
     /// When a blocked `write` or `flush` begun now gives up (the socket's timeout;
@@ -119,9 +126,11 @@ impl<'a, N: Blocking<'a>> embedded_io::Read for ByteStream<'_, N> {
             return Ok(0);
         }
         self.socket.restart_wait(self.network.stack());
+        let non_blocking = self.non_blocking();
         loop {
             match self.socket.recv(self.network.stack(), buf) {
                 Ok(n) => return Ok(n),
+                Err(RecvError::WouldBlock) if non_blocking => return Err(Errno::EAGAIN.into()),
                 // `recv` itself times out after the socket's timeout.
                 Err(RecvError::WouldBlock) => self.wait_until(None)?,
                 Err(e) => return Err(e.errno().into()),
@@ -136,9 +145,11 @@ impl<'a, N: Blocking<'a>> embedded_io::Write for ByteStream<'_, N> {
             return Ok(0);
         }
         let deadline = self.deadline();
+        let non_blocking = self.non_blocking();
         loop {
             match self.socket.send(self.network.stack(), buf) {
                 Ok(n) => return Ok(n),
+                Err(SendError::WouldBlock) if non_blocking => return Err(Errno::EAGAIN.into()),
                 Err(SendError::WouldBlock) => self.wait_until(deadline)?,
                 Err(e) => return Err(e.errno().into()),
             }
@@ -158,6 +169,9 @@ impl<'a, N: Blocking<'a>> embedded_io::Write for ByteStream<'_, N> {
             }
             if matches!(state, tcp::State::Closed | tcp::State::TimeWait) {
                 return Ok(());
+            }
+            if self.non_blocking() {
+                return Err(Errno::EAGAIN.into());
             }
             self.wait_until(deadline)?;
         }

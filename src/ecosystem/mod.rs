@@ -30,7 +30,7 @@ pub use crate::socket::NetError;
 #[cfg(feature = "embedded-io")]
 pub use byte_stream::ByteStream;
 #[cfg(feature = "embedded-nal")]
-pub use nal_tcp::{MAX_CLIENTS, NalTcpSocket, NalTcpStack};
+pub use nal_tcp::{MAX_ACCEPTED, MAX_CLIENTS, NalTcpSocket, NalTcpStack};
 #[cfg(feature = "embedded-nal")]
 pub use nal_udp::{MAX_UDP_SOCKETS, NalUdpSocket, NalUdpStack};
 pub use shared_stack::StackRef;

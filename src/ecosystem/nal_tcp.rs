@@ -44,7 +44,8 @@
 //! [`NetError::EndOfStream`] (all of them `PipeClosed` for the trait). A stack in use
 //! elsewhere (a shared `RefCell`, used from inside a borrow) is `WouldBlock` for the
 //! `nb` verbs and [`NetError::Busy`] for the others; a `close` that finds it busy is
-//! done at the next call that gets the stack.
+//! done at the next call that gets the stack (every one of them: at most
+//! [`MAX_CLIENTS`] client and [`MAX_ACCEPTED`] accepted handles exist at once).
 
 use core::net::SocketAddr;
 
@@ -82,8 +83,13 @@ struct Sockets<'a, const RX: usize, const TX: usize, const POOL: usize> {
     clients: usize,
     listeners: Vec<Listener<POOL>, MAX_PORTS>,
     pool: usize,
-    /// Handles whose `close` found the stack busy.
-    deferred: Vec<NalTcpSocket, DEFERRED_CLOSES>,
+    /// Accepted handles not yet closed (at most [`MAX_ACCEPTED`]).
+    accepted: usize,
+    /// Accepted connections whose `close` found the stack busy (they fit: at most
+    /// [`MAX_ACCEPTED`] handles exist).
+    deferred_accepted: Vec<TcpSocket, MAX_ACCEPTED>,
+    /// Listening ports whose `close` found the stack busy (they fit: one per listener).
+    deferred_listeners: Vec<u16, MAX_PORTS>,
 }
 
 /// A closed client socket kept for the next `socket()`, and the port its last user bound
@@ -92,10 +98,14 @@ struct Sockets<'a, const RX: usize, const TX: usize, const POOL: usize> {
 struct Spare {
     socket: TcpSocket,
     port: u16,
+    /// Its `close` found the stack busy: to be closed at the next call.
+    closing: bool,
 }
 
-/// How many closes a busy stack can defer (more leave their sockets as they are).
-const DEFERRED_CLOSES: usize = 4;
+/// How many accepted connections a [`NalTcpStack`] hands out at once; `accept` is
+/// `EMFILE` beyond (Linux: no descriptor left), the connection staying queued. It bounds
+/// what a busy stack's `close` must remember: every close is done later, none lost.
+pub const MAX_ACCEPTED: usize = 16;
 
 /// A socket handle of [`NalTcpStack`]: a client socket, a listener, or an accepted
 /// connection.
@@ -154,7 +164,9 @@ impl<'a, S: StackRef<'a>, const RX: usize, const TX: usize, const POOL: usize>
                 clients: 0,
                 listeners: Vec::new(),
                 pool: pool_size::<POOL>(POOL),
-                deferred: Vec::new(),
+                accepted: 0,
+                deferred_accepted: Vec::new(),
+                deferred_listeners: Vec::new(),
             },
         }
     }
@@ -192,9 +204,7 @@ impl<'a, S: StackRef<'a>, const RX: usize, const TX: usize, const POOL: usize>
     ) -> Result<R, NetError> {
         let sockets = &mut self.sockets;
         self.stack.with(|stack| {
-            while let Some(handle) = sockets.deferred.pop() {
-                sockets.close(stack, handle);
-            }
+            sockets.close_deferred(stack);
             sockets.release_ports(stack);
             f(sockets, stack)
         })
@@ -234,6 +244,7 @@ impl<'a, const RX: usize, const TX: usize, const POOL: usize> Sockets<'a, RX, TX
             });
         if let Some(i) = reusable {
             let Spare { mut socket, .. } = self.free.swap_remove(i);
+            // (Never one still `closing`: `close_deferred` ran first.)
             // As a new socket: not the port, timeouts or errors of its last user.
             socket.renew(stack);
             return Ok(socket);
@@ -274,15 +285,62 @@ impl<'a, const RX: usize, const TX: usize, const POOL: usize> Sockets<'a, RX, TX
                 // A peer that never finishes the close cannot keep it.
                 socket.close_to_reuse(stack);
                 // Room: every client socket made fits the free list.
-                let _ = self.free.push(Spare { socket, port });
+                let _ = self.free.push(Spare {
+                    socket,
+                    port,
+                    closing: false,
+                });
                 self.release_ports(stack);
             }
-            Role::Accepted(mut socket) => socket.close(stack),
+            Role::Accepted(mut socket) => {
+                socket.close(stack);
+                self.accepted = self.accepted.saturating_sub(1);
+            }
+            Role::Listening { port } => self.close_listener(stack, port),
+        }
+    }
+
+    fn close_listener(&mut self, stack: &mut Stack<'a>, port: u16) {
+        if let Some(i) = self.listeners.iter().position(|l| l.port() == port) {
+            self.listeners.swap_remove(i).close(stack);
+        }
+    }
+
+    /// `close` found the stack busy: remember it, in room that cannot run out (a client
+    /// socket goes to the free list marked `closing`, which has room for every client;
+    /// the others have lists as long as the handles that can exist).
+    fn defer_close(&mut self, handle: NalTcpSocket) {
+        match handle.role {
+            Role::Client { socket, port, .. } => {
+                let _ = self.free.push(Spare {
+                    socket,
+                    port,
+                    closing: true,
+                });
+            }
+            Role::Accepted(socket) => {
+                let _ = self.deferred_accepted.push(socket);
+            }
             Role::Listening { port } => {
-                if let Some(i) = self.listeners.iter().position(|l| l.port() == port) {
-                    self.listeners.swap_remove(i).close(stack);
+                if !self.deferred_listeners.contains(&port) {
+                    let _ = self.deferred_listeners.push(port);
                 }
             }
+        }
+    }
+
+    /// Do the closes a busy stack deferred.
+    fn close_deferred(&mut self, stack: &mut Stack<'a>) {
+        for spare in self.free.iter_mut().filter(|s| s.closing) {
+            spare.socket.close_to_reuse(stack);
+            spare.closing = false;
+        }
+        while let Some(mut socket) = self.deferred_accepted.pop() {
+            socket.close(stack);
+            self.accepted = self.accepted.saturating_sub(1);
+        }
+        while let Some(port) = self.deferred_listeners.pop() {
+            self.close_listener(stack, port);
         }
     }
 }
@@ -400,8 +458,8 @@ impl<'a, S: StackRef<'a>, const RX: usize, const TX: usize, const POOL: usize>
             }
         });
         if let Some(handle) = handle {
-            // Busy: later (or, past the deferred list's room, never).
-            let _ = self.sockets.deferred.push(handle);
+            // Busy: at the next call that gets the stack.
+            self.sockets.defer_close(handle);
         }
         result
     }
@@ -462,7 +520,11 @@ impl<'a, S: StackRef<'a>, const RX: usize, const TX: usize, const POOL: usize>
         if let Role::Client { socket, .. } = old {
             // Room: every client socket made fits the free list. Its port is the
             // listener's now.
-            let _ = self.sockets.free.push(Spare { socket, port: 0 });
+            let _ = self.sockets.free.push(Spare {
+                socket,
+                port: 0,
+                closing: false,
+            });
         }
         Ok(())
     }
@@ -477,6 +539,10 @@ impl<'a, S: StackRef<'a>, const RX: usize, const TX: usize, const POOL: usize>
             return Err(nb::Error::Other(Errno::EINVAL.into()));
         };
         flatten(self.run(|sockets, stack| {
+            if sockets.accepted >= MAX_ACCEPTED {
+                // Linux: EMFILE, the connection stays queued for a later accept.
+                return Err(nb::Error::Other(Errno::EMFILE.into()));
+            }
             let listener = sockets
                 .listeners
                 .iter_mut()
@@ -488,6 +554,7 @@ impl<'a, S: StackRef<'a>, const RX: usize, const TX: usize, const POOL: usize>
                 conn.close(stack);
                 return Err(nb::Error::WouldBlock);
             };
+            sockets.accepted += 1;
             Ok((sockets.handle(Role::Accepted(conn)), SocketAddr::from(peer)))
         }))
     }

@@ -10,7 +10,7 @@
 //! | `close(s)` | unbound, kept for the next `socket()` | `sk.close()` |
 //!
 //! As on Linux: a connected socket receives only from its peer (others' datagrams are
-//! dropped), `send` without a peer is `EDESTADDRREQ`, a socket that sends before it is
+//! dropped; those queued before the `connect` are kept, as Linux keeps them), `send` without a peer is `EDESTADDRREQ`, a socket that sends before it is
 //! bound gets an ephemeral port, and a datagram larger than the caller's buffer is cut
 //! to fit (`receive` returns the bytes that fit; the trait has no way to say more).
 //!
@@ -29,7 +29,9 @@ use heapless::Vec;
 use smoltcp::wire::IpEndpoint;
 
 use super::shared_stack::StackRef;
-use crate::socket::{Errno, NetError, RecvFromError, SendToError, UdpBuffers, UdpSocket};
+use crate::socket::{
+    Errno, NetError, PeerFilter, RecvFromError, SendToError, UdpBuffers, UdpSocket,
+};
 use crate::stack::Stack;
 
 /// How many UDP sockets a [`NalUdpStack`] keeps (open or free for reuse).
@@ -53,8 +55,9 @@ pub struct NalUdpSocket {
     /// The adapter that made it (its `tag`).
     owner: usize,
     socket: UdpSocket,
-    /// From `connect`: where `send` goes, and the only sender `receive` accepts.
-    peer: Option<IpEndpoint>,
+    /// From `connect`: where `send` goes, and the only sender `receive` accepts (after
+    /// the datagrams queued before the `connect`, which Linux keeps).
+    filter: PeerFilter,
 }
 
 impl NalUdpSocket {
@@ -115,10 +118,14 @@ pub(super) fn nb_error(e: NetError) -> nb::Error<NetError> {
     }
 }
 
-/// Unbind the closed sockets still bound (their `close` found the stack busy).
+/// Unbind the closed sockets still bound (their `close` found the stack busy, or their
+/// last datagrams were still queued: unbinding would drop them, and Python's kernel
+/// sends what `sendto` took even after `close`).
 fn unbind_closed(free: &mut [UdpSocket], stack: &mut Stack<'_>) {
     for socket in free.iter_mut().filter(|s| s.local_port() != 0) {
-        socket.unbind(stack);
+        if socket.send_queue(stack) == 0 {
+            socket.unbind(stack);
+        }
     }
 }
 
@@ -147,7 +154,8 @@ impl<'a, S: StackRef<'a>, const PACKETS: usize, const BYTES: usize> embedded_nal
     type Error = NetError;
 
     /// An unbound socket: a closed one, or one on the next unused buffers (`ENOBUFS`
-    /// when none is left, `EMFILE` when the stack is full).
+    /// when none is left, or only closed ones whose datagrams still wait to go out;
+    /// `EMFILE` when the stack is full).
     fn socket(&mut self) -> Result<NalUdpSocket, NetError> {
         let NalUdpStack {
             stack,
@@ -159,11 +167,14 @@ impl<'a, S: StackRef<'a>, const PACKETS: usize, const BYTES: usize> embedded_nal
         let owner = *tag;
         stack.with(|stack| {
             unbind_closed(free, stack);
-            if let Some(socket) = free.pop() {
+            // A closed socket whose last datagrams are out (one still sending keeps
+            // its port until they are).
+            if let Some(i) = free.iter().position(|s| s.local_port() == 0) {
+                let socket = free.swap_remove(i);
                 return Ok(NalUdpSocket {
                     owner,
                     socket,
-                    peer: None,
+                    filter: PeerFilter::default(),
                 });
             }
             if *made >= MAX_UDP_SOCKETS || unused.is_empty() {
@@ -184,7 +195,7 @@ impl<'a, S: StackRef<'a>, const PACKETS: usize, const BYTES: usize> embedded_nal
             Ok(NalUdpSocket {
                 owner,
                 socket,
-                peer: None,
+                filter: PeerFilter::default(),
             })
         })?
     }
@@ -204,7 +215,8 @@ impl<'a, S: StackRef<'a>, const PACKETS: usize, const BYTES: usize> embedded_nal
                     .rebind(stack, 0)
                     .map_err(|e| NetError::from(e.errno()))?;
             }
-            socket.peer = Some(remote);
+            let queued = socket.socket.recv_queue(stack);
+            socket.filter.connect(remote, queued);
             Ok(())
         })?
     }
@@ -212,7 +224,8 @@ impl<'a, S: StackRef<'a>, const PACKETS: usize, const BYTES: usize> embedded_nal
     fn send(&mut self, socket: &mut NalUdpSocket, buffer: &[u8]) -> nb::Result<(), NetError> {
         self.own(socket).map_err(nb::Error::Other)?;
         let peer = socket
-            .peer
+            .filter
+            .peer()
             .ok_or(nb::Error::Other(Errno::EDESTADDRREQ.into()))?;
         self.run(|stack| send_to(stack, &mut socket.socket, peer, buffer))
             .map_err(nb_error)?
@@ -226,16 +239,20 @@ impl<'a, S: StackRef<'a>, const PACKETS: usize, const BYTES: usize> embedded_nal
         buffer: &mut [u8],
     ) -> nb::Result<(usize, SocketAddr), NetError> {
         self.own(socket).map_err(nb::Error::Other)?;
-        let peer = socket.peer;
+        let NalUdpSocket { socket, filter, .. } = socket;
         self.run(|stack| {
             loop {
-                let (n, from) = match socket.socket.recvfrom(stack, buffer) {
+                let before = socket.recv_queue(stack);
+                let got = socket.recvfrom(stack, buffer);
+                let taken = filter.accepts_head();
+                filter.taken(before.saturating_sub(socket.recv_queue(stack)));
+                let (n, from) = match got {
                     Ok(got) => got,
                     Err(RecvFromError::Truncated { copied, from, .. }) => (copied, from),
                     Err(RecvFromError::WouldBlock) => return Err(nb::Error::WouldBlock),
                     Err(e) => return Err(nb::Error::Other(e.errno().into())),
                 };
-                if peer.is_none_or(|p| p == from) {
+                if taken || filter.accepts(from) {
                     return Ok((n, SocketAddr::from(from)));
                 }
             }
@@ -244,7 +261,9 @@ impl<'a, S: StackRef<'a>, const PACKETS: usize, const BYTES: usize> embedded_nal
     }
 
     /// Python: `sk.close()`: the port is free at once; the socket is kept, unbound, for
-    /// the next `socket()`. On a busy stack (`Busy`) it is unbound at the next call.
+    /// the next `socket()`. Datagrams `send` queued still go: until they are out, the
+    /// socket keeps its port (a `bind` of it is `EADDRINUSE`, no datagram is lost). On a
+    /// busy stack (`Busy`) it is unbound at the next call.
     fn close(&mut self, socket: NalUdpSocket) -> Result<(), NetError> {
         self.own(&socket)?;
         // Room: every socket made fits the free list.

@@ -1,5 +1,6 @@
 //! A single-stack loopback on the same heap-free frame queue as the [`Wire`](super::Wire).
 
+use heapless::Deque;
 use smoltcp::phy::{self, Device, DeviceCapabilities};
 use smoltcp::time::Instant;
 
@@ -10,7 +11,7 @@ use super::frame_queue::{ETHERNET_FRAME, Frame, Lane, Queue, TxToken, WireStats,
 /// The heap-free counterpart of smoltcp's `phy::Loopback`, with the same drop-and-count
 /// behaviour as [`Wire`](super::Wire) when full.
 pub struct Loopback<const FRAME: usize = ETHERNET_FRAME, const DEPTH: usize = 64> {
-    lane: Lane<FRAME, DEPTH>,
+    lane: Lane<Deque<Frame<FRAME>, DEPTH>>,
     scratch: [u8; FRAME],
 }
 
@@ -24,7 +25,7 @@ impl<const FRAME: usize, const DEPTH: usize> Loopback<FRAME, DEPTH> {
     /// An empty loopback.
     pub const fn new() -> Self {
         Loopback {
-            lane: Lane::new(),
+            lane: Lane::new(Deque::new()),
             scratch: [0; FRAME],
         }
     }
@@ -66,10 +67,10 @@ impl<const FRAME: usize> Device for LoopbackPort<'_, FRAME> {
     where
         Self: 'a;
 
-    fn receive(&mut self, _now: Instant) -> Option<(Self::RxToken<'_>, Self::TxToken<'_>)> {
+    fn receive(&mut self, now: Instant) -> Option<(Self::RxToken<'_>, Self::TxToken<'_>)> {
         // The frame must leave the queue before the stack may transmit into the same queue,
         // so a loopback receive copies it out (one frame on the stack).
-        let frame = self.lane.frames.front()?.clone();
+        let frame = self.lane.frames.front(now)?.clone();
         self.lane.frames.pop_front();
         self.lane.stats.delivered += 1;
         Some((LoopbackRx { frame }, self.lane.tx(self.scratch, None)))

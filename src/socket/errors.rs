@@ -30,6 +30,8 @@ pub enum Errno {
     EDESTADDRREQ,
     /// 90: Message too long.
     EMSGSIZE,
+    /// 95: Operation not supported (multicast: this stack has no IGMP or MLD).
+    EOPNOTSUPP,
     /// 98: Address already in use.
     EADDRINUSE,
     /// 101: Network is unreachable.
@@ -63,6 +65,7 @@ impl Errno {
             Errno::EPIPE => 32,
             Errno::EDESTADDRREQ => 89,
             Errno::EMSGSIZE => 90,
+            Errno::EOPNOTSUPP => 95,
             Errno::EADDRINUSE => 98,
             Errno::ENETUNREACH => 101,
             Errno::ECONNABORTED => 103,
@@ -86,6 +89,7 @@ impl Errno {
             Errno::EPIPE => "Broken pipe",
             Errno::EDESTADDRREQ => "Destination address required",
             Errno::EMSGSIZE => "Message too long",
+            Errno::EOPNOTSUPP => "Operation not supported",
             Errno::EADDRINUSE => "Address already in use",
             Errno::ENETUNREACH => "Network is unreachable",
             Errno::ECONNABORTED => "Software caused connection abort",
@@ -200,7 +204,8 @@ errno_enum! {
     pub enum RecvError {
         /// No data yet (`BlockingIOError`): poll and try again.
         WouldBlock = EAGAIN,
-        /// The peer reset the connection (`ConnectionResetError`), or it was refused.
+        /// The peer reset the connection (`ConnectionResetError`): reported once, as
+        /// Linux; later `recv`s see the end of the stream.
         Reset = ECONNRESET,
         /// The `settimeout` time passed with no data (`socket.timeout`), or the connection
         /// was dropped by a timeout.
@@ -217,7 +222,9 @@ errno_enum! {
     pub enum SendError {
         /// The transmit buffer is full, or the handshake is not done (`BlockingIOError`).
         WouldBlock = EAGAIN,
-        /// The peer reset the connection (`ConnectionResetError`).
+        /// The peer reset the connection (`ConnectionResetError`): reported once, as
+        /// Linux; later `send`s are `Shutdown` (`EPIPE`), and so is every `send` after
+        /// a reset that followed the peer's FIN, or a refused `connect`.
         Reset = ECONNRESET,
         /// The connection was dropped by a timeout.
         TimedOut = ETIMEDOUT,

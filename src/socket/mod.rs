@@ -21,6 +21,8 @@ mod net_error;
 mod tcp_listener;
 mod tcp_stream;
 mod udp;
+#[cfg(any(feature = "embedded-nal", feature = "edge-nal"))]
+mod udp_peer;
 
 pub use blocking::{Blocking, Polled, StackAccess};
 #[cfg(any(feature = "embedded-nal", feature = "edge-nal"))]
@@ -34,3 +36,5 @@ pub use net_error::NetError;
 pub use tcp_listener::Listener;
 pub use tcp_stream::{Shutdown, TcpSocket};
 pub use udp::UdpSocket;
+#[cfg(any(feature = "embedded-nal", feature = "edge-nal"))]
+pub(crate) use udp_peer::PeerFilter;

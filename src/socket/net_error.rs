@@ -82,7 +82,9 @@ impl core::error::Error for NetError {}
 impl embedded_nal::TcpError for NetError {
     /// `PipeClosed` for every way a connection can be gone (end of stream, reset, timed
     /// out, aborted, broken pipe, not connected, closed descriptor): what a protocol
-    /// crate checks to know it must connect again.
+    /// crate checks to know it must connect again. The trait has no other kind: a
+    /// refused connect is `Other`, and the `errno` (`ECONNREFUSED`, `ECONNRESET`,
+    /// `EPIPE`...) stays in the error for whoever needs it.
     fn kind(&self) -> embedded_nal::TcpErrorKind {
         match self.errno() {
             Errno::EPIPE
@@ -115,6 +117,7 @@ impl embedded_io::Error for NetError {
                 Errno::ETIMEDOUT => ErrorKind::TimedOut,
                 Errno::EINVAL | Errno::EMSGSIZE => ErrorKind::InvalidInput,
                 Errno::EMFILE | Errno::ENOBUFS => ErrorKind::OutOfMemory,
+                Errno::EOPNOTSUPP => ErrorKind::Unsupported,
                 _ => ErrorKind::Other,
             },
         }

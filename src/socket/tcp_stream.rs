@@ -111,7 +111,11 @@ impl TcpSocket {
             tcp::ConnectError::InvalidState => ConnectError::InvalidState,
             tcp::ConnectError::Unaddressable => ConnectError::Unaddressable,
         })?;
-        let timeout = p.slot.recv_timeout().unwrap_or(DEFAULT_CONNECT_TIMEOUT);
+        let timeout = p
+            .slot
+            .recv_timeout()
+            .filter(|t| *t != Duration::ZERO)
+            .unwrap_or(DEFAULT_CONNECT_TIMEOUT);
         p.slot.start_connect(p.now, timeout);
         p.tracer.emit(p.index, EventKind::Connect { remote });
         p.observe();
@@ -186,9 +190,11 @@ impl TcpSocket {
     /// Python: `sk.settimeout(t)`. `connect` fails with `TimedOut` if the handshake takes
     /// longer than `t`, and `recv` once it has returned `WouldBlock` for `t` in a row.
     /// `None` waits forever (the connect timeout is then 20 s). Zero is Python's
-    /// non-blocking mode, which every call here is already: the same as `None`.
+    /// non-blocking mode (`setblocking(False)`): every call here is non-blocking
+    /// already, so nothing times out, but the adapters that wait (the async facade,
+    /// `ByteStream`) return `WouldBlock` (`EAGAIN`) at once, and
+    /// [`timeout`](Self::timeout) says zero, as `gettimeout()` says 0.0.
     pub fn set_timeout(&mut self, stack: &mut Stack<'_>, timeout: Option<Duration>) {
-        let timeout = timeout.filter(|t| *t != Duration::ZERO);
         if let Some(p) = self.parts(stack) {
             p.slot.set_recv_timeout(timeout);
             p.tracer.touch();
@@ -315,8 +321,13 @@ impl TcpSocket {
                         | tcp::State::LastAck
                         | tcp::State::TimeWait => SendError::Shutdown,
                         _ => match p.slot.outcome() {
-                            Some(Outcome::Reset | Outcome::Refused | Outcome::Aborted) => {
+                            // Linux: ECONNRESET once, then EPIPE (and EPIPE at once after
+                            // the peer's FIN or a refused connect).
+                            Some(Outcome::Reset | Outcome::Aborted) if p.slot.report_reset() => {
                                 SendError::Reset
+                            }
+                            Some(Outcome::Reset | Outcome::Refused | Outcome::Aborted) => {
+                                SendError::Shutdown
                             }
                             Some(Outcome::TimedOut) => SendError::TimedOut,
                             Some(Outcome::Finished) => SendError::Shutdown,
@@ -546,7 +557,13 @@ fn nothing_to_read(p: TcpParts<'_, '_>) -> Result<(), RecvError> {
         | tcp::State::TimeWait => Ok(()),
         tcp::State::Closed | tcp::State::Listen => match p.slot.outcome() {
             Some(Outcome::Finished) => Ok(()),
-            Some(Outcome::Reset | Outcome::Refused | Outcome::Aborted) => Err(RecvError::Reset),
+            // Linux: ECONNRESET once, then b'' (b'' at once after the peer's FIN).
+            Some(Outcome::Reset | Outcome::Aborted) if p.slot.report_reset() => {
+                Err(RecvError::Reset)
+            }
+            Some(Outcome::Reset | Outcome::Aborted) => Ok(()),
+            // Linux: a refused connect's socket is not connected (ENOTCONN).
+            Some(Outcome::Refused) => Err(RecvError::NotConnected),
             Some(Outcome::TimedOut) => Err(RecvError::TimedOut),
             Some(Outcome::Cancelled) | None => Err(RecvError::NotConnected),
         },

@@ -130,6 +130,56 @@ impl UdpSocket {
         Ok((copied, from))
     }
 
+    /// Another handle on the same socket (for the halves of a split socket, and an
+    /// adapter's free list): only one of them may close it.
+    #[cfg(feature = "edge-nal")]
+    pub(crate) fn duplicate(&self) -> UdpSocket {
+        UdpSocket {
+            id: self.id,
+            port: self.port,
+        }
+    }
+
+    /// Bytes in the receive queue (wrap-around padding included: see `PeerFilter`).
+    #[cfg(any(feature = "embedded-nal", feature = "edge-nal"))]
+    pub(crate) fn recv_queue(&self, stack: &mut Stack<'_>) -> usize {
+        stack.udp(self.id).map_or(0, |(s, _, _)| s.recv_queue())
+    }
+
+    /// Bytes of datagrams queued to send and not yet out.
+    #[cfg(any(feature = "embedded-nal", feature = "edge-nal"))]
+    pub(crate) fn send_queue(&self, stack: &mut Stack<'_>) -> usize {
+        stack.udp(self.id).map_or(0, |(s, _, _)| s.send_queue())
+    }
+
+    /// The sender of the datagram at the head of the receive queue, left queued.
+    #[cfg(feature = "edge-nal")]
+    pub(crate) fn peek_sender(&self, stack: &mut Stack<'_>) -> Option<IpEndpoint> {
+        let (socket, _, _) = stack.udp(self.id)?;
+        socket.peek().ok().map(|(_, meta)| meta.endpoint)
+    }
+
+    /// Drop the datagram at the head of the receive queue unread (a connected socket's
+    /// filter: Linux drops it on arrival), and say how many bytes left the queue.
+    #[cfg(feature = "edge-nal")]
+    pub(crate) fn discard(&mut self, stack: &mut Stack<'_>) -> usize {
+        let Some((socket, _, _)) = stack.udp(self.id) else {
+            return 0;
+        };
+        let before = socket.recv_queue();
+        let _ = socket.recv();
+        before.saturating_sub(socket.recv_queue())
+    }
+
+    /// Empty the receive queue, keeping the port and what is queued to send (a socket
+    /// an adapter hands out again on the port its last user had).
+    #[cfg(feature = "edge-nal")]
+    pub(crate) fn drain(&mut self, stack: &mut Stack<'_>) {
+        if let Some((socket, _, _)) = stack.udp(self.id) {
+            while socket.recv().is_ok() {}
+        }
+    }
+
     /// Let `waker` know when a datagram arrives, or when room frees up to send one:
     /// smoltcp's own waker registration.
     #[cfg(feature = "async")]
@@ -162,7 +212,10 @@ impl UdpSocket {
     /// had queued: for a socket layer above this one that keeps its sockets for reuse
     /// (Python cannot rebind a bound socket; it makes a new one, which here would need
     /// new buffers).
-    #[cfg_attr(not(feature = "embedded-nal"), allow(dead_code))]
+    #[cfg_attr(
+        not(any(feature = "embedded-nal", feature = "edge-nal")),
+        allow(dead_code)
+    )]
     pub(crate) fn rebind(&mut self, stack: &mut Stack<'_>, port: u16) -> Result<(), BindError> {
         let port = if port == 0 {
             free_ephemeral_port(stack)
@@ -184,7 +237,10 @@ impl UdpSocket {
 
     /// Unbind this socket but keep its slot and buffers, for [`rebind`](Self::rebind):
     /// what it had queued is dropped and datagrams to its old port find nobody.
-    #[cfg_attr(not(feature = "embedded-nal"), allow(dead_code))]
+    #[cfg_attr(
+        not(any(feature = "embedded-nal", feature = "edge-nal")),
+        allow(dead_code)
+    )]
     pub(crate) fn unbind(&mut self, stack: &mut Stack<'_>) {
         if let Some((socket, slot, tracer)) = stack.udp(self.id) {
             socket.close();

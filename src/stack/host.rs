@@ -60,6 +60,28 @@ impl Host {
         random_seed: 0x5eed_5e4e,
     };
 
+    /// The `n`th extra host of a network (a [`Switch`](crate::phy::Switch) joins more
+    /// than two): `02:00:00:00:01:nn`, `192.168.69.(10 + n)/24`, `fdaa::(10 + n)/64`, on
+    /// the subnet of [`Host::CLIENT`] and [`Host::SERVER`]. `n` is taken modulo 240, so
+    /// the address is never one of theirs nor the broadcast.
+    pub const fn nth(n: u8) -> Host {
+        let n = n % 240;
+        Host {
+            name: "host",
+            mac: EthernetAddress([0x02, 0x00, 0x00, 0x00, 0x01, n]),
+            ipv4: IpCidr::Ipv4(smoltcp::wire::Ipv4Cidr::new(
+                Ipv4Address::new(192, 168, 69, 10 + n),
+                24,
+            )),
+            #[cfg(feature = "ipv6")]
+            ipv6: IpCidr::Ipv6(smoltcp::wire::Ipv6Cidr::new(
+                Ipv6Address::new(0xfdaa, 0, 0, 0, 0, 0, 0, 10 + n as u16),
+                64,
+            )),
+            random_seed: 0x5eed_0000 + n as u64,
+        }
+    }
+
     /// The IPv4 address alone.
     pub fn ipv4_addr(&self) -> IpAddress {
         self.ipv4.address()

@@ -125,7 +125,9 @@ pub(crate) struct Slot {
     owner: Owner,
     state: State,
     outcome: Option<Outcome>,
-    read_shut: bool,
+    /// `READ_SHUT`, `FIN_RECEIVED`, `RESET_REPORTED` (one byte: a slot is in every
+    /// socket table).
+    flags: u8,
     recv_timeout: Option<Duration>,
     waiting_since: Option<Instant>,
     idle_timeout: Option<Duration>,
@@ -144,6 +146,14 @@ pub(crate) struct Slot {
     remote: Option<IpEndpoint>,
 }
 
+/// `shutdown(SHUT_RD)` was called: what arrives is thrown away.
+const READ_SHUT: u8 = 1;
+/// The peer's FIN came in this connection (a reset after it is Linux's `EPIPE`).
+const FIN_RECEIVED: u8 = 2;
+/// A reset was reported to the program once (`recv` or `send`), as Linux clears
+/// `SO_ERROR` once it is returned: then `recv` is end of stream, `send` `EPIPE`.
+const RESET_REPORTED: u8 = 4;
+
 impl Slot {
     pub(crate) const EMPTY: Slot = Slot {
         handle: None,
@@ -151,7 +161,7 @@ impl Slot {
         owner: Owner::Spare,
         state: State::Closed,
         outcome: None,
-        read_shut: false,
+        flags: 0,
         recv_timeout: None,
         waiting_since: None,
         idle_timeout: None,
@@ -179,8 +189,17 @@ impl Slot {
     pub(crate) fn outcome(&self) -> Option<Outcome> {
         self.outcome
     }
+    /// How a reset shows to the program now (Linux): the first `recv` or `send` after
+    /// it reports it (`true`, and it is reported from now on), later ones see the end of
+    /// the stream and `EPIPE` (`false`); after the peer's FIN, always `false`.
+    pub(crate) fn report_reset(&mut self) -> bool {
+        let first = self.flags & (FIN_RECEIVED | RESET_REPORTED) == 0;
+        self.flags |= RESET_REPORTED;
+        first
+    }
+
     pub(crate) fn read_shut(&self) -> bool {
-        self.read_shut
+        self.flags & READ_SHUT != 0
     }
     pub(crate) fn recv_timeout(&self) -> Option<Duration> {
         self.recv_timeout
@@ -221,7 +240,9 @@ impl Slot {
     /// (counting it forever would make every sleep zero).
     pub(crate) fn next_deadline(&self, now: Instant) -> Option<Instant> {
         let recv = match (self.waiting_since, self.recv_timeout) {
-            (Some(since), Some(timeout)) => Some(later(since, timeout)).filter(|&t| t > now),
+            (Some(since), Some(timeout)) if timeout != Duration::ZERO => {
+                Some(later(since, timeout)).filter(|&t| t > now)
+            }
             _ => None,
         };
         earliest(earliest(self.connect_deadline, recv), self.idle_due())
@@ -260,7 +281,7 @@ impl Slot {
     /// Forget the previous connection's outcome and timers (not the settings).
     fn begin_connection(&mut self, now: Instant) {
         self.outcome = None;
-        self.read_shut = false;
+        self.flags = 0;
         self.waiting_since = None;
         self.last_activity = now;
         self.connect_deadline = None;
@@ -288,6 +309,7 @@ impl Slot {
     pub(crate) fn arm(&mut self, now: Instant) {
         self.owner = Owner::Listening;
         self.outcome = None;
+        self.flags &= !(FIN_RECEIVED | RESET_REPORTED);
         self.state = State::Listen;
         self.last_activity = now;
     }
@@ -387,7 +409,7 @@ impl Slot {
 
     /// `shutdown(SHUT_RD)`.
     pub(crate) fn shut_read(&mut self) {
-        self.read_shut = true;
+        self.flags |= READ_SHUT;
     }
 
     /// `settimeout(t)`.
@@ -413,7 +435,8 @@ impl Slot {
     pub(crate) fn recv_waits(&mut self, now: Instant) -> bool {
         let since = *self.waiting_since.get_or_insert(now);
         match self.recv_timeout {
-            Some(t) if now >= later(since, t) => {
+            // Zero: non-blocking, nothing to time out (Python's `BlockingIOError`).
+            Some(t) if t != Duration::ZERO && now >= later(since, t) => {
                 self.waiting_since = None;
                 true
             }
@@ -468,6 +491,9 @@ impl Slot {
         }
         if change.outcome.is_some() {
             self.outcome = change.outcome;
+        }
+        if change.events.contains(super::trace::EventKind::FinReceived) {
+            self.flags |= FIN_RECEIVED;
         }
         Some(change)
     }
@@ -669,9 +695,12 @@ mod tests {
 
     #[test]
     fn a_slot_is_as_large_as_the_docs_say() {
-        // StackStorage's docs: 136 bytes on a 64-bit host.
-        #[cfg(target_pointer_width = "64")]
+        // StackStorage's docs: 136 bytes on a 64-bit host (with IPv6 addresses; 128
+        // without the `ipv6` feature).
+        #[cfg(all(target_pointer_width = "64", feature = "ipv6"))]
         assert_eq!(core::mem::size_of::<Slot>(), 136);
+        #[cfg(all(target_pointer_width = "64", not(feature = "ipv6")))]
+        assert_eq!(core::mem::size_of::<Slot>(), 128);
     }
 
     #[test]

@@ -192,6 +192,21 @@ pub trait Observer {
     fn record(&self, event: Event);
 }
 
+impl<T: Observer + ?Sized> Observer for &T {
+    fn record(&self, event: Event) {
+        (**self).record(event);
+    }
+}
+
+/// Two observers of one stack (a trace and a ladder, say): each gets every event, the
+/// first one first.
+impl<A: Observer, B: Observer> Observer for (A, B) {
+    fn record(&self, event: Event) {
+        self.0.record(event);
+        self.1.record(event);
+    }
+}
+
 /// A fixed-size trace: the last `N` events, oldest first.
 pub struct Trace<const N: usize> {
     inner: RefCell<TraceInner<N>>,

@@ -18,7 +18,7 @@ use crate::stack::{Host, Stack, StackStorage, later};
 
 /// Two async stacks on an in-memory wire, in virtual time (see the module docs).
 pub struct AsyncTestbed<'a, const FRAME: usize = 1514, const DEPTH: usize = 64> {
-    wire: RefCell<Wire<FRAME, DEPTH>>,
+    wire: RefCell<Wire<'a, FRAME, DEPTH>>,
     /// The client host ([`Host::CLIENT`]).
     pub client: AsyncStack<'a>,
     /// The server host ([`Host::SERVER`]).
@@ -58,7 +58,7 @@ impl<'a, const FRAME: usize, const DEPTH: usize> AsyncTestbed<'a, FRAME, DEPTH> 
         for _ in 0..SETTLE_ROUNDS {
             let a = self.client.poll(now, &mut wire.port(End::A));
             let b = self.server.poll(now, &mut wire.port(End::B));
-            if !a && !b && wire.is_idle() {
+            if !a && !b && !wire.any_due_by(now) {
                 return;
             }
         }
@@ -83,15 +83,19 @@ impl<'a, const FRAME: usize, const DEPTH: usize> AsyncTestbed<'a, FRAME, DEPTH> 
                 continue;
             }
             turns_here = 0;
-            let next = [self.client.poll_at(), self.server.poll_at()]
+            let now = self.now.get();
+            // A stack deadline now or past moves the clock by 1 ms at least; a frame
+            // falls due exactly when it does.
+            let stacks = [self.client.poll_at(), self.server.poll_at()]
                 .into_iter()
                 .flatten()
-                .min();
-            let Some(next) = next else {
+                .min()
+                .map(|t| t.max(later(now, Duration::from_millis(1))));
+            let frames = self.wire.try_borrow().ok().and_then(|w| w.next_due());
+            let Some(next) = [stacks, frames].into_iter().flatten().min() else {
                 return RunError::Stalled { at: self.now() };
             };
-            let now = self.now.get();
-            self.now.set(next.max(later(now, Duration::from_millis(1))));
+            self.now.set(next);
         }
     }
 }

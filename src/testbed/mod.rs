@@ -10,20 +10,92 @@
 //! 2. the program (services, clients, a test) gets its turn;
 //! 3. if that did not put anything on the wire, [`advance`](Testbed::advance) jumps the
 //!    clock to the earliest deadline either stack has (a delayed ACK, a retransmission, a
-//!    `settimeout`, TIME-WAIT...).
+//!    `settimeout`, TIME-WAIT...) or to the next frame's arrival, when the wire has a
+//!    [`Link`](crate::phy::Link) with latency: a 100 ms link costs no wall time either.
 //!
 //! So a frame is never left sitting in a queue while the clock runs (smoltcp's loopback
 //! example does that, and retransmits needlessly), and a test that waits through
 //! TIME-WAIT's 10 seconds takes microseconds. [`run`](Testbed::run) is that loop.
+//!
+//! More than two hosts: a [`Network`] runs `N` stacks on a [`Switch`](crate::phy::Switch)
+//! the same way.
+//!
+//! # Your own protocol on a bad network
+//!
+//! The wire's [`Link`](crate::phy::Link) gives each direction latency, jitter, loss,
+//! duplication, reordering and a bandwidth limit, and [`Wire::add_rule`] loses or holds
+//! chosen frames; the program under test is whatever the `run` closure does. Here a
+//! protocol of your own, a sensor that answers `TEMP?` with `TEMP 21` over UDP, with a
+//! client that asks again every 250 ms until it hears back, on a link of 80 ms each way
+//! that loses a third of the frames:
+//!
+//! ```
+//! use sockless::phy::{Chance, End, Link, Wire};
+//! use sockless::smoltcp::time::{Duration, Instant};
+//! use sockless::smoltcp::wire::IpEndpoint;
+//! use sockless::{Host, StackStorage, Testbed, UdpBuffers, UdpSocket};
+//!
+//! let mut wire = Wire::new();
+//! wire.set_links(Link::IDEAL.latency(Duration::from_millis(80)).drop(Chance::percent(33)));
+//! wire.set_seed(7); // the same losses on every run
+//! let (mut c, mut s) = (StackStorage::<1>::new(), StackStorage::<1>::new());
+//! let mut tb: Testbed =
+//!     Testbed::with_wire(wire, Host::CLIENT, &mut c, Host::SERVER, &mut s);
+//!
+//! let (mut sb, mut cb) = (UdpBuffers::<2, 256>::new(), UdpBuffers::<2, 256>::new());
+//! let mut sensor = UdpSocket::bind(&mut tb.server, 5000, &mut sb).unwrap();
+//! let mut asker = UdpSocket::bind(&mut tb.client, 0, &mut cb).unwrap();
+//! let to = IpEndpoint::new(Host::SERVER.ipv4_addr(), 5000);
+//!
+//! // The client asks, then lets the network (and the sensor) run for 250 ms; again
+//! // until it hears back. `run_for` moves the clock even with nothing in flight.
+//! let (mut asked, mut answer) = (0, None);
+//! while answer.is_none() && asked < 40 {
+//!     // (While the server's Ethernet address is unknown, the stack keeps the
+//!     // datagrams, and a full buffer refuses one more: then it only waits.)
+//!     if asker.sendto(&mut tb.client, b"TEMP?", to).is_ok() {
+//!         asked += 1;
+//!     }
+//!     tb.run_for(Duration::from_millis(250), |client, server| {
+//!         // The sensor: answer every question.
+//!         let mut buf = [0u8; 64];
+//!         while let Ok((n, from)) = sensor.recvfrom(server, &mut buf) {
+//!             if &buf[..n] == b"TEMP?" {
+//!                 let _ = sensor.sendto(server, b"TEMP 21", from);
+//!             }
+//!         }
+//!         if let Ok((n, _)) = asker.recvfrom(client, &mut buf) {
+//!             answer.get_or_insert((buf[..n].to_vec(), client.now()));
+//!         }
+//!     })
+//!     .unwrap();
+//! }
+//!
+//! let (reply, at) = answer.unwrap();
+//! assert_eq!(reply, b"TEMP 21");
+//! // Every exchange costs a round trip of 160 ms at least, and this link lost some.
+//! assert!(at >= Instant::from_millis(160));
+//! assert!(asked > 1, "the client had to ask again");
+//! let lost = tb.wire.stats(End::A).dropped_fault + tb.wire.stats(End::B).dropped_fault;
+//! assert!(lost > 0);
+//! println!("answered at {at} after {asked} questions; {lost} frames lost");
+//! ```
+//!
+//! The client's own timer is not one the testbed knows of, so the client does not wait
+//! inside [`run`](Testbed::run) (with nothing in flight and no socket deadline, that would
+//! end in [`RunError::Stalled`]): [`run_for`](Testbed::run_for) lets a stretch of virtual
+//! time pass, jumping from one frame arrival or stack deadline to the next.
 
 use smoltcp::time::{Duration, Instant};
 
 #[cfg(feature = "async")]
 mod async_testbed;
+mod network;
 mod run_error;
 
 #[cfg(feature = "async")]
 pub use async_testbed::AsyncTestbed;
+pub use network::Network;
 pub use run_error::{BUSY_TURNS, RunError, SETTLE_ROUNDS};
 
 use crate::phy::{End, Wire};
@@ -44,7 +116,7 @@ enum Turn {
 /// A client and a server stack on one wire, with a virtual clock.
 pub struct Testbed<'a, const FRAME: usize = 1514, const DEPTH: usize = 64> {
     /// The link between them.
-    pub wire: Wire<FRAME, DEPTH>,
+    pub wire: Wire<'a, FRAME, DEPTH>,
     /// The client host ([`Host::CLIENT`] by default), on end A of the wire.
     pub client: Stack<'a>,
     /// The server host ([`Host::SERVER`] by default), on end B of the wire.
@@ -67,7 +139,7 @@ impl<'a, const FRAME: usize, const DEPTH: usize> Testbed<'a, FRAME, DEPTH> {
 
     /// A pair of any two hosts on a given wire.
     pub fn with_wire<const C: usize, const CT: usize, const S: usize, const ST: usize>(
-        mut wire: Wire<FRAME, DEPTH>,
+        mut wire: Wire<'a, FRAME, DEPTH>,
         client_host: Host,
         client: &'a mut StackStorage<'a, C, CT>,
         server_host: Host,
@@ -116,7 +188,7 @@ impl<'a, const FRAME: usize, const DEPTH: usize> Testbed<'a, FRAME, DEPTH> {
                 self.server_polled = (self.server.activity(), self.now);
                 changed
             };
-            if !a && !b && self.wire.is_idle() {
+            if !a && !b && !self.wire.any_due_by(self.now) {
                 return anything;
             }
             anything = true;
@@ -130,20 +202,29 @@ impl<'a, const FRAME: usize, const DEPTH: usize> Testbed<'a, FRAME, DEPTH> {
             End::A => (&self.client, self.client_polled),
             End::B => (&self.server, self.server_polled),
         };
-        self.wire.waiting(end) > 0 || polled != (stack.activity(), self.now)
+        self.wire.due_by(end, self.now) || polled != (stack.activity(), self.now)
     }
 
-    /// The earliest deadline of either stack.
+    /// The earliest deadline of either stack, or the next frame due on the wire.
     fn next_deadline(&mut self) -> Option<Instant> {
-        match (self.client.poll_at(), self.server.poll_at()) {
+        let stacks = match (self.client.poll_at(), self.server.poll_at()) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (Some(t), None) | (None, Some(t)) => Some(t),
             (None, None) => None,
+        };
+        // A stack deadline in the past (or now) means "poll now": move by at least 1 ms
+        // so a busy deadline cannot spin the loop at one instant. A frame is due when
+        // it is due.
+        let stacks = stacks.map(|t| t.max(later(self.now, Duration::from_millis(1))));
+        match (stacks, self.wire.next_due()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
     }
 
-    /// Jump the clock to the earliest deadline of either stack, but not past `cap`.
-    /// Returns `false` (and leaves the clock alone) if there is no deadline before `cap`.
+    /// Jump the clock to the next deadline (a stack's, or a frame's arrival), but not
+    /// past `cap`. Returns `false` (and leaves the clock alone) if there is no deadline
+    /// before `cap`.
     fn advance_until(&mut self, cap: Option<Instant>) -> bool {
         let Some(next) = self.next_deadline() else {
             return match cap {
@@ -154,15 +235,15 @@ impl<'a, const FRAME: usize, const DEPTH: usize> Testbed<'a, FRAME, DEPTH> {
                 _ => false,
             };
         };
-        // A deadline in the past (or now) means "poll now": move by at least 1 ms so a
-        // busy deadline cannot spin the loop at one instant.
-        let next = next.max(later(self.now, Duration::from_millis(1)));
+        // Never backwards (a frame released late is due "in the past": now).
+        let next = next.max(self.now);
         self.now = cap.map_or(next, |cap| next.min(cap));
         true
     }
 
-    /// Jump the clock to the earliest deadline of either stack. Returns `false` (and
-    /// leaves the clock alone) if neither has one.
+    /// Jump the clock to the next deadline: the earliest of either stack's, or the next
+    /// frame's arrival on the wire. Returns `false` (and leaves the clock alone) if there
+    /// is none.
     pub fn advance(&mut self) -> bool {
         self.advance_until(None)
     }

@@ -10,8 +10,11 @@
 //!   sends, exactly what the server must answer), and [`conversations::play`], which runs
 //!   one on a [`Testbed`](crate::testbed::Testbed) and returns a verdict. The demo prints
 //!   those verdicts; the tests assert on the same ones.
+//! * [`ladder`]: the frames of a conversation drawn as the textbook's ladder diagram,
+//!   beside the Python calls and the TCP states.
 
 pub mod chat;
 pub mod conversations;
+pub mod ladder;
 
 pub use chat::{ChatSpec, TcpChat, UdpChat};
