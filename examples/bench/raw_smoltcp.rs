@@ -41,7 +41,7 @@ const CHUNK: usize = 4096;
 
 /// Two smoltcp stacks on the wire, the server running the echo services.
 pub struct RawRig {
-    wire: Box<Wire<FRAME, DEPTH>>,
+    wire: Box<Wire<'static, FRAME, DEPTH>>,
     now: Instant,
     client: Interface,
     client_sockets: SocketSet<'static>,
