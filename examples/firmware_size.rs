@@ -25,6 +25,9 @@
 //!   the budget on any board, or cannot be built.
 //! * **logs+DHCP** (`cargo firmware-logs`, `-m4`, `-m33`, `-m55`): the same with the log
 //!   lines, panic messages and the address by DHCP, for debugging; not held to the budget.
+//! * **async** (`cargo firmware-async`, `cargo firmware-async-m4`; examples/firmware_async):
+//!   the same services as tasks on embassy's executor, in the small build's profile and
+//!   features; reported beside the others, not held to the budget.
 //! * **size-tuned** (`scripts/cargo-size-tuned`, a pinned nightly): the small build with
 //!   `core` compiled with the firmware and panics that trap. An extra: without that nightly
 //!   its rows say so, and nothing fails.
@@ -46,6 +49,8 @@ const RAM_BUDGET: u64 = 48 * 1024;
 
 struct Build {
     label: String,
+    /// The example: `firmware` (poll-driven) or `firmware_async` (embassy's executor).
+    example: &'static str,
     /// Where it is built, under target/firmware-size/ (one directory per target and
     /// toolchain: the builds of one target share their dependencies, and each ELF is read
     /// as soon as it is built).
@@ -133,6 +138,7 @@ fn builds() -> Vec<Build> {
             }
             builds.push(Build {
                 label: format!("small, {variant}, {} ({})", board.core, board.machine),
+                example: "firmware",
                 dir: board.target,
                 args,
                 size_tuned: false,
@@ -145,11 +151,24 @@ fn builds() -> Vec<Build> {
     for board in &BOARDS {
         builds.push(Build {
             label: format!("logs+DHCP, IPv4-only, {} ({})", board.core, board.machine),
+            example: "firmware",
             dir: board.target,
             args: vec![leak(format!("firmware-logs-build{}", board.alias))],
             size_tuned: false,
             target: board.target,
             profile: "firmware-logs",
+            budget: false,
+        });
+    }
+    for board in &BOARDS[..2] {
+        builds.push(Build {
+            label: format!("async, IPv4-only, {} ({})", board.core, board.machine),
+            example: "firmware_async",
+            dir: board.target,
+            args: vec![leak(format!("firmware-async-build{}", board.alias))],
+            size_tuned: false,
+            target: board.target,
+            profile: "firmware",
             budget: false,
         });
     }
@@ -160,6 +179,7 @@ fn builds() -> Vec<Build> {
     ] {
         builds.push(Build {
             label: format!("size-tuned, {variant}, {} ({})", board.core, board.machine),
+            example: "firmware",
             dir: leak(format!("tuned-{}", board.target)),
             args: vec![
                 "build",
@@ -208,7 +228,8 @@ fn build(root: &Path, build: &Build) -> Result<Option<Elf>, String> {
     let elf: PathBuf = dir
         .join(build.target)
         .join(build.profile)
-        .join("examples/firmware");
+        .join("examples")
+        .join(build.example);
     let bytes = std::fs::read(&elf).map_err(|e| format!("{}: {e}", elf.display()))?;
     Elf::parse(&bytes)
         .map(Some)
@@ -259,6 +280,7 @@ fn main() -> ExitCode {
     let mut over = false;
     let mut failed = false;
     let mut first = None;
+    let mut first_async = None;
     for build in &builds() {
         let elf = match self::build(root, build) {
             Ok(Some(elf)) => elf,
@@ -300,7 +322,11 @@ fn main() -> ExitCode {
             kib(ram),
             mark(ram, RAM_BUDGET),
         );
-        first.get_or_insert(elf);
+        if build.example == "firmware_async" {
+            first_async.get_or_insert(elf);
+        } else {
+            first.get_or_insert(elf);
+        }
     }
     println!(
         "budget (small, IPv4-only, held by --check): flash {} (vectors + text + rodata + \
@@ -311,13 +337,16 @@ fn main() -> ExitCode {
     println!(
         "\nsmall:      cargo firmware | firmware-m4 | firmware-m33 | firmware-m55 | firmware-riscv  [--features ipv6|dhcp]\n\
          logs+DHCP:  cargo firmware-logs | firmware-logs-m4 | firmware-logs-m33 | firmware-logs-m55 | firmware-logs-riscv\n\
+         async:      cargo firmware-async | firmware-async-m4  (embassy-executor)\n\
          size-tuned: scripts/cargo-size-tuned run --example firmware --target TRIPLE \
          --no-default-features --features lan9118[,ipv6]   (pinned nightly)"
     );
-    if let Some(elf) = first {
-        println!("\nlargest statics (small, IPv4-only, M3):");
-        for (name, size) in elf.statics.iter().take(6) {
-            println!("  {size:>6} B  {name}");
+    for (elf, which) in [(first, "small"), (first_async, "async")] {
+        if let Some(elf) = elf {
+            println!("\nlargest statics ({which}, IPv4-only, M3):");
+            for (name, size) in elf.statics.iter().take(6) {
+                println!("  {size:>6} B  {name}");
+            }
         }
     }
     if failed {

@@ -94,6 +94,8 @@
 extern crate std;
 
 #[cfg(feature = "async")]
+pub mod async_services;
+#[cfg(feature = "async")]
 pub mod async_sockets;
 #[cfg(any(feature = "embedded-nal", feature = "embedded-io"))]
 pub mod ecosystem;

@@ -1,4 +1,5 @@
-//! The firmware (examples/firmware) booted in QEMU, driven from the host's own sockets.
+//! The firmware (examples/firmware, and its async build, examples/firmware_async) booted
+//! in QEMU, driven from the host's own sockets: both builds pass the same checks.
 //!
 //! Each test builds a firmware the way the README says (`cargo firmware-build`, the
 //! build-only twin of `cargo firmware`), boots it with the very command of the README
@@ -200,6 +201,23 @@ const LOGS_RISCV: Firmware = Firmware {
     build: &["firmware-logs-build-riscv"],
     run: &["firmware-logs-riscv", "--quiet"],
     target: "riscv32imac-unknown-none-elf",
+};
+
+/// `cargo firmware-async`: the services as tasks on embassy's executor
+/// (examples/firmware_async), the same small profile, on the AN385.
+const ASYNC_M3: Firmware = Firmware {
+    script: None,
+    build: &["firmware-async-build"],
+    run: &["firmware-async", "--quiet"],
+    target: "thumbv7m-none-eabi",
+};
+
+/// `cargo firmware-async-m4`: the same on the AN386.
+const ASYNC_M4F: Firmware = Firmware {
+    script: None,
+    build: &["firmware-async-build-m4"],
+    run: &["firmware-async-m4", "--quiet"],
+    target: "thumbv7em-none-eabihf",
 };
 
 /// The size-tuned build (scripts/cargo-size-tuned: the pinned nightly, `core` built with
@@ -517,9 +535,16 @@ fn exercise(board: Board) -> Vec<String> {
     );
     assert_eq!(board.control("log info"), "log INFO");
 
+    // `quit` with a caller still on the line: the run ends all the same, with status 0.
+    let mut caller = tcp(server, 8888);
+    assert_eq!(
+        read_line(&mut caller),
+        sockless::services::robot_menu::WELCOME
+    );
     let name = board.name.clone();
     let mut console = board.boot_lines.clone();
     let (status, rest) = board.quit();
+    drop(caller);
     assert!(
         status.success(),
         "{name}: QEMU exited with {status}; the console's last lines: {rest:?}"
@@ -654,6 +679,19 @@ qemu_test! {
 }
 
 qemu_test! {
+    fn cargo_firmware_async_on_mps2_an385_serves_every_service() {
+        // The async build: every check of the poll-driven one, the same port contract.
+        serves_every_service_without_log_lines(&ASYNC_M3, "mps2-an385", "async");
+    }
+}
+
+qemu_test! {
+    fn cargo_firmware_async_m4_on_mps2_an386_serves_every_service() {
+        serves_every_service_without_log_lines(&ASYNC_M4F, "mps2-an386", "async");
+    }
+}
+
+qemu_test! {
     fn size_tuned_build_on_mps2_an385_serves_every_service() {
         // The nightly build (`scripts/cargo-size-tuned`): no log lines, panics trap, and still
         // every service, the control port and the final report.
@@ -685,6 +723,8 @@ fn the_build_aliases_build_what_the_run_aliases_run() {
         ("firmware-logs-m55", "firmware-logs-build-m55"),
         ("firmware-riscv", "firmware-build-riscv"),
         ("firmware-logs-riscv", "firmware-logs-build-riscv"),
+        ("firmware-async", "firmware-async-build"),
+        ("firmware-async-m4", "firmware-async-build-m4"),
     ] {
         let run = alias(run);
         assert!(run.starts_with("run "), "{run}");
@@ -697,6 +737,8 @@ fn the_build_aliases_build_what_the_run_aliases_run() {
         ("firmware-m33", "lan9118"),
         ("firmware-m55", "lan9118"),
         ("firmware-riscv", "virtio-net"),
+        ("firmware-async", "lan9118"),
+        ("firmware-async-m4", "lan9118"),
     ] {
         let args = alias(small);
         let want = format!("--profile firmware --no-default-features --features {card},log-off");

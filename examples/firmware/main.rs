@@ -148,3 +148,10 @@ fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
     ThisBoard::print("PANIC (cargo firmware-logs prints what and where)");
     ThisBoard::exit(false)
 }
+
+/// What the interrupt handlers (`boards/cortex.rs`) call after their own work: nothing
+/// here (the loop runs after every `wfi`); the async build (examples/firmware_async) wakes
+/// its runner.
+#[cfg(all(target_arch = "arm", target_os = "none"))]
+#[inline(always)]
+fn interrupted() {}

@@ -93,6 +93,21 @@ impl<'a, const TIMERS: usize> AsyncStack<'a, TIMERS> {
         &self,
         device: &mut D,
         mut clock: impl FnMut() -> Instant,
+        wait: impl FnMut(Option<Instant>) -> W,
+    ) -> !
+    where
+        D: Device + ?Sized,
+        W: Future<Output = ()>,
+    {
+        self.run_on(device, |_| clock(), wait).await
+    }
+
+    /// [`run`](Self::run) for a clock on the device itself (a counter of the network
+    /// card's, as the LAN9118's): `clock` reads it between polls.
+    pub async fn run_on<D, W>(
+        &self,
+        device: &mut D,
+        mut clock: impl FnMut(&mut D) -> Instant,
         mut wait: impl FnMut(Option<Instant>) -> W,
     ) -> !
     where
@@ -100,7 +115,7 @@ impl<'a, const TIMERS: usize> AsyncStack<'a, TIMERS> {
         W: Future<Output = ()>,
     {
         loop {
-            self.poll(clock(), device);
+            self.poll(clock(device), device);
             let sleep = wait(self.poll_at());
             let mut sleep = pin!(sleep);
             poll_fn(|cx| {

@@ -150,11 +150,40 @@ impl<const POOL: usize, const BUF: usize, const UDP: usize> ServiceStorage<POOL,
         }
     }
 
+    /// The buffers service by service, for services started one by one (the async
+    /// ones: `sockless::async_services`).
+    pub fn split(&mut self) -> ServiceBuffers<'_, POOL, BUF, UDP> {
+        ServiceBuffers {
+            echo: &mut self.echo,
+            upper: &mut self.upper,
+            notice: &mut self.notice,
+            robot: &mut self.robot,
+            udp_echo: &mut self.udp_echo,
+            udp_ok: &mut self.udp_ok,
+        }
+    }
+
     /// Socket slots the services take in the stack's storage.
     pub const SOCKETS: usize = 4 * POOL + 2;
 
     /// Bytes of this storage.
     pub const SIZE: usize = core::mem::size_of::<Self>();
+}
+
+/// A [`ServiceStorage`]'s buffers, service by service ([`ServiceStorage::split`]).
+pub struct ServiceBuffers<'s, const POOL: usize, const BUF: usize, const UDP: usize> {
+    /// TCP 7's pool.
+    pub echo: &'s mut [TcpBuffers<BUF, BUF>; POOL],
+    /// TCP 6969's pool.
+    pub upper: &'s mut [TcpBuffers<BUF, BUF>; POOL],
+    /// TCP 9999's pool.
+    pub notice: &'s mut [TcpBuffers<BUF, BUF>; POOL],
+    /// TCP 8888's pool.
+    pub robot: &'s mut [TcpBuffers<BUF, BUF>; POOL],
+    /// UDP 7's queues.
+    pub udp_echo: &'s mut UdpBuffers<8, UDP>,
+    /// UDP 9999's queues.
+    pub udp_ok: &'s mut UdpBuffers<8, UDP>,
 }
 
 /// Error returned by [`Services::start`].

@@ -63,7 +63,9 @@ pub fn sleep_on(line: u16) {
 }
 
 #[exception]
-fn SysTick() {}
+fn SysTick() {
+    crate::interrupted();
+}
 
 /// The interrupt half of the vector table, up to the last line the board uses: its
 /// `INTERRUPTS` entries instead of cortex-m-rt's generic 240 (its `device` feature;
@@ -83,7 +85,10 @@ unsafe fn DefaultHandler(irqn: i16) {
     match u16::try_from(irqn) {
         // Level-triggered: masked until the main loop has drained the card. Only the
         // card's line is ever unmasked.
-        Ok(line) => NVIC::mask(Line(line)),
+        Ok(line) => {
+            NVIC::mask(Line(line));
+            crate::interrupted();
+        }
         Err(_) => panic!("unexpected exception {irqn}"),
     }
 }

@@ -42,6 +42,13 @@ pub struct Mps<M> {
     map: PhantomData<M>,
 }
 
+impl<M: MpsMap> Mps<M> {
+    /// The LAN9118's line and the core clock, for a build that sleeps its own way (the
+    /// async build, examples/firmware_async).
+    pub const CARD_LINE: u16 = M::LAN9118_IRQ;
+    pub const CORE_HZ: u32 = M::CORE_HZ;
+}
+
 /// The driver's memory, built in place at start-up (`.bss`).
 static NIC: Static<Lan9118<Mmio>> = Static::new();
 
