@@ -32,5 +32,6 @@ pub use errors::{
 };
 pub use net_error::NetError;
 pub use tcp_listener::Listener;
+pub(crate) use tcp_stream::Relayed;
 pub use tcp_stream::{Shutdown, TcpSocket};
 pub use udp::UdpSocket;
