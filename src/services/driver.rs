@@ -300,13 +300,19 @@ impl<H: DatagramHandler> UdpService<H> {
 
     /// Answer every datagram waiting, while there is room to queue answers.
     pub fn poll(&mut self, stack: &mut Stack<'_>) {
+        self.serve(stack);
+    }
+
+    /// [`poll`](Self::poll); `true` if datagrams wait that found no room to be answered
+    /// (room comes as frames leave, not as they arrive: the next turn must look again).
+    pub(crate) fn serve(&mut self, stack: &mut Stack<'_>) -> bool {
         answer_datagrams(
             self.name,
             &mut self.stats,
             &mut self.socket,
             &mut self.handler,
             stack,
-        );
+        )
     }
 
     /// The service's counters.
@@ -337,12 +343,15 @@ fn answer_datagrams(
     socket: &mut UdpSocket,
     handler: &mut dyn DatagramHandler,
     stack: &mut Stack<'_>,
-) {
+) -> bool {
     if !socket.can_recv(stack) {
-        return;
+        return false;
     }
     let mut buf = [0u8; DATAGRAM_MAX];
-    while socket.can_send(stack) {
+    loop {
+        if !socket.can_send(stack) {
+            return socket.can_recv(stack);
+        }
         match socket.recvfrom(stack, &mut buf) {
             Ok((len, from)) => {
                 stats.accepted += 1;
@@ -366,7 +375,7 @@ fn answer_datagrams(
                 stats.dropped += 1;
                 log::info!("{name}: {size}-byte datagram from {from} dropped");
             }
-            Err(_) => break,
+            Err(_) => return false,
         }
     }
 }

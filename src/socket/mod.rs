@@ -38,6 +38,7 @@ pub use errors::{
 };
 pub use net_error::NetError;
 pub use tcp_listener::Listener;
+pub(crate) use tcp_stream::Relayed;
 pub use tcp_stream::{Shutdown, TcpSocket};
 pub use udp::UdpSocket;
 #[cfg(any(feature = "embedded-nal", feature = "edge-nal"))]

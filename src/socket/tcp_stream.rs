@@ -270,6 +270,48 @@ impl TcpSocket {
         nothing_to_read(p).map(|()| None)
     }
 
+    /// Move every byte received to the send side, `transform`ed on the way, straight from
+    /// the receive ring into the transmit ring: one copy and one table look-up for the
+    /// whole turn, where `recv` into a buffer and `sendall` from it take two copies and a
+    /// look-up per verb. Never reads more than can be queued, so nothing is held between
+    /// calls and a slow reader slows the writer down. The trace and counters see what
+    /// `recv` and `send` would have: a `Recv` then a `Send` event for each piece moved.
+    pub(crate) fn relay(&mut self, stack: &mut Stack<'_>, transform: fn(&mut [u8])) -> Relayed {
+        let Some(mut p) = self.parts(stack) else {
+            return Relayed::Lost;
+        };
+        loop {
+            let room = if p.socket.may_send() {
+                p.socket.send_capacity() - p.socket.send_queue()
+            } else {
+                0
+            };
+            if room == 0 {
+                // A full transmit buffer on a live connection waits for the peer's ACKs.
+                return match p.socket.state() {
+                    tcp::State::Established | tcp::State::CloseWait => Relayed::Waiting,
+                    _ => Relayed::Lost,
+                };
+            }
+            if p.slot.read_shut() || !p.socket.can_recv() {
+                return match nothing_to_read(p) {
+                    Ok(()) => Relayed::Finished,
+                    Err(RecvError::WouldBlock) => Relayed::Waiting,
+                    Err(_) => Relayed::Lost,
+                };
+            }
+            match move_in_place(&mut p, transform) {
+                Some(0) | None => return Relayed::Lost,
+                Some(n) => {
+                    p.slot.received(n, p.now);
+                    p.tracer.emit(p.index, EventKind::Recv { bytes: n as u32 });
+                    p.slot.sent(n, p.now);
+                    p.tracer.emit(p.index, EventKind::Send { bytes: n as u32 });
+                }
+            }
+        }
+    }
+
     /// Bytes that [`send`](Self::send) could queue right now.
     pub fn send_space(&self, stack: &mut Stack<'_>) -> usize {
         match self.parts(stack) {
@@ -521,6 +563,43 @@ fn close_or_cancel(p: &mut TcpParts<'_, '_>) {
         p.socket.close();
         p.observe();
     }
+}
+
+/// Why [`TcpSocket::relay`] stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Relayed {
+    /// All that arrived is queued to send, or the send side waits for room.
+    Waiting,
+    /// The peer finished sending (or reading was shut down) and all was relayed.
+    Finished,
+    /// The connection is gone.
+    Lost,
+}
+
+/// One contiguous piece from the receive ring into the transmit ring, `transform`ed:
+/// how many bytes moved (`None` if smoltcp refused either side).
+fn move_in_place(p: &mut TcpParts<'_, '_>, transform: fn(&mut [u8])) -> Option<usize> {
+    // Look at the received bytes without taking them (0 consumed).
+    let (from, waiting) = p.socket.recv(|rx| (0, (rx.as_ptr(), rx.len()))).ok()?;
+    let n = p
+        .socket
+        .send(|tx| {
+            let n = tx.len().min(waiting);
+            // SAFETY: `from..from + waiting` is the receive ring's storage that `recv`
+            // just showed, still holding those bytes: nothing has been dequeued. The
+            // receive and transmit rings are two distinct `&mut [u8]` given to the socket
+            // at its creation, so they never overlap, and smoltcp's `send` touches the
+            // transmit ring and the socket's timers only, never the receive ring, so the
+            // bytes stay where they are while this closure copies them.
+            let received = unsafe { core::slice::from_raw_parts(from, n) };
+            tx[..n].copy_from_slice(received);
+            transform(&mut tx[..n]);
+            (n, n)
+        })
+        .ok()?;
+    // Now take them out of the receive ring.
+    p.socket.recv(|_| (n, ())).ok()?;
+    Some(n)
 }
 
 /// `recv` when there is nothing to hand over: after `shutdown(SHUT_RD)` (what arrives is

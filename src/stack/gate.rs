@@ -228,6 +228,8 @@ pub(crate) struct PollNotes {
     pub(crate) acks: Vec<OwedAck, 4>,
     /// Connections whose peer opened anew on their 4-tuple: reset after the poll.
     pub(crate) stale: Vec<(IpEndpoint, u16), 2>,
+    /// Frames handed to smoltcp in this poll (held SYNs included).
+    pub(crate) frames: u32,
 }
 
 impl PollNotes {
@@ -237,6 +239,7 @@ impl PollNotes {
         self.admitted.clear();
         self.acks.clear();
         self.stale.clear();
+        self.frames = 0;
     }
 
     pub(crate) const fn new() -> Self {
@@ -245,6 +248,7 @@ impl PollNotes {
             admitted: Vec::new(),
             acks: Vec::new(),
             stale: Vec::new(),
+            frames: 0,
         }
     }
 }
@@ -355,6 +359,7 @@ impl<'g, 't, D: Device + ?Sized> Device for Gate<'g, 't, D> {
                     return None;
                 };
                 let held = self.offered.insert(held);
+                judge.notes.frames += 1;
                 return Some((
                     GateRx {
                         source: Source::Held(held),
@@ -366,6 +371,7 @@ impl<'g, 't, D: Device + ?Sized> Device for Gate<'g, 't, D> {
             }
         }
         let (rx, tx) = self.inner.receive(now)?;
+        judge.notes.frames += 1;
         Some((
             GateRx {
                 source: Source::Device(rx),

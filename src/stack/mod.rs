@@ -136,6 +136,8 @@ pub struct Stack<'a> {
     /// changes live sockets on its own timers: TIME-WAIT, retransmission).
     watched_at: Instant,
     live: bool,
+    /// Frames taken in since the stack started (see [`arrivals`](Self::arrivals)).
+    arrivals: u64,
 }
 
 impl<'a> Stack<'a> {
@@ -187,6 +189,7 @@ impl<'a> Stack<'a> {
             next_timer: None,
             watched_at: now,
             live: false,
+            arrivals: 0,
         }
     }
 
@@ -228,6 +231,14 @@ impl<'a> Stack<'a> {
     /// socket is closed: while it stands still, no listener has anything to do.
     pub(crate) fn pool_epoch(&self) -> u64 {
         self.events.pool_epoch()
+    }
+
+    /// How many frames the stack has taken in so far. With [`activity`](Self::activity)
+    /// and the pool epoch it tells a server whether anything can have happened to its
+    /// sockets since its last turn: only an arriving frame brings data, room to send
+    /// (an ACK) or a new connection; whatever else changes a socket is an event.
+    pub(crate) fn arrivals(&self) -> u64 {
+        self.arrivals
     }
 
     /// The smoltcp interface, for what this crate does not wrap (routes, extra addresses).
@@ -278,6 +289,7 @@ impl<'a> Stack<'a> {
             if aborted {
                 return true;
             }
+            self.arrivals = self.arrivals.wrapping_add(u64::from(self.notes.frames));
             if !self.notes.acks.is_empty() {
                 gate::send_owed_acks(device, now, self.host.mac, &self.notes.acks);
             }
