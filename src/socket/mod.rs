@@ -38,6 +38,7 @@ pub use errors::{
 };
 pub use net_error::NetError;
 pub use tcp_listener::Listener;
+#[cfg(not(target_os = "none"))]
 pub(crate) use tcp_stream::Relayed;
 pub use tcp_stream::{Shutdown, TcpSocket};
 pub use udp::UdpSocket;

@@ -276,6 +276,7 @@ impl TcpSocket {
     /// look-up per verb. Never reads more than can be queued, so nothing is held between
     /// calls and a slow reader slows the writer down. The trace and counters see what
     /// `recv` and `send` would have: a `Recv` then a `Send` event for each piece moved.
+    #[cfg(not(target_os = "none"))]
     pub(crate) fn relay(&mut self, stack: &mut Stack<'_>, transform: fn(&mut [u8])) -> Relayed {
         let Some(mut p) = self.parts(stack) else {
             return Relayed::Lost;
@@ -565,7 +566,8 @@ fn close_or_cancel(p: &mut TcpParts<'_, '_>) {
     }
 }
 
-/// Why [`TcpSocket::relay`] stopped.
+/// Why `TcpSocket::relay` stopped (on a host: bare metal relays through a stack buffer).
+#[cfg(not(target_os = "none"))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Relayed {
     /// All that arrived is queued to send, or the send side waits for room.
@@ -578,6 +580,7 @@ pub(crate) enum Relayed {
 
 /// One contiguous piece from the receive ring into the transmit ring, `transform`ed:
 /// how many bytes moved (`None` if smoltcp refused either side).
+#[cfg(not(target_os = "none"))]
 fn move_in_place(p: &mut TcpParts<'_, '_>, transform: fn(&mut [u8])) -> Option<usize> {
     // Look at the received bytes without taking them (0 consumed).
     let (from, waiting) = p.socket.recv(|rx| (0, (rx.as_ptr(), rx.len()))).ok()?;
