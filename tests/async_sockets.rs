@@ -804,3 +804,99 @@ fn a_conversation_over_a_50_ms_link_takes_its_crossings_in_virtual_time() {
     assert!(tb.now() >= Instant::from_millis(300), "{}", tb.now());
     assert!(tb.now() < Instant::from_millis(400), "{}", tb.now());
 }
+
+/// A task per connection (embassy's usual pattern): an acceptor task hands each
+/// connection to a serving task and waits in `accept` for the next caller, each task woken
+/// by its own waker (a wake-only executor, as embassy's). smoltcp keeps one receive waker
+/// per socket, so an `accept` that registered its waker on the accepted socket too took the
+/// serving task's wake-up away, and the echo never came (found by the async firmware's
+/// review). And the socket that comes back to the pool when its connection closes wakes
+/// the waiting `accept` for the next caller.
+#[test]
+fn a_task_per_connection_keeps_its_wake_ups_while_another_waits_in_accept() {
+    use std::cell::RefCell;
+    use std::future::poll_fn;
+    let tb = testbed();
+    let mut listener = AsyncListener::<1>::listen(&tb.server, 7, 1, pool(1)).unwrap();
+    let handed: RefCell<Option<AsyncTcpStream<'static, 'static>>> = RefCell::new(None);
+    let server_waker: RefCell<Option<Waker>> = RefCell::new(None);
+    let acceptor = async {
+        loop {
+            let (conn, _) = listener.accept().await.unwrap();
+            // The serving task takes it (one at a time: the pool has one socket).
+            *handed.borrow_mut() = Some(conn);
+            if let Some(w) = server_waker.borrow_mut().take() {
+                w.wake();
+            }
+        }
+    };
+    let serving = async {
+        for _ in 0..2 {
+            let mut conn = poll_fn(|cx| match handed.borrow_mut().take() {
+                Some(conn) => Poll::Ready(conn),
+                None => {
+                    *server_waker.borrow_mut() = Some(cx.waker().clone());
+                    Poll::Pending
+                }
+            })
+            .await;
+            let mut data = [0u8; 16];
+            let n = conn.recv(&mut data).await.unwrap();
+            conn.send_all(&data[..n]).await.unwrap();
+            assert_eq!(conn.recv(&mut data).await.unwrap(), 0);
+            assert!(conn.close().await);
+        }
+    };
+    let clients = async {
+        let mut replies = Vec::new();
+        for word in [&b"one"[..], b"two"] {
+            let mut sk =
+                AsyncTcpStream::new(&tb.client, leak(TcpBuffers::<1024, 1024>::new())).unwrap();
+            sk.connect(at_server(7)).await.unwrap();
+            sk.send_all(word).await.unwrap();
+            let mut buf = [0u8; 16];
+            let n = sk.recv(&mut buf).await.unwrap();
+            replies.push(buf[..n].to_vec());
+            assert!(sk.close().await);
+        }
+        replies
+    };
+    let flags: Vec<Arc<Flag>> = (0..3)
+        .map(|_| {
+            Arc::new(Flag {
+                woken: AtomicBool::new(true),
+                wakes: AtomicUsize::new(0),
+            })
+        })
+        .collect();
+    let wakers: Vec<Waker> = flags.iter().map(|f| Waker::from(f.clone())).collect();
+    let mut acceptor = pin!(acceptor);
+    let mut serving = pin!(serving);
+    let mut clients = pin!(clients);
+    let mut runner = pin!(tb.run());
+    let mut served = false;
+    let replies = loop {
+        if flags[0].woken.swap(false, Ordering::SeqCst) {
+            let _ = acceptor.as_mut().poll(&mut Context::from_waker(&wakers[0]));
+        }
+        if !served && flags[1].woken.swap(false, Ordering::SeqCst) {
+            served = serving
+                .as_mut()
+                .poll(&mut Context::from_waker(&wakers[1]))
+                .is_ready();
+        }
+        if flags[2].woken.swap(false, Ordering::SeqCst)
+            && let Poll::Ready(replies) =
+                clients.as_mut().poll(&mut Context::from_waker(&wakers[2]))
+        {
+            break replies;
+        }
+        if let Poll::Ready(stopped) = runner
+            .as_mut()
+            .poll(&mut Context::from_waker(Waker::noop()))
+        {
+            panic!("a task was never woken: {stopped:?}");
+        }
+    };
+    assert_eq!(replies, [b"one".to_vec(), b"two".to_vec()]);
+}

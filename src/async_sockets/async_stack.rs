@@ -22,6 +22,12 @@ pub struct AsyncStack<'a, const TIMERS: usize = 8> {
     /// The runner, woken whenever a task did something the stack must act on.
     runner: RefCell<Option<Waker>>,
     runner_due: Cell<bool>,
+    /// Tasks waiting for the stack to change (an `accept` waiting for a socket to come
+    /// back to its pool): woken after every poll that changed something or followed a
+    /// task's call.
+    on_change: RefCell<Vec<Waker, TIMERS>>,
+    /// A task called into the stack since the last poll.
+    acted: Cell<bool>,
 }
 
 impl<'a, const TIMERS: usize> AsyncStack<'a, TIMERS> {
@@ -32,6 +38,8 @@ impl<'a, const TIMERS: usize> AsyncStack<'a, TIMERS> {
             timers: RefCell::new(Vec::new()),
             runner: RefCell::new(None),
             runner_due: Cell::new(true),
+            on_change: RefCell::new(Vec::new()),
+            acted: Cell::new(false),
         }
     }
 
@@ -44,6 +52,7 @@ impl<'a, const TIMERS: usize> AsyncStack<'a, TIMERS> {
             let mut stack = self.stack.try_borrow_mut().ok()?;
             f(&mut stack)
         };
+        self.acted.set(true);
         self.wake_runner();
         Some(result)
     }
@@ -56,7 +65,39 @@ impl<'a, const TIMERS: usize> AsyncStack<'a, TIMERS> {
             Err(_) => false,
         };
         self.wake_timers(now);
+        if self.acted.take() | changed {
+            self.wake_changed();
+        }
         changed
+    }
+
+    /// Have `waker` woken after the next poll that changes something (a socket returned
+    /// to a listener's pool, a handshake done): for what no socket's waker covers.
+    pub(crate) fn wake_on_change(&self, waker: &Waker) {
+        let mut kept = false;
+        if let Ok(mut wakers) = self.on_change.try_borrow_mut() {
+            if wakers.iter().any(|w| w.will_wake(waker)) {
+                kept = true;
+            } else {
+                kept = wakers.push(waker.clone()).is_ok();
+            }
+        }
+        if !kept {
+            // No room: poll again at once (a busy wait rather than a lost wake-up).
+            waker.wake_by_ref();
+        }
+    }
+
+    fn wake_changed(&self) {
+        // Taken out first and woken after: a waker may run code that registers again.
+        let wakers = self
+            .on_change
+            .try_borrow_mut()
+            .map(|mut w| core::mem::take(&mut *w))
+            .unwrap_or_default();
+        for waker in wakers {
+            waker.wake();
+        }
     }
 
     /// When the stack must be polled next at the latest: its own deadlines and the

@@ -88,13 +88,18 @@ impl<'s, 'a, const POOL: usize, const TIMERS: usize> AsyncListener<'s, 'a, POOL,
                     }
                     Err(_) => {
                         listener.register_waker(s, cx.waker());
-                        if let Some(t) = until {
-                            stack_wake_at(stack, t, cx);
-                        }
                         Poll::Pending
                     }
                 }
             });
+            if let Some(Poll::Pending) = step {
+                // A socket that comes back to the pool (its connection closed) carries
+                // its last task's waker: hear of it from the stack's next change.
+                stack.wake_on_change(cx.waker());
+                if let Some(Some(t)) = until {
+                    stack_wake_at(stack, t, cx);
+                }
+            }
             match step {
                 Some(Poll::Ready(Ok((socket, peer)))) => Poll::Ready(Ok((
                     AsyncTcpStream::from_socket(stack, socket),

@@ -215,9 +215,15 @@ impl<const POOL: usize> Listener<POOL> {
     /// Let `waker` know when any socket of the pool changes state (a handshake done, a
     /// socket back in the pool): smoltcp's waker registration on each.
     #[cfg(feature = "async")]
+    ///
+    /// Only on the sockets the listener still holds (listening, or established and not yet
+    /// accepted): smoltcp keeps one receive waker per socket, and an accepted connection's
+    /// is its own task's, which a waiting `accept` must not take over.
     pub(crate) fn register_waker(&self, stack: &mut Stack<'_>, waker: &core::task::Waker) {
         for &index in self.pool.iter() {
-            if let Some(p) = stack.tcp_at(index) {
+            if let Some(p) = stack.tcp_at(index)
+                && matches!(p.slot.owner(), Owner::Listening | Owner::Spare)
+            {
                 p.socket.register_recv_waker(waker);
             }
         }
