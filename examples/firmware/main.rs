@@ -127,27 +127,8 @@ use boards::riscv_virt as this_board;
 #[cfg(target_os = "none")]
 type ThisBoard = this_board::ThisBoard;
 
-/// A panic, with its message and where it happened (the build with log lines).
-#[cfg(all(target_os = "none", not(feature = "log-off")))]
-#[panic_handler]
-fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
-    use board::Board as _;
-    let mut line = heapless::String::<192>::new();
-    let _ = core::fmt::Write::write_fmt(&mut line, format_args!("PANIC {info}"));
-    ThisBoard::print(&line);
-    ThisBoard::exit(false)
-}
-
-/// A panic, without a word of what or where: the small build (`log-off`). Not looking at
-/// `info` lets the link drop every panic message, its source path and the formatting
-/// behind them (about 9 KB). The build with log lines says what and where.
-#[cfg(all(target_os = "none", feature = "log-off"))]
-#[panic_handler]
-fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
-    use board::Board as _;
-    ThisBoard::print("PANIC (cargo firmware-logs prints what and where)");
-    ThisBoard::exit(false)
-}
+#[cfg(target_os = "none")]
+mod panic;
 
 /// What the interrupt handlers (`boards/cortex.rs`) call after their own work: nothing
 /// here (the loop runs after every `wfi`); the async build (examples/firmware_async) wakes

@@ -97,23 +97,6 @@ fn interrupted() {
     wake::INTERRUPT.raise();
 }
 
-/// A panic, with its message and where it happened (a build with log lines).
-#[cfg(all(target_os = "none", not(feature = "log-off")))]
-#[panic_handler]
-fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
-    use board::Board as _;
-    let mut line = heapless::String::<192>::new();
-    let _ = core::fmt::Write::write_fmt(&mut line, format_args!("PANIC {info}"));
-    ThisBoard::print(&line);
-    ThisBoard::exit(false)
-}
-
-/// A panic, without a word of what or where (`log-off`: the message and its formatting
-/// stay out of flash, as in the poll-driven build).
-#[cfg(all(target_os = "none", feature = "log-off"))]
-#[panic_handler]
-fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
-    use board::Board as _;
-    ThisBoard::print("PANIC");
-    ThisBoard::exit(false)
-}
+#[cfg(all(target_arch = "arm", target_os = "none"))]
+#[path = "../firmware/panic.rs"]
+mod panic;
