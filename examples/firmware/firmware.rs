@@ -1,8 +1,6 @@
 //! The firmware proper, the same on every board: statics, start-up, the control port, the
 //! loop. What it needs of the board is `board.rs`'s [`Board`], and nothing else.
 
-use core::marker::PhantomData;
-
 use smoltcp::time::Duration;
 use smoltcp::wire::{IpCidr, Ipv4Address, Ipv4Cidr};
 use sockless::services::Count;
@@ -10,6 +8,7 @@ use sockless::services::{ServiceConfig, ServiceStorage, Services};
 use sockless::{Host, Stack, StackStorage, UdpBuffers, UdpSocket};
 
 use crate::board::{Board, NicCounters};
+use crate::console::Console;
 use crate::statics::Static;
 
 /// Connections per TCP service.
@@ -39,38 +38,9 @@ static STACK: Static<StackStorage<'static, SOCKETS>> = Static::new();
 static SERVICES: Static<ServiceStorage<POOL, BUF, UDP>> = Static::new();
 static CONTROL: Static<UdpBuffers<2, REPLY>> = Static::new();
 
-/// `log` lines on the board's console, one line each.
-pub struct Console<B>(PhantomData<fn() -> B>);
-
-impl<B: Board + 'static> Console<B> {
-    const LOGGER: &'static Self = &Console(PhantomData);
-}
-
-impl<B: Board> log::Log for Console<B> {
-    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
-        metadata.level() <= log::max_level()
-    }
-
-    fn log(&self, record: &log::Record<'_>) {
-        if self.enabled(record.metadata()) {
-            let mut line = heapless::String::<192>::new();
-            // A line longer than the buffer is cut; the console is for people.
-            let _ = core::fmt::Write::write_fmt(
-                &mut line,
-                format_args!("{:<5} {}", record.level(), record.args()),
-            );
-            B::print(&line);
-        }
-    }
-
-    fn flush(&self) {}
-}
-
 /// Start the board, then serve until `quit`.
 pub fn run<B: Board + 'static>() -> ! {
-    // `set_logger` fails only if called twice.
-    let _ = log::set_logger(Console::<B>::LOGGER);
-    log::set_max_level(log::LevelFilter::Info);
+    Console::<B>::install();
     let (mut board, nic, mac) = B::start();
     let boot = board.now(nic);
     let host = Host {

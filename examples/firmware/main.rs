@@ -83,6 +83,8 @@ compile_error!(
 // The port seam (`board.rs`) and what every board shares.
 #[cfg(target_os = "none")]
 mod board;
+#[cfg(target_os = "none")]
+mod console;
 #[cfg(all(target_arch = "arm", target_os = "none"))]
 mod div;
 #[cfg(target_os = "none")]

@@ -13,6 +13,7 @@ use sockless::{Host, Stack, StackStorage, UdpBuffers};
 
 use crate::ThisBoard;
 use crate::board::{Board, NicCounters};
+use crate::console::Console;
 use crate::control::{self, REPLY};
 use crate::statics::Static;
 use crate::wake::{self, INTERRUPT, Nic};
@@ -45,28 +46,6 @@ static SERVICES: Static<Services> = Static::new();
 static CONTROL: Static<UdpBuffers<2, REPLY>> = Static::new();
 static EXECUTOR: Static<Executor> = Static::new();
 
-/// `log` lines on the board's console.
-struct Console;
-
-impl log::Log for Console {
-    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
-        metadata.level() <= log::max_level()
-    }
-
-    fn log(&self, record: &log::Record<'_>) {
-        if self.enabled(record.metadata()) {
-            let mut line = heapless::String::<192>::new();
-            let _ = core::fmt::Write::write_fmt(
-                &mut line,
-                format_args!("{:<5} {}", record.level(), record.args()),
-            );
-            ThisBoard::print(&line);
-        }
-    }
-
-    fn flush(&self) {}
-}
-
 /// The entry point's call (`boards/cortex.rs`): the board is `ThisBoard` (embassy's tasks
 /// cannot be generic, so this build names its board; `B` is that board).
 pub fn run<B: Board>() -> ! {
@@ -75,8 +54,7 @@ pub fn run<B: Board>() -> ! {
 }
 
 fn start() -> ! {
-    let _ = log::set_logger(&Console);
-    log::set_max_level(log::LevelFilter::Info);
+    Console::<ThisBoard>::install();
     let (mut board, nic, mac) = ThisBoard::start();
     // SAFETY: the board's start-up is done with the SysTick (its periodic tick is
     // reprogrammed by `wake::arm` from here on); nothing else touches it.

@@ -45,6 +45,9 @@ compile_error!("the async firmware is for Arm Cortex-M boards (MPS2): thumbv7m/t
 #[path = "../firmware/board.rs"]
 mod board;
 #[cfg(all(target_arch = "arm", target_os = "none"))]
+#[path = "../firmware/console.rs"]
+mod console;
+#[cfg(all(target_arch = "arm", target_os = "none"))]
 #[path = "../firmware/div.rs"]
 mod div;
 #[cfg(all(target_arch = "arm", target_os = "none"))]
